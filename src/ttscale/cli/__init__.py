@@ -1,0 +1,40 @@
+"""The ``ttscale`` command. Each subcommand lives in its own module and
+registers itself on ``app``; this module only assembles them and turns
+ttscale's input errors into one clear line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ttscale.errors import TtscaleError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Measure, map and exploit the trade between training and inference compute.",
+)
+
+
+def _load_commands() -> None:
+    # Imported for their side effect of registering commands on ``app``.
+    from ttscale.cli import lab_cmd, tradeoff_cmd  # noqa: F401
+
+
+def main() -> None:
+    _load_commands()
+    try:
+        app(standalone_mode=False)
+    except TtscaleError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

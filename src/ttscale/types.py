@@ -1,0 +1,181 @@
+"""The ttscale vocabulary as small frozen types.
+
+Every module speaks these words and only these (see DESIGN.md, "Vocabulary"):
+a ``ModelCard`` says what a model is and what it cost to train; a ``Task`` hands
+out ``Problem``s and judges completions; a ``Sample`` is one completion with its
+verdicts and its compute; a ``Point`` is (training compute, inference compute,
+performance) for one model x technique x budget.
+
+FLOPs are plain floats (counts, not rates). ``None`` means "unknown", never 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Mapping, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What is known about a model; enough to count its FLOPs.
+
+    ``train_flops`` is the whole training compute (pretraining plus any
+    fine-tuning / distillation / calibration); ``estimated`` marks cards whose
+    figures were inferred rather than counted.
+    """
+
+    name: str
+    params_total: int
+    params_non_embedding: int
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    vocab_size: int
+    context_length: int
+    n_kv_heads: int | None = None
+    head_dim: int | None = None
+    sliding_window: int | None = None
+    quantization: str | None = None
+    bits_per_weight: float | None = None
+    train_tokens: int | None = None
+    train_flops: float | None = None
+    provenance: str = ""
+    estimated: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a task. ``reference`` is for the grader only."""
+
+    task: str
+    problem_id: str
+    prompt: str
+    reference: str
+    difficulty: int = 0
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Problems plus the ways to judge a completion.
+
+    - ``grade`` uses the reference (for scoring, never at inference time);
+    - ``verify`` checks a candidate *without* the reference (usable at inference
+      time); tasks without a cheap verifier have ``has_verifier = False`` and
+      return ``None``;
+    - ``extract_answer`` normalises a completion to the answer that votes.
+    """
+
+    name: str
+    has_verifier: bool
+    stop: str
+
+    def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]: ...
+
+    def extract_answer(self, completion: str) -> str | None: ...
+
+    def grade(self, problem: Problem, completion: str) -> bool: ...
+
+    def verify(self, problem: Problem, completion: str) -> bool | None: ...
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How samples are drawn. ``key`` names the config in the store."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        if not (self.temperature >= 0.0):
+            raise ValueError(f"temperature must be >= 0, got {self.temperature!r}")
+        if not (0.0 < self.top_p <= 1.0):
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if not (isinstance(self.max_new_tokens, int) and self.max_new_tokens > 0):
+            raise ValueError(f"max_new_tokens must be a positive int, got {self.max_new_tokens!r}")
+
+    @property
+    def key(self) -> str:
+        return f"t{self.temperature:g}-p{self.top_p:g}-m{self.max_new_tokens}"
+
+
+@dataclass(frozen=True)
+class SampleKey:
+    """The primary key of a stored sample."""
+
+    run: str
+    model: str
+    task: str
+    problem_id: str
+    config: str
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One completion for one problem, with its verdicts and its compute.
+
+    Compute: ``prefill_flops`` is the full cost of prefilling this sample's
+    prompt; when ``prefill_shared`` is true the backend prefilled the prompt once
+    for the whole pool, so a strategy drawing k samples pays it once, not k
+    times. ``decode_flops`` and ``verifier_flops`` are this sample's own.
+    ``status`` is ``"ok"`` for a finished completion; anything else (an
+    infrastructure error) is not a result and is retried on resume.
+    """
+
+    key: SampleKey
+    seed: int
+    completion: str
+    tokens: tuple[int, ...]
+    logprob: float
+    answer: str | None
+    correct: bool
+    verified: bool | None
+    prompt_tokens: int
+    prefill_flops: float
+    decode_flops: float
+    verifier_flops: float
+    prefill_shared: bool
+    wall_seconds: float
+    status: str = "ok"
+    error: str | None = None
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, len(self.tokens))
+
+
+@dataclass(frozen=True)
+class Point:
+    """(TC, IC, performance) for one model x technique x budget.
+
+    ``infer_flops`` is per problem. ``budget`` describes what produced the
+    point (e.g. ``"k=8"``); it is informational.
+    """
+
+    technique: str
+    model: str
+    train_flops: float
+    infer_flops: float
+    performance: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    budget: str = ""
+
+
+def stable_hash(obj: object, length: int = 12) -> str:
+    """A short content hash of a JSON-able object (config hashes, cache keys)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
