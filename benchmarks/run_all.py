@@ -1,0 +1,87 @@
+"""Run the benchmarks and write BENCHMARKS.md.
+
+    .venv/bin/python benchmarks/run_all.py            # sampling + trainer
+    .venv/bin/python benchmarks/run_all.py --lab      # also time `ttscale lab --preset default`
+
+Figures are ratios measured side by side in one run: the machines are shared
+and noisy, so absolute times drift while ratios hold. Each section records the
+command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _lab_wall_time(preset: str) -> dict:
+    """Time the whole lab from a cold checkpoint cache (training included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(ROOT / ".venv/bin/ttscale"), "lab", "--preset", preset, "--out", f"{tmp}/report", "--quiet"]
+        env = {"TTSCALE_CACHE": f"{tmp}/cache", "PATH": "/usr/bin:/bin"}
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, cwd=tmp)
+        wall = time.perf_counter() - started
+        result = json.loads(Path(f"{tmp}/report/tradeoff.json").read_text())
+    lab = result.get("lab", {})
+    return {
+        "preset": preset,
+        "wall_seconds": wall,
+        "train_seconds": lab.get("train_seconds"),
+        "sample_seconds": lab.get("sample_seconds"),
+        "samples": lab.get("samples_total"),
+        "techniques_with_finite_rate": lab.get("techniques_with_finite_rate"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lab", action="store_true", help="also time `ttscale lab --preset default` (about 15 min)")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+
+    import bench_sampling
+    import bench_trainer
+
+    sections = []
+    sampling = bench_sampling.run()
+    sections.append(("Batched KV-cached sampling vs one-at-a-time without a cache", sampling,
+                     ".venv/bin/python benchmarks/bench_sampling.py"))
+    trainer = bench_trainer.run()
+    sections.append(("Trainer throughput vs this machine's dense-matmul FLOP/s", trainer,
+                     ".venv/bin/python benchmarks/bench_trainer.py"))
+    if args.lab:
+        sections.append(("Wall time of the main job", _lab_wall_time("default"),
+                         "time .venv/bin/ttscale lab --preset default  (cold checkpoint cache)"))
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `.venv/bin/python benchmarks/run_all.py{' --lab' if args.lab else ''}` on "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+        f"{shutil.os.cpu_count()} cores. Ratios are measured side by side in one run.",
+        "",
+    ]
+    for title, figures, command in sections:
+        lines += [f"## {title}", "", f"Command: `{command}`", "", "| figure | value |", "|---|---|"]
+        for key, value in figures.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {key} | {shown} |")
+        lines.append("")
+    Path(args.out).write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

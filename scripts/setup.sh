@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install ttscale with the extras the lab and the
+# tests need. Idempotent: a second run only checks that everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+# torch is pinned in the 'lab' extra (the CPU build on these machines).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,dev]" 2>&1 \
+  | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import ttscale, torch; print('ttscale', ttscale.__version__, '| torch', torch.__version__)"

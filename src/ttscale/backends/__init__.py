@@ -1,0 +1,30 @@
+"""Backends generate completions. The sweep needs only this protocol, so a
+strategy is never tied to one backend class."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from ttscale.types import ModelCard, SamplingConfig
+
+
+class Generation(Protocol):
+    text: str  # the completion, without the stop string
+    token_ids: tuple[int, ...]
+    logprob: float  # sum of the model's token log-probabilities (temperature 1)
+    finished: bool  # stopped on the stop string rather than the token limit
+    seed: int
+
+
+class Backend(Protocol):
+    name: str
+    card: ModelCard
+    prefill_shared: bool  # one prefill serves all samples of a prompt
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
+    ) -> list[list[Generation]]:
+        """One list of generations per prompt, one generation per seed."""
+        ...

@@ -1,0 +1,56 @@
+"""``ttscale lab``: the main job."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ttscale.cli import app
+from ttscale.errors import InputError
+
+
+def default_cache_dir() -> Path:
+    """$TTSCALE_CACHE, else ~/.cache/ttscale: checkpoints outlive any one report."""
+    return Path(os.environ.get("TTSCALE_CACHE") or Path.home() / ".cache" / "ttscale")
+
+
+@app.command()
+def lab(
+    preset: str = typer.Option("default", help="smoke (< 1 min), default (<= 15 min on 2 cores) or full (larger)."),
+    out: Path = typer.Option(Path("lab-report"), help="Report directory (HTML, PNG, tradeoff.json, store.sqlite)."),
+    seed: int = typer.Option(0, help="Seed for training, problems and sampling."),
+    threads: int = typer.Option(0, help="Torch threads (0: torch's default)."),
+    cache_dir: Path = typer.Option(None, help="Checkpoint cache (default $TTSCALE_CACHE or ~/.cache/ttscale)."),
+    json_out: str = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+) -> None:
+    """Train a ladder of tiny models, sample pools, map the training-inference tradeoff, write a report."""
+    from ttscale.errors import require_extra
+
+    require_extra("torch", "lab")
+    from ttscale.lab.ladder import get_preset
+    from ttscale.lab.pipeline import run_lab
+    from ttscale.report.json_out import write_json
+    from ttscale.report.lab_report import summary_line
+
+    chosen = get_preset(preset)
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+    if threads < 0:
+        raise InputError(f"--threads must be >= 0, got {threads}")
+    console = Console(stderr=True)
+    outcome = run_lab(
+        chosen,
+        out_dir=out,
+        seed=seed,
+        cache_dir=cache_dir or default_cache_dir(),
+        threads=threads or None,
+        console=console,
+        show_progress=not quiet,
+    )
+    if json_out:
+        write_json(outcome.result, json_out)
+    console.print(summary_line(outcome))

@@ -1,0 +1,156 @@
+"""The lab's presets: which models to train, which tasks to sample, how much.
+
+A ladder varies both model size N and training tokens D, so that training
+compute TC = 6·N·D (plus attention) spans more than two orders of magnitude and
+contains "overtraining" pairs: a smaller model trained on more tokens to the
+same TC as a larger one (the scaling-policy technique).
+
+Every model is trained on one mixture of the three task forms (factoring,
+direct sums, scratchpad sums); the prompt's first letter selects the form, so
+chain of thought is measured on the same models with and without a scratchpad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ttscale.errors import InputError
+from ttscale.lab.model import TinyConfig
+from ttscale.lab.tokenizer import vocab_size
+from ttscale.techniques import Arm, TechniqueSpec, budgets_up_to
+from ttscale.types import SamplingConfig
+
+FACTOR = "factor:digits=3"
+SUMS = "arith:digits=2,operands=3,scratchpad=0"
+SUMS_COT = "arith:digits=2,operands=3,scratchpad=1"
+TRAIN_MIXTURE = (FACTOR, SUMS, SUMS_COT)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One model of the ladder."""
+
+    name: str
+    config: TinyConfig
+    train_tokens: int
+
+
+@dataclass(frozen=True)
+class LabPreset:
+    name: str
+    rungs: tuple[Rung, ...]
+    n_samples: int
+    n_problems: int
+    sampling: SamplingConfig
+    batch_size: int
+    n_boot: int
+
+    def plan(self, seed: int) -> dict:
+        """Everything that determines the stored samples (the run's identity)."""
+        return {"preset": asdict(self), "seed": seed, "tasks": list(TRAIN_MIXTURE)}
+
+    def techniques(self) -> tuple[TechniqueSpec, ...]:
+        ks = budgets_up_to(self.n_samples)
+        return (
+            TechniqueSpec(
+                "repeated sampling, cheap verification",
+                (Arm(FACTOR, "first-verified", ks),),
+                "factoring: sample until the product checks out",
+            ),
+            TechniqueSpec(
+                "repeated sampling, majority vote",
+                (Arm(SUMS, "majority", ks),),
+                "answer-only sums: plurality answer of k samples",
+            ),
+            TechniqueSpec(
+                "best-of-n, log-prob scorer",
+                (Arm(SUMS, "best-of-n", ks),),
+                "answer-only sums: sample with the highest mean token log-probability",
+            ),
+            TechniqueSpec(
+                "chain of thought",
+                (Arm(SUMS, "majority", (1,)), Arm(SUMS_COT, "majority", (1,))),
+                "the same sums answered directly or after a scratchpad",
+            ),
+            TechniqueSpec(
+                "scaling policy",
+                (Arm(SUMS, "majority", (1,)), Arm(FACTOR, "first-verified", (1,))),
+                "one sample from each model: size and tokens traded at equal quality",
+            ),
+        )
+
+
+def _rung(d_model: int, n_layers: int, tokens: int) -> Rung:
+    heads = max(1, d_model // 32)
+    config = TinyConfig(
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=heads,
+        d_ff=4 * d_model,
+        context_length=64,
+        vocab_size=vocab_size,
+    )
+    return Rung(name=f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k", config=config, train_tokens=tokens)
+
+
+_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=40)
+
+PRESETS: dict[str, LabPreset] = {
+    "smoke": LabPreset(
+        name="smoke",
+        rungs=(
+            _rung(16, 1, 20_000),
+            _rung(16, 1, 60_000),
+            _rung(32, 1, 40_000),
+            _rung(32, 2, 80_000),
+            _rung(48, 2, 120_000),
+        ),
+        n_samples=8,
+        n_problems=24,
+        sampling=_SAMPLING,
+        batch_size=32,
+        n_boot=100,
+    ),
+    "default": LabPreset(
+        name="default",
+        rungs=(
+            _rung(32, 2, 300_000),
+            _rung(32, 2, 1_200_000),
+            _rung(64, 2, 600_000),
+            _rung(64, 3, 2_400_000),
+            _rung(128, 3, 1_200_000),
+            _rung(128, 4, 4_000_000),
+            _rung(192, 4, 4_000_000),
+        ),
+        n_samples=64,
+        n_problems=200,
+        sampling=_SAMPLING,
+        batch_size=64,
+        n_boot=500,
+    ),
+    "full": LabPreset(
+        name="full",
+        rungs=(
+            _rung(32, 2, 500_000),
+            _rung(32, 2, 4_000_000),
+            _rung(64, 2, 1_000_000),
+            _rung(64, 3, 8_000_000),
+            _rung(128, 3, 4_000_000),
+            _rung(128, 4, 16_000_000),
+            _rung(256, 4, 8_000_000),
+            _rung(256, 6, 32_000_000),
+        ),
+        n_samples=128,
+        n_problems=400,
+        sampling=_SAMPLING,
+        batch_size=128,
+        n_boot=1000,
+    ),
+}
+
+
+def get_preset(name: str) -> LabPreset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InputError(f"--preset: unknown preset {name!r} (choose one of: {', '.join(PRESETS)})") from None

@@ -1,0 +1,146 @@
+"""``ttscale lab``: train a ladder -> sample pools -> estimate -> tradeoff -> report.
+
+Each step is resumable: checkpoints are cached by config hash, samples live in
+the run's SQLite store (only missing keys are generated), and the analysis is
+recomputed from the store, so a killed lab re-run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from ttscale import tradeoff
+from ttscale.backends.tiny import TinyBackend
+from ttscale.lab.checkpoints import load_or_train
+from ttscale.lab.ladder import TRAIN_MIXTURE, LabPreset
+from ttscale.lab.model import TinyGPT
+from ttscale.pools import pools_from_samples
+from ttscale.progress import steps
+from ttscale.store import Store
+from ttscale.sweep import run_sweep
+from ttscale.tasks import get_task
+from ttscale.techniques import PointDetail, technique_points
+from ttscale.types import ModelCard, Task
+
+
+@dataclass(frozen=True)
+class LabOutcome:
+    out_dir: Path
+    run: str
+    cards: dict[str, ModelCard]
+    details: list[PointDetail]
+    result: dict
+    wall_seconds: float
+    train_seconds: float
+    sample_seconds: float
+    samples_generated: int
+    samples_total: int
+
+
+def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256) -> Iterator[str]:
+    """An endless, seeded stream of training demonstrations from every task."""
+    rng = random.Random(seed)
+    for epoch in itertools.count():
+        batch: list[str] = []
+        for offset, task in enumerate(tasks):
+            batch.extend(task.demonstrations(chunk, seed * 1_000_003 + epoch * 101 + offset))
+        rng.shuffle(batch)
+        yield from batch
+
+
+def run_name(preset: LabPreset, seed: int) -> str:
+    return f"lab-{preset.name}-seed{seed}"
+
+
+def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, float]:
+    tasks = [get_task(spec) for spec in TRAIN_MIXTURE]
+    models: dict[str, TinyGPT] = {}
+    cards: dict[str, ModelCard] = {}
+    started = time.perf_counter()
+    for rung in preset.rungs:
+        advance = add_bar(f"train {rung.name}", rung.train_tokens)
+        result = load_or_train(
+            rung.config,
+            train_tokens=rung.train_tokens,
+            seed=seed,
+            documents_fn=lambda s=seed: mixture_documents(tasks, s),
+            data_key="+".join(TRAIN_MIXTURE),
+            cache_dir=cache_dir,
+            batch_size=preset.batch_size,
+            progress=advance,
+            name=rung.name,
+        )
+        models[rung.name] = result.model
+        cards[rung.name] = result.card
+        store.put_model(result.card)
+    return models, cards, time.perf_counter() - started
+
+
+def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar, store: Store) -> tuple[int, int, float]:
+    started = time.perf_counter()
+    generated = total = 0
+    for name, model in models.items():
+        backend = TinyBackend(name=name, card=cards[name], model=model)
+        for spec in TRAIN_MIXTURE:
+            task = get_task(spec)
+            problems = task.problems(preset.n_problems, seed, "test")
+            advance = add_bar(f"sample {name} {spec}", preset.n_problems * preset.n_samples)
+            stats = run_sweep(store, run, backend, task, problems, preset.n_samples, preset.sampling, seed, progress=advance)
+            generated += stats.generated
+            total += stats.planned
+    return generated, total, time.perf_counter() - started
+
+
+def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, ModelCard], seed: int):
+    pools = pools_from_samples(store.samples(run))
+    details: list[PointDetail] = []
+    for spec in preset.techniques():
+        details.extend(technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed))
+    result = tradeoff.analyse([d.point for d in details], n_boot=preset.n_boot, seed=seed)
+    return pools, details, result
+
+
+def run_lab(
+    preset: LabPreset,
+    out_dir: Path,
+    seed: int,
+    cache_dir: Path,
+    threads: int | None = None,
+    console=None,
+    show_progress: bool = True,
+) -> LabOutcome:
+    from ttscale.report.lab_report import write_lab_report
+
+    started = time.perf_counter()
+    if threads:
+        torch.set_num_threads(threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = run_name(preset, seed)
+    with Store(out_dir / "store.sqlite") as store:
+        store.start_run(run, preset.plan(seed))
+        with steps(console, enabled=show_progress) as add_bar:
+            models, cards, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
+            generated, total, sample_s = sample_ladder(preset, seed, run, models, cards, add_bar, store)
+        pools, details, result = analyse_run(preset, run, store, cards, seed)
+        store.finish_run(run)
+    outcome = LabOutcome(
+        out_dir=out_dir,
+        run=run,
+        cards=cards,
+        details=details,
+        result=result,
+        wall_seconds=time.perf_counter() - started,
+        train_seconds=train_s,
+        sample_seconds=sample_s,
+        samples_generated=generated,
+        samples_total=total,
+    )
+    write_lab_report(outcome, preset, pools)
+    return outcome

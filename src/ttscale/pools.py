@@ -1,0 +1,92 @@
+"""Pools: the N stored samples of one (model, task, problem, config), gathered
+into arrays so estimators and strategies can replay them many times.
+
+A pool also carries the compute its samples cost, so a strategy that draws k
+of them can be charged what a backend would really spend: the shared prompt
+prefill once (or once per draw when the backend does not share it), and each
+drawn sample's decode and verifier work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from ttscale.types import Sample
+
+
+@dataclass(frozen=True)
+class Pool:
+    model: str
+    task: str
+    problem_id: str
+    config: str
+    answers: tuple[str | None, ...]
+    correct: np.ndarray  # bool, one per sample
+    verified: np.ndarray | None  # bool, or None when the task has no verifier
+    scores: np.ndarray  # mean token log-probability: the free scorer
+    prefill_flops: float
+    prefill_shared: bool
+    decode_flops: np.ndarray
+    verifier_flops: np.ndarray
+    wall_seconds: np.ndarray
+    n_tokens: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.answers)
+
+    def inference_flops(self, draws: float, with_verifier: bool) -> float:
+        """Expected FLOPs to draw ``draws`` samples from this pool.
+
+        Uses the pool's mean per-sample cost: the samples a strategy draws are
+        a uniformly random subset, so the expectation is exact.
+        """
+        prefill = self.prefill_flops if self.prefill_shared else self.prefill_flops * draws
+        per_sample = float(self.decode_flops.mean())
+        if with_verifier:
+            per_sample += float(self.verifier_flops.mean())
+        return prefill + draws * per_sample
+
+    def inference_seconds(self, draws: float) -> float:
+        return draws * float(self.wall_seconds.mean())
+
+
+def pools_from_samples(samples: Iterable[Sample]) -> dict[tuple[str, str, str], list[Pool]]:
+    """Group samples into pools, keyed by (model, task, config); pools sorted by problem id."""
+    grouped: dict[tuple[str, str, str, str], list[Sample]] = defaultdict(list)
+    for sample in samples:
+        k = sample.key
+        grouped[(k.model, k.task, k.config, k.problem_id)].append(sample)
+
+    by_cell: dict[tuple[str, str, str], list[Pool]] = defaultdict(list)
+    for (model, task, config, problem_id), rows in sorted(grouped.items()):
+        rows.sort(key=lambda s: s.key.sample_index)
+        verified = [s.verified for s in rows]
+        by_cell[(model, task, config)].append(
+            Pool(
+                model=model,
+                task=task,
+                problem_id=problem_id,
+                config=config,
+                answers=tuple(s.answer for s in rows),
+                correct=np.array([s.correct for s in rows], dtype=bool),
+                verified=None if any(v is None for v in verified) else np.array(verified, dtype=bool),
+                scores=np.array([s.mean_logprob for s in rows], dtype=float),
+                prefill_flops=float(rows[0].prefill_flops),
+                prefill_shared=bool(rows[0].prefill_shared),
+                decode_flops=np.array([s.decode_flops for s in rows], dtype=float),
+                verifier_flops=np.array([s.verifier_flops for s in rows], dtype=float),
+                wall_seconds=np.array([s.wall_seconds for s in rows], dtype=float),
+                n_tokens=np.array([s.n_tokens for s in rows], dtype=float),
+            )
+        )
+    return dict(by_cell)
+
+
+def common_pool_size(pools: list[Pool]) -> int:
+    """Smallest pool size in a cell: the largest k every problem supports."""
+    return min(p.n for p in pools)
