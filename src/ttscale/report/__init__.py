@@ -1,0 +1,1 @@
+"""Reports: plots, tables, JSON and the HTML page."""

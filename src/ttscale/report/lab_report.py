@@ -1,0 +1,145 @@
+"""The lab's report: index.html (self-contained), PNG plots, points.csv and
+tradeoff.json (the tradeoff engine's schema plus a ``lab`` section with the
+model cards, every point's provenance and the timings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ttscale.report import html
+from ttscale.report.budget_plots import plot_budget_curves, plot_table
+from ttscale.report.json_out import write_json
+from ttscale.report.summary import summary_frame, techniques_with_finite_rate
+from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
+
+
+def points_frame(details) -> pd.DataFrame:
+    """The points in the tradeoff CSV format, plus where each came from."""
+    return pd.DataFrame(
+        [
+            {
+                "technique": d.point.technique,
+                "model": d.point.model,
+                "train_flops": d.point.train_flops,
+                "infer_flops": d.point.infer_flops,
+                "performance": d.point.performance,
+                "ci_low": d.point.ci_low,
+                "ci_high": d.point.ci_high,
+                "task": d.task,
+                "strategy": d.strategy,
+                "k": d.k,
+                "mean_draws": d.mean_draws,
+                "infer_seconds": d.infer_seconds,
+            }
+            for d in details
+        ]
+    )
+
+
+def cards_frame(cards) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": c.name,
+                "params (non-emb.)": c.params_non_embedding,
+                "params (total)": c.params_total,
+                "layers": c.n_layers,
+                "width": c.d_model,
+                "train tokens": c.train_tokens,
+                "train FLOPs": float(c.train_flops),
+            }
+            for c in sorted(cards.values(), key=lambda c: c.train_flops)
+        ]
+    )
+
+
+def summary_line(outcome) -> str:
+    finite = techniques_with_finite_rate(outcome.result)
+    return (
+        f"lab: {len(outcome.cards)} models, {outcome.samples_total} samples "
+        f"({outcome.samples_generated} new), {len(outcome.details)} points, "
+        f"{len(finite)} techniques with a finite exchange rate; "
+        f"{outcome.wall_seconds:.0f}s -> {outcome.out_dir / 'index.html'}"
+    )
+
+
+def write_lab_report(outcome, preset, pools) -> Path:
+    out = outcome.out_dir
+    points = points_frame(outcome.details)
+    summary = summary_frame(outcome.result)
+    cards = cards_frame(outcome.cards)
+
+    budget_png = plot_budget_curves(outcome.details, out / "performance_vs_inference.png")
+    iso_png = out / "iso_performance.png"
+    plot_iso_diagram(outcome.result, [d.point for d in outcome.details], iso_png)
+    rate_png = out / "exchange_rate.png"
+    plot_exchange_rate(outcome.result, rate_png)
+    table_png = plot_table(summary, out / "summary_table.png", "span of efficient exchange per technique")
+
+    result = dict(outcome.result)
+    result["lab"] = {
+        "preset": preset.name,
+        "run": outcome.run,
+        "cards": {name: card.to_dict() for name, card in outcome.cards.items()},
+        "points": points.to_dict(orient="records"),
+        "summary_table": summary.to_dict(orient="records"),
+        "wall_seconds": outcome.wall_seconds,
+        "train_seconds": outcome.train_seconds,
+        "sample_seconds": outcome.sample_seconds,
+        "samples_total": outcome.samples_total,
+        "samples_generated": outcome.samples_generated,
+        "techniques_with_finite_rate": techniques_with_finite_rate(outcome.result),
+    }
+    tmp_csv = out / "points.csv.tmp"
+    points.to_csv(tmp_csv, index=False)
+    tmp_csv.replace(out / "points.csv")
+    write_json(result, out / "tradeoff.json")
+
+    technique_rows = pd.DataFrame(
+        [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
+         for t in preset.techniques()]
+    )
+    report = html.Report(
+        title="ttscale lab: the training-inference compute tradeoff on tiny models",
+        subtitle=(
+            f"preset {preset.name}, run {outcome.run}: {len(outcome.cards)} models, "
+            f"{preset.n_problems} test problems per task, {preset.n_samples} samples per problem"
+        ),
+        sections=[
+            html.Section(
+                "Summary",
+                paragraphs=[
+                    "Span of efficient exchange: the part of each iso-performance curve where the exchange "
+                    f"rate |d log IC / d log TC| lies between 1/{result.get('ratio', 6):g} and "
+                    f"{result.get('ratio', 6):g}, in orders of magnitude (OOM) of training and inference compute.",
+                ],
+                tables=[html.Table("technique | span in TC | span in IC | how the span changes with scale", summary)],
+                figures=[html.Figure("summary table", table_png)],
+            ),
+            html.Section(
+                "Iso-performance curves",
+                paragraphs=["Curves are drawn only where the measured points support them; shading marks the efficient span."],
+                figures=[html.Figure("iso-performance diagram (TC x IC)", iso_png),
+                         html.Figure("exchange rate along each curve", rate_png)],
+            ),
+            html.Section(
+                "Performance vs inference compute",
+                paragraphs=["Each line is one model; k samples per problem replayed exactly from one pool; bands are "
+                            "95% bootstrap intervals over problems."],
+                figures=[html.Figure("performance vs inference compute per model and strategy", budget_png)],
+            ),
+            html.Section("Techniques", tables=[html.Table("what each technique measures", technique_rows)]),
+            html.Section("Models", tables=[html.Table("model cards (training compute counted exactly)", cards)]),
+            html.Section("Points", tables=[html.Table("every point of the tradeoff", points)]),
+        ],
+        meta={
+            "wall seconds": f"{outcome.wall_seconds:.1f}",
+            "training seconds": f"{outcome.train_seconds:.1f}",
+            "sampling seconds": f"{outcome.sample_seconds:.1f}",
+            "samples": f"{outcome.samples_total} ({outcome.samples_generated} generated in this invocation)",
+            "store": str(out / "store.sqlite"),
+        },
+    )
+    return html.write(report, out / "index.html")

@@ -1,0 +1,476 @@
+"""The store: one SQLite file, the source of truth for a sweep.
+
+One row per sample, keyed by (run, model, task, problem_id, config,
+sample_index), plus the model cards and the runs (their plans). Built to
+survive what RELIABILITY.md lists:
+
+- **kill -9**: WAL journal, ``synchronous=NORMAL``, and every write is one
+  ``BEGIN IMMEDIATE`` transaction, so a killed writer leaves either the whole
+  batch or none of it (an fsync may lose the last batches on power loss, never
+  corrupt the file).
+- **retries** (Ray re-runs a task; a sweep is resumed): writes are idempotent.
+  A finished (``status='ok'``) row is never overwritten; an ``'error'`` row (an
+  infrastructure failure, not a result) is replaced by the next write of the
+  same key, and ``done_keys`` leaves it out so a resume retries it.
+- **bad input**: a file that is not a ttscale store, a run restarted with a
+  different plan, or a malformed sample is refused with an ``InputError`` that
+  names the path / run / field, and nothing stored is touched.
+
+One writer at a time (``busy_timeout`` makes others wait); local disk only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ttscale.errors import InputError
+from ttscale.types import ModelCard, Sample, SampleKey
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "error")
+
+_KEY_COLUMNS = ("run", "model", "task", "problem_id", "config", "sample_index")
+_VALUE_COLUMNS = (
+    "seed",
+    "completion",
+    "tokens",
+    "logprob",
+    "answer",
+    "correct",
+    "verified",
+    "prompt_tokens",
+    "prefill_flops",
+    "decode_flops",
+    "verifier_flops",
+    "prefill_shared",
+    "wall_seconds",
+    "status",
+    "error",
+    "created_at",
+)
+_COLUMNS = _KEY_COLUMNS + _VALUE_COLUMNS
+_FLOAT_FIELDS = ("logprob", "prefill_flops", "decode_flops", "verifier_flops", "wall_seconds")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY,
+    plan TEXT NOT NULL,            -- canonical JSON (sorted keys)
+    created_at TEXT NOT NULL,
+    finished_at TEXT               -- NULL while unfinished
+);
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY,
+    card TEXT NOT NULL,            -- ModelCard.to_dict() as JSON
+    train_flops REAL
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run TEXT NOT NULL,
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    problem_id TEXT NOT NULL,
+    config TEXT NOT NULL,
+    sample_index INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    completion TEXT NOT NULL,
+    tokens TEXT NOT NULL,          -- JSON list of token ids
+    logprob REAL,                  -- float columns: NULL stands for NaN
+    answer TEXT,                   -- NULL: nothing extracted
+    correct INTEGER NOT NULL,
+    verified INTEGER,              -- NULL: the task has no verifier
+    prompt_tokens INTEGER NOT NULL,
+    prefill_flops REAL,
+    decode_flops REAL,
+    verifier_flops REAL,
+    prefill_shared INTEGER NOT NULL,
+    wall_seconds REAL,
+    status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
+    error TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY ({", ".join(_KEY_COLUMNS)})
+) WITHOUT ROWID;
+"""
+
+# Idempotent write: insert, or replace a stored row only while it is not 'ok'.
+_UPSERT = (
+    f"INSERT INTO samples ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _VALUE_COLUMNS)
+    + " WHERE samples.status != 'ok'"
+)
+
+_ORDER = "ORDER BY model, task, problem_id, config, sample_index"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _canonical(obj: object, what: str) -> str:
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} must be JSON-serialisable: {exc}") from exc
+
+
+def _float_or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x  # SQLite stores NaN as NULL anyway; say so
+
+
+def _row(sample: Sample, position: int, created_at: str) -> tuple:
+    """A sample as a row, validated first: a bad sample fails the whole batch before it is written."""
+    if not isinstance(sample, Sample):
+        raise InputError(f"samples[{position}] must be a Sample, got {type(sample).__name__}")
+    key = sample.key
+    where = f"samples[{position}] ({key.model}/{key.task}/{key.problem_id}/{key.config}#{key.sample_index})"
+    if sample.status not in STATUSES:
+        raise InputError(f"{where}: status must be one of {STATUSES}, got {sample.status!r}")
+    if not isinstance(key.sample_index, int) or key.sample_index < 0:
+        raise InputError(f"{where}: sample_index must be an int >= 0, got {key.sample_index!r}")
+    for name in ("run", "model", "task", "problem_id", "config"):
+        if not isinstance(getattr(key, name), str) or not getattr(key, name):
+            raise InputError(f"{where}: key field {name} must be a non-empty string, got {getattr(key, name)!r}")
+    try:
+        values = (
+            int(sample.seed),
+            str(sample.completion),
+            json.dumps([int(t) for t in sample.tokens], separators=(",", ":")),
+            _float_or_none(float(sample.logprob)),
+            None if sample.answer is None else str(sample.answer),
+            int(bool(sample.correct)),
+            None if sample.verified is None else int(bool(sample.verified)),
+            int(sample.prompt_tokens),
+            _float_or_none(float(sample.prefill_flops)),
+            _float_or_none(float(sample.decode_flops)),
+            _float_or_none(float(sample.verifier_flops)),
+            int(bool(sample.prefill_shared)),
+            _float_or_none(float(sample.wall_seconds)),
+            sample.status,
+            None if sample.error is None else str(sample.error),
+            created_at,
+        )
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: {exc}") from exc
+    return tuple(getattr(key, c) for c in _KEY_COLUMNS) + values
+
+
+def _sample(row: sqlite3.Row) -> Sample:
+    floats = {f: math.nan if row[f] is None else float(row[f]) for f in _FLOAT_FIELDS}
+    return Sample(
+        key=SampleKey(*(row[c] for c in _KEY_COLUMNS)),
+        seed=row["seed"],
+        completion=row["completion"],
+        tokens=tuple(json.loads(row["tokens"])),
+        answer=row["answer"],
+        correct=bool(row["correct"]),
+        verified=None if row["verified"] is None else bool(row["verified"]),
+        prompt_tokens=row["prompt_tokens"],
+        prefill_shared=bool(row["prefill_shared"]),
+        status=row["status"],
+        error=row["error"],
+        **floats,
+    )
+
+
+class Store:
+    """A ttscale store at ``path`` (created with its parent directory if missing).
+
+    Use as a context manager, or call ``close()``. Safe to share between the
+    threads of one process (calls are serialised); other processes may read
+    while one writes.
+    """
+
+    def __init__(self, path: str | os.PathLike, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"store path {str(self.path)!r} is a directory; give a file such as {str(self.path / 'store.sqlite')!r}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open store {str(self.path)!r}: {exc}") from exc
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._open(busy_timeout_s)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise InputError(f"{str(self.path)!r} is not a ttscale store (SQLite says: {exc})") from exc
+        except InputError:
+            self._conn.close()
+            raise
+
+    def _open(self, busy_timeout_s: float) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise InputError(
+                f"{str(self.path)!r} is an SQLite database but not a ttscale store (tables: {', '.join(sorted(tables))})"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._write() as tx:
+            tx.executescript_statements(_SCHEMA)
+            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            version = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        if version != str(SCHEMA_VERSION):
+            raise InputError(
+                f"store {str(self.path)!r} has schema_version {version}; this ttscale reads version {SCHEMA_VERSION}"
+            )
+
+    # ------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _write(self) -> Iterator["_Tx"]:
+        """One BEGIN IMMEDIATE transaction: all of it is committed, or none of it."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def integrity_ok(self) -> bool:
+        """``PRAGMA integrity_check`` says ok."""
+        return [tuple(r) for r in self._query("PRAGMA integrity_check")] == [("ok",)]
+
+    # -------------------------------------------------------------- models
+
+    def put_model(self, card: ModelCard) -> None:
+        """Store (or update) a model card; the latest card for a name wins."""
+        if not isinstance(card, ModelCard):
+            raise InputError(f"put_model needs a ModelCard, got {type(card).__name__}")
+        text = _canonical(card.to_dict(), f"model card {card.name!r}")
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO models (name, card, train_flops) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET card = excluded.card, train_flops = excluded.train_flops",
+                (card.name, text, card.train_flops),
+            )
+
+    def get_model(self, name: str) -> ModelCard | None:
+        rows = self._query("SELECT card FROM models WHERE name = ?", (name,))
+        return ModelCard(**json.loads(rows[0]["card"])) if rows else None
+
+    def models(self) -> list[ModelCard]:
+        return [ModelCard(**json.loads(r["card"])) for r in self._query("SELECT card FROM models ORDER BY name")]
+
+    # ---------------------------------------------------------------- runs
+
+    def start_run(self, run: str, plan: dict) -> None:
+        """Register a run and its plan; resuming with the same plan is a no-op.
+
+        A run that exists with a different plan is refused (InputError): its
+        samples belong to that plan, and nothing stored is changed.
+        """
+        if not isinstance(run, str) or not run:
+            raise InputError(f"run must be a non-empty string, got {run!r}")
+        text = _canonical(plan, f"the plan of run {run!r}")
+        with self._write() as tx:
+            row = tx.execute("SELECT plan FROM runs WHERE run = ?", (run,)).fetchone()
+            if row is None:
+                tx.execute("INSERT INTO runs (run, plan, created_at) VALUES (?, ?, ?)", (run, text, _now()))
+                return
+        if row["plan"] != text:
+            stored = json.loads(row["plan"])
+            changed = _changed_keys(stored, json.loads(text))
+            raise InputError(
+                f"run {run!r} already exists in {str(self.path)!r} with a different plan "
+                f"(differs in: {', '.join(changed) or 'structure'}); its samples belong to the stored plan. "
+                "Use a new run name, or a new store, for the new plan."
+            )
+
+    def finish_run(self, run: str) -> None:
+        """Mark a run finished (the first finish time is kept)."""
+        with self._write() as tx:
+            cursor = tx.execute(
+                "UPDATE runs SET finished_at = COALESCE(finished_at, ?) WHERE run = ?", (_now(), run)
+            )
+            if cursor.rowcount == 0:
+                raise InputError(f"run {run!r} was never started in {str(self.path)!r}")
+
+    def get_run(self, run: str) -> dict | None:
+        """``{"run", "plan", "created_at", "finished_at"}`` or None."""
+        rows = self._query("SELECT run, plan, created_at, finished_at FROM runs WHERE run = ?", (run,))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["plan"] = json.loads(row["plan"])
+        return row
+
+    # ------------------------------------------------------------- samples
+
+    def put_samples(self, samples: Iterable[Sample]) -> int:
+        """Write samples in one transaction; returns how many rows were inserted or replaced.
+
+        Idempotent: an ``'ok'`` row is never overwritten (a retried write of a
+        finished sample changes nothing); an ``'error'`` row is replaced by the
+        next write of its key. Every sample is validated before anything is
+        written, so a bad one leaves the store as it was.
+        """
+        created_at = _now()
+        rows = [_row(sample, i, created_at) for i, sample in enumerate(samples)]
+        if not rows:
+            return 0
+        with self._write() as tx:
+            before = self._conn.total_changes
+            tx.executemany(_UPSERT, rows)
+            return self._conn.total_changes - before
+
+    def done_keys(self, run: str, model: str, task: str, config: str) -> set[tuple[str, int]]:
+        """(problem_id, sample_index) of the finished rows of one cell; error rows are left out."""
+        rows = self._query(
+            "SELECT problem_id, sample_index FROM samples "
+            "WHERE run = ? AND model = ? AND task = ? AND config = ? AND status = 'ok'",
+            (run, model, task, config),
+        )
+        return {(r[0], r[1]) for r in rows}
+
+    def _select(self, run, model, task, config, status) -> tuple[str, tuple]:
+        if status is not None and status not in STATUSES:
+            raise InputError(f"status must be one of {STATUSES} or None (all), got {status!r}")
+        where, params = ["run = ?"], [run]
+        for column, value in (("model", model), ("task", task), ("config", config), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        return f"SELECT * FROM samples WHERE {' AND '.join(where)} {_ORDER}", tuple(params)
+
+    def samples(
+        self,
+        run: str,
+        model: str | None = None,
+        task: str | None = None,
+        config: str | None = None,
+        status: str | None = "ok",
+    ) -> list[Sample]:
+        """Stored samples, ordered by (model, task, problem_id, config, sample_index).
+
+        ``status='ok'`` (default) gives results only; ``'error'`` the failures;
+        None everything.
+        """
+        return [_sample(r) for r in self._query(*self._select(run, model, task, config, status))]
+
+    def samples_frame(
+        self,
+        run: str,
+        model: str | None = None,
+        task: str | None = None,
+        config: str | None = None,
+        status: str | None = "ok",
+    ):
+        """``samples(...)`` as a pandas DataFrame: one column per stored column, plus n_tokens and mean_logprob."""
+        import pandas as pd
+
+        rows = self._query(*self._select(run, model, task, config, status))
+        frame = pd.DataFrame([dict(r) for r in rows], columns=list(_COLUMNS))
+        frame["tokens"] = [tuple(json.loads(t)) for t in frame["tokens"]]
+        frame["n_tokens"] = [len(t) for t in frame["tokens"]]
+        for column in _FLOAT_FIELDS:
+            frame[column] = frame[column].astype(float)
+        frame["mean_logprob"] = frame["logprob"] / frame["n_tokens"].clip(lower=1)
+        for column in ("correct", "prefill_shared"):
+            frame[column] = frame[column].astype(bool)
+        frame["verified"] = frame["verified"].astype("boolean")
+        return frame
+
+    def counts(self, run: str) -> dict:
+        """Rows of a run by status, overall and per (model, task, config) cell."""
+        rows = self._query(
+            "SELECT model, task, config, "
+            "SUM(status = 'ok') AS ok, SUM(status = 'error') AS error, COUNT(DISTINCT problem_id) AS problems "
+            "FROM samples WHERE run = ? GROUP BY model, task, config ORDER BY model, task, config",
+            (run,),
+        )
+        cells = [dict(r) for r in rows]
+        return {
+            "run": run,
+            "ok": sum(c["ok"] for c in cells),
+            "error": sum(c["error"] for c in cells),
+            "cells": cells,
+        }
+
+    def export_jsonl(self, path: str | os.PathLike, run: str, status: str | None = "ok") -> int:
+        """Write a run's samples as JSON lines (one flat object per row); returns the row count.
+
+        Written to a temporary file and renamed, so a crash never leaves half a file.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        rows = self._query(*self._select(run, None, None, None, status))
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in rows:
+                record = dict(row)
+                record["tokens"] = json.loads(record["tokens"])
+                for column in ("correct", "prefill_shared"):
+                    record[column] = bool(record[column])
+                if record["verified"] is not None:
+                    record["verified"] = bool(record["verified"])
+                handle.write(json.dumps(record, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+        return len(rows)
+
+
+class _Tx:
+    """The connection inside one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> sqlite3.Cursor:
+        return self._conn.executemany(sql, rows)
+
+    def executescript_statements(self, script: str) -> None:
+        # executescript() would COMMIT our transaction first; run the statements one by one.
+        for statement in script.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+
+
+def _changed_keys(old: object, new: object, prefix: str = "") -> list[str]:
+    """Top-level (and nested dict) keys whose values differ, for a readable refusal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) != new.get(key):
+                name = f"{prefix}{key}"
+                if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+                    out.extend(_changed_keys(old[key], new[key], name + "."))
+                else:
+                    out.append(name)
+        return out
+    return [] if old == new else [prefix.rstrip(".") or "plan"]

@@ -1,0 +1,222 @@
+"""Fitting the surface of surface.py to one technique's points.
+
+Method: bounded (trust-region reflective) least squares on performance, from a
+few deterministic starts per variant, for each variant of the family that the
+data can afford (n >= parameters + 2); the variant with the lowest AICc wins.
+
+- Residuals are (predicted - measured) / sigma. With CIs, sigma is the CI
+  half-width / 1.96 (a normal approximation), floored at ``SIGMA_FLOOR`` so a
+  point measured as exactly 0 or 1 with a zero-width CI cannot dominate; points
+  without a CI get the median sigma of those with one. Without any CI, sigma = 1
+  (ordinary least squares).
+- Bounds enforce monotonicity (a, b >= 0) and keep saturation points within
+  a few OOM of the data, where they can be identified at all.
+- AICc = n log(RSS/n) + 2k + 2k(k+1)/(n-k-1) trades fit against the number of
+  parameters k, so saturation and a free floor/ceiling are used only when the
+  data ask for them.
+- R² and RMSE are reported unweighted, on performance, so a poor fit is plain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ttscale.tradeoff.surface import ALL_VARIANTS, Surface, Variant, surface_from_vector, vector_from_surface
+
+SIGMA_FLOOR = 0.01
+MAX_SLOPE = 50.0  # logit per OOM: steeper than any measured technique, loose enough not to bind
+MIN_SHARPNESS, MAX_SHARPNESS = 0.5, 30.0
+SATURATION_MARGIN_BELOW, SATURATION_MARGIN_ABOVE = 1.0, 3.0  # OOM around the data
+
+
+@dataclass(frozen=True)
+class Observations:
+    """One technique's data in the coordinates the fit uses."""
+
+    x: np.ndarray  # log10 TC
+    y: np.ndarray  # log10 IC
+    perf: np.ndarray
+    sigma: np.ndarray
+    weighted: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.perf)
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    variant: str
+    n_params: int
+    aicc: float
+    r2: float | None
+
+
+@dataclass(frozen=True)
+class Fit:
+    surface: Surface
+    r2: float | None
+    rmse: float
+    aicc: float
+    n_points: int
+    weighted: bool
+    tried: tuple[VariantScore, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "method": "monotone logistic surface in (log10 TC, log10 IC), bounded least squares, variant by AICc",
+            "variant": self.surface.variant.name,
+            "parameters": self.surface.parameters(),
+            "r2": self.r2,
+            "rmse": self.rmse,
+            "aicc": self.aicc,
+            "n_points": self.n_points,
+            "weighted_by_ci": self.weighted,
+            "quality": fit_quality(self.r2),
+            "variants_tried": [vars(score) for score in self.tried],
+        }
+
+
+def fit_quality(r2: float | None) -> str:
+    """A word for the summary table; thresholds are conventional, not statistical tests."""
+    if r2 is None:
+        return "undetermined (performance does not vary)"
+    if r2 >= 0.9:
+        return "good"
+    if r2 >= 0.7:
+        return "fair"
+    return "poor"
+
+
+def observations(train_flops, infer_flops, perf, ci_low=None, ci_high=None) -> Observations:
+    x = np.log10(np.asarray(train_flops, dtype=float))
+    y = np.log10(np.asarray(infer_flops, dtype=float))
+    p = np.asarray(perf, dtype=float)
+    sigma = np.ones_like(p)
+    weighted = False
+    if ci_low is not None and ci_high is not None:
+        lo = np.array([np.nan if v is None else v for v in ci_low], dtype=float)
+        hi = np.array([np.nan if v is None else v for v in ci_high], dtype=float)
+        half = (hi - lo) / (2 * 1.96)
+        known = np.isfinite(half)
+        if known.any():
+            weighted = True
+            sigma = np.where(known, half, np.median(half[known]))
+            sigma = np.maximum(sigma, SIGMA_FLOOR)
+    return Observations(x, y, p, sigma, weighted)
+
+
+def _bounds(variant: Variant, obs: Observations) -> tuple[list[float], list[float]]:
+    lo, hi = [0.0, 0.0, -200.0], [MAX_SLOPE, MAX_SLOPE, 200.0]
+    for enabled, axis in ((variant.saturate_train, obs.x), (variant.saturate_infer, obs.y)):
+        if enabled:
+            lo += [axis.min() - SATURATION_MARGIN_BELOW, MIN_SHARPNESS]
+            hi += [axis.max() + SATURATION_MARGIN_ABOVE, MAX_SHARPNESS]
+    if variant.free_bounds:
+        lo += [0.0, 0.02]
+        hi += [0.98, 1.0]
+    return lo, hi
+
+
+def _starts(variant: Variant, obs: Observations, plane: tuple[float, float, float]) -> list[list[float]]:
+    """Deterministic starting points: the logit-regression plane, saturation at a few data quantiles."""
+
+    def sat_options(axis: np.ndarray) -> list[list[float]]:
+        return [[float(np.quantile(axis, q)), 2.0] for q in (0.5, 0.8)] + [[float(axis.max()) + 0.5, 2.0]]
+
+    train_opts = sat_options(obs.x) if variant.saturate_train else [[]]
+    infer_opts = sat_options(obs.y) if variant.saturate_infer else [[]]
+    if variant.saturate_train and variant.saturate_infer:
+        combos = [(train_opts[i], infer_opts[j]) for i, j in ((0, 0), (1, 2), (2, 1), (2, 2))]
+    else:
+        combos = [(t, i) for t in train_opts for i in infer_opts]
+    bounds_opts: list[list[float]] = [[]]
+    if variant.free_bounds:
+        floor = float(max(0.0, min(0.9, obs.perf.min() * 0.9)))
+        ceiling = float(min(1.0, max(obs.perf.max() * 1.05, floor + 0.05)))
+        bounds_opts = [[floor, (ceiling - floor) / (1.0 - floor)], [0.0, 1.0]]
+    return [list(plane) + t + i + b for t, i in combos for b in bounds_opts]
+
+
+def logit_plane(obs: Observations) -> tuple[float, float, float, float, float]:
+    """(a, b, c, x0, y0) from linear regression of the clipped logit on centred x, y."""
+    x0, y0 = float(obs.x.mean()), float(obs.y.mean())
+    p = np.clip(obs.perf, 0.02, 0.98)
+    target = np.log(p) - np.log1p(-p)
+    design = np.column_stack([obs.x - x0, obs.y - y0, np.ones(obs.n)])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    a, b, c = (float(v) for v in coef)
+    return min(max(a, 0.05), MAX_SLOPE - 1), min(max(b, 0.05), MAX_SLOPE - 1), float(np.clip(c, -150, 150)), x0, y0
+
+
+def _residuals(variant: Variant, obs: Observations, x0: float, y0: float):
+    def residual(theta):
+        surface = surface_from_vector(variant, theta, x0, y0)
+        return (surface.predict(obs.x, obs.y) - obs.perf) / obs.sigma
+
+    return residual
+
+
+def _solve(variant: Variant, obs: Observations, x0: float, y0: float, starts: list[list[float]]):
+    lo, hi = _bounds(variant, obs)
+    residual = _residuals(variant, obs, x0, y0)
+    best = None
+    for start in starts:
+        theta0 = np.clip(np.asarray(start, dtype=float), np.asarray(lo) + 1e-9, np.asarray(hi) - 1e-9)
+        try:
+            sol = least_squares(residual, theta0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=400)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if not np.all(np.isfinite(sol.fun)):
+            continue
+        if best is None or sol.cost < best.cost:
+            best = sol
+    return best
+
+
+def _aicc(rss: float, n: int, k: int) -> float:
+    rss = max(rss, n * 1e-12)  # an exact fit would give log(0)
+    return float(n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1))
+
+
+def _scores(surface: Surface, obs: Observations) -> tuple[float | None, float]:
+    predicted = surface.predict(obs.x, obs.y)
+    ss_res = float(np.sum((predicted - obs.perf) ** 2))
+    ss_tot = float(np.sum((obs.perf - obs.perf.mean()) ** 2))
+    r2 = None if ss_tot <= 1e-15 else 1.0 - ss_res / ss_tot
+    return r2, float(np.sqrt(ss_res / obs.n))
+
+
+def fit_surface(obs: Observations) -> Fit:
+    """Fit every affordable variant, keep the lowest AICc (see the module docstring)."""
+    a, b, c, x0, y0 = logit_plane(obs)
+    candidates: list[tuple[float, Surface]] = []
+    tried: list[VariantScore] = []
+    for variant in ALL_VARIANTS:
+        k = variant.n_params
+        if obs.n < k + 2:
+            continue
+        sol = _solve(variant, obs, x0, y0, _starts(variant, obs, (a, b, c)))
+        if sol is None:
+            continue
+        surface = surface_from_vector(variant, sol.x, x0, y0)
+        aicc = _aicc(2.0 * float(sol.cost), obs.n, k)
+        r2, _ = _scores(surface, obs)
+        tried.append(VariantScore(variant.name, k, aicc, r2))
+        candidates.append((aicc, surface))
+    if not candidates:
+        raise RuntimeError("no surface variant could be fitted")  # unreachable with >= 5 finite points
+    aicc, surface = min(candidates, key=lambda item: item[0])
+    r2, rmse = _scores(surface, obs)
+    return Fit(surface, r2, rmse, aicc, obs.n, obs.weighted, tuple(tried))
+
+
+def refit(obs: Observations, like: Surface) -> Surface | None:
+    """Refit the same variant from the given surface (one start): the bootstrap's inner step."""
+    sol = _solve(like.variant, obs, like.x0, like.y0, [vector_from_surface(like)])
+    if sol is None:
+        return None
+    return surface_from_vector(like.variant, sol.x, like.x0, like.y0)
