@@ -95,8 +95,8 @@ class KVCache:
     ``model(idx, kv_cache=cache, start_pos=cache.length)`` writes the new keys
     and values into the buffers in place (growing them if they are full) and
     returns the same cache. A cache made by a call without one has exactly the
-    prompt's length as capacity; ``repeat_interleave`` copies it into roomier
-    buffers, one row per sample.
+    prompt's length as capacity; ``select`` / ``repeat_interleave`` copy it into
+    roomier buffers, one row per sample.
     """
 
     def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], length: int):
@@ -113,21 +113,26 @@ class KVCache:
     def _map(self, fn) -> "KVCache":
         return KVCache([fn(k) for k in self.keys], [fn(v) for v in self.values], self.length)
 
-    def select(self, rows: torch.Tensor) -> "KVCache":
-        """A cache holding only ``rows`` (a 1-D index tensor); used to drop finished samples."""
-        return self._map(lambda t: t.index_select(0, rows))
+    def select(self, rows: torch.Tensor, capacity: int | None = None) -> "KVCache":
+        """A new cache whose row i is this cache's row ``rows[i]`` (a 1-D index tensor).
+
+        Used to give every sample of a prompt its own copy of the prompt's
+        cache (``rows`` = prompt index repeated n times) and to drop finished
+        samples. ``capacity`` sizes the new buffers (default: unchanged).
+        """
+        capacity = max(capacity or self.capacity, self.length)
+
+        def gather(t: torch.Tensor) -> torch.Tensor:
+            out = t.new_empty(rows.numel(), t.shape[1], capacity, t.shape[3])
+            out[:, :, : self.length] = t[:, :, : self.length].index_select(0, rows)
+            return out
+
+        return self._map(gather)
 
     def repeat_interleave(self, repeats: int, capacity: int | None = None) -> "KVCache":
         """Each row repeated ``repeats`` times (rows i*repeats .. i*repeats+repeats-1 copy row i)."""
-        capacity = max(capacity or self.capacity, self.length)
-
-        def grow(t: torch.Tensor) -> torch.Tensor:
-            B, H, _, D = t.shape
-            out = t.new_empty(B * repeats, H, capacity, D)
-            out[:, :, : self.length] = t[:, :, : self.length].repeat_interleave(repeats, dim=0)
-            return out
-
-        return self._map(grow)
+        rows = torch.arange(self.batch_size, device=self.keys[0].device).repeat_interleave(repeats)
+        return self.select(rows, capacity)
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, H, T, D) at positions start..start+T; return all keys/values so far."""

@@ -21,6 +21,7 @@ import numpy as np
 from ttscale.errors import InputError
 
 PAD, BOS, EOS = 0, 1, 2
+SPECIAL_IDS = (PAD, BOS, EOS)  # never part of a completion: the sampler never draws them
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
 CHARS = "\n 0123456789+-*=:;,.()<>?#abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 vocab_size = len(SPECIAL_TOKENS) + len(CHARS)  # 81

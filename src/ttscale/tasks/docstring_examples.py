@@ -144,9 +144,17 @@ def _doctest_examples(lines: list[str], entry_point: str) -> list[Example]:
         tree = _parse_expr(call)
         if tree is None or not _mentions(tree, entry_point):
             continue
-        ok, value = _literal(" ".join(want)) if want else (True, None)
-        if ok:
-            found.append(Example(call=call, expected=value, form="doctest", line=start + 1))
+        if want:
+            ok, value = _literal(" ".join(want))
+        else:
+            # No output line: doctest means the value is None. HumanEval also writes
+            # ">>> f(x) == y" with no "True" below; read that as an assertion.
+            body = tree.body
+            is_eq = isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.ops[0], ast.Eq)
+            is_call = isinstance(body, ast.Call) and isinstance(body.func, ast.Name)
+            ok, value = (True, True) if is_eq else (is_call, None)
+        if ok:  # unparse drops comments ("# f(x) = 1 + 2x") that would swallow the assert
+            found.append(Example(call=ast.unparse(tree.body), expected=value, form="doctest", line=start + 1))
     return found
 
 
@@ -173,6 +181,10 @@ def _call_at(text: str, start: int, entry_point: str) -> tuple[str, int] | None:
 def _inline_examples(lines: list[str], entry_point: str) -> list[Example]:
     found = []
     pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
+    # "tri(n) = 1 + n / 2" defines a recurrence; its "tri(1) = 3" is then a term of
+    # the sequence, not the function's return value, so '=' lines are not examples.
+    recurrence = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\([^)]*[A-Za-z_][^)]*\)\s*=[^=]")
+    defines = any(recurrence.search(line) and not line.strip().startswith(">>>") for line in lines)
     for number, line in enumerate(lines, start=1):
         if line.strip().startswith(">>>"):
             continue
@@ -183,6 +195,8 @@ def _inline_examples(lines: list[str], entry_point: str) -> list[Example]:
             call, end = located
             after = _AFTER_CALL.match(line[end:])
             if after is None:
+                continue
+            if after.group("sep") == "=" and defines:
                 continue
             ok, value = _expected(after.group("rest"))
             if ok:
@@ -252,7 +266,7 @@ def examples_program(examples: tuple[Example, ...] | list[Example]) -> str:
     """Python source asserting every example, in order (append it to prompt + completion)."""
     out = ["", "", _CLOSE.strip(), ""]
     for example in examples:
-        call = example.call if "\n" not in example.call else f"({example.call})"
+        call = example.call
         check = "_ttscale_close" if _has_float(example.expected) else None
         want = repr(example.expected)
         message = repr(f"docstring example at prompt line {example.line}: {example.call} -> {want}")

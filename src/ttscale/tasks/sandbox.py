@@ -132,121 +132,72 @@ class SandboxCapabilities:
         }
 
 
-# --- capability probe ------------------------------------------------------------
-
-def _quiet(argv: Sequence[str], timeout: float = 10.0) -> bool:
-    try:
-        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=timeout).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def _output(argv: Sequence[str], timeout: float = 10.0) -> str | None:
-    try:
-        done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, cwd="/")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def _interpreter_candidates() -> list[str]:
-    seen: list[str] = []
-    for cand in (sys.executable, os.path.realpath(sys.executable), shutil.which("python3"),
-                 "/usr/bin/python3", "/usr/local/bin/python3"):
-        if cand and os.path.exists(cand) and cand not in seen:
-            seen.append(cand)
-    return seen
-
-
-@functools.lru_cache(maxsize=None)
-def sandbox_capabilities(uid: int = SANDBOX_UID) -> SandboxCapabilities:
-    """Probe (once per uid) what isolation this machine allows."""
-    problems: list[str] = []
-    root = os.geteuid() == 0
-    if not root:
-        problems.append("not running as root: cannot drop to an unprivileged uid or create namespaces")
-    tools = {name: shutil.which(name) for name in ("unshare", "setpriv", "mount")}
-    for name, path in tools.items():
-        if path is None:
-            problems.append(f"{name!r} (util-linux) not found on PATH")
-    unshare = tools["unshare"]
-    net = bool(root and unshare and _quiet([unshare, "--net", "true"]))
-    pid = bool(root and unshare and _quiet([unshare, "--pid", "--fork", "--kill-child", "true"]))
-    mnt = bool(root and unshare and tools["mount"] and _quiet(
-        [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-         "mount -t tmpfs -o size=1m tmpfs /mnt && mount --bind /mnt /mnt && mount -o remount,bind,ro /mnt"]))
-    if root and unshare and not net:
-        problems.append("'unshare --net' failed: cannot isolate the network")
-    if root and unshare and not pid:
-        problems.append("'unshare --pid --fork' failed: cannot contain grandchildren")
-    if root and unshare and not mnt:
-        problems.append("'unshare --mount' + tmpfs failed: cannot make shared temp dirs read-only")
-
-    # An interpreter counts only if, run as ``uid``, it is the same Python as run by
-    # us: a pyenv binary under /root (0700) may still start as ``nobody`` but then
-    # silently loads the system's libpython and stdlib instead of its own.
-    interpreter = None
-    drop = False
-    probe = "import resource, runpy, json, traceback, sys; print(sys.version)"
-    for cand in _interpreter_candidates():
-        own = _output([cand, "-I", "-c", probe])
-        if own is None:
-            continue
-        if root and tools["setpriv"]:
-            dropped = _output([tools["setpriv"], f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                               "--", cand, "-I", "-c", probe])
-            if dropped == own:
-                interpreter, drop = cand, True
-                break
-        else:
-            interpreter = cand
-            break
-    if root and not drop:
-        problems.append(f"no Python interpreter is runnable by uid {uid} (tried {_interpreter_candidates()})")
-    if interpreter is None:
-        interpreter = sys.executable
-    return SandboxCapabilities(root=root, drop_uid=drop, net_namespace=net, pid_namespace=pid,
-                               mount_namespace=mnt, interpreter=interpreter, problems=tuple(problems))
-
-
 # --- what runs inside ---------------------------------------------------------------
 
-# Runs as the sandbox uid, as init (pid 1) of the pid namespace. It sets the rlimits,
-# forks the program (so the program is not pid 1, which would ignore signals) and
-# reports how it ended on a pipe the program cannot see. When it exits, the kernel
-# kills everything left in the namespace.
-_BOOTSTRAP = r'''
-import json, os, resource, sys
-prog, status_fd, limits = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-for name, (soft, hard) in limits.items():
-    resource.setrlimit(getattr(resource, name), (soft, hard))
-r, w = os.pipe()
+# The launcher: ``unshare`` makes the namespaces and forks; this script then runs in
+# them as init (pid 1 of the new pid namespace), first as root: it mounts a private
+# tmpfs as the working directory, makes the world-writable host directories
+# read-only (``MS_REC`` keeps the tmpfs mounted below /tmp visible and writable),
+# drops to the sandbox uid with no_new_privs, sets the rlimits and forks the
+# program (which must not be pid 1: pid 1 ignores signals it has no handler for).
+# It reports how the program ended on a pipe the program cannot see (line 1: the
+# exit status and CPU time, line 2: the program's own outcome). When it exits, the
+# kernel kills everything left in the namespace. Stdlib only, no json, no runpy:
+# every import here is paid on every run.
+_BOOTSTRAP = r"""
+import os, sys, resource
+prog, status_fd, work, uid, isolate, disk_mb, ro_dirs, limits = sys.argv[1:9]
+status_fd, uid = int(status_fd), int(uid)
+
+def infra(why):
+    why = str(why).replace("\\", "/").replace('"', "'").replace("\n", " ")
+    os.write(status_fd, ('{"infra": "%s"}\n' % why).encode())
+    os._exit(0)
+
 try:
+    if isolate == "1":
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
+        def mount(src, dst, fstype, flags, data):
+            if libc.mount(src, dst.encode(), fstype, flags, data) != 0:
+                raise OSError(ctypes.get_errno(), "mount " + dst)
+        mount(b"ttscale-sandbox", work, b"tmpfs", MS_NOSUID | MS_NODEV,
+              ("size=%sm,mode=0700,uid=%d,gid=%d" % (disk_mb, uid, uid)).encode())
+        for d in filter(None, ro_dirs.split(":")):
+            mount(d.encode(), d, None, MS_BIND | MS_REC, None)
+            mount(None, d, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+    os.chdir(work)
+    if uid >= 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        if isolate == "1" and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    for item in limits.split(","):
+        name, soft, hard = item.split(":")
+        resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+    r, w = os.pipe()
     pid = os.fork()
 except OSError as exc:
-    os.write(status_fd, json.dumps({"infra": "fork failed: %s" % exc}).encode())
-    os._exit(0)
+    infra(exc)
+
 if pid == 0:
-    os.close(r); os.close(status_fd)
-    import runpy, traceback
-    def tell(msg):
-        try:
-            os.write(w, msg)
-        except OSError:
-            pass
-    def flush():
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-    sys.argv = [prog]
-    outcome = b'{"outcome": "completed"}'
-    code = 0
+    os.close(r)
+    os.close(status_fd)
+    outcome, code = '{"outcome": "completed"}', 0
+    import builtins
+    def quit(code=None):  # -S skips site, which would define exit() and quit()
+        raise SystemExit(code)
+    builtins.exit = builtins.quit = quit
     try:
-        runpy.run_path(prog, run_name="__main__")
+        main = type(sys)("__main__")
+        main.__file__ = prog
+        sys.modules["__main__"] = main
+        sys.argv = [prog]
+        with open(prog, "rb") as fh:
+            source = fh.read()
+        exec(compile(source, prog, "exec"), main.__dict__)
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -254,24 +205,32 @@ if pid == 0:
         elif not isinstance(code, int):
             print(code, file=sys.stderr)
             code = 1
-        outcome = json.dumps({"outcome": "exit", "code": code}).encode()
+        outcome = '{"outcome": "exit", "code": %d}' % code
     except BaseException as exc:
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != prog:
-            tb = tb.tb_next
+        outcome, code = '{"outcome": "exception", "type": "%s"}' % type(exc).__name__, 1
         try:
+            import traceback
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename != prog:
+                tb = tb.tb_next
             traceback.print_exception(type(exc), exc, tb)
         except BaseException:
             pass
-        code = 1
-        outcome = json.dumps({"outcome": "exception", "type": type(exc).__name__}).encode()
-    flush()
-    tell(outcome)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    try:
+        os.write(w, outcome.encode())
+    except BaseException:
+        pass
     os._exit(code & 0xFF)
+
 os.close(w)
 os.set_blocking(r, False)
 status, usage = 0, None
-while True:  # reap orphans too, until the program itself ends
+while True:  # reap orphans as well, until the program itself ends
     try:
         done, status, usage = os.wait4(-1, 0)
     except ChildProcessError:
@@ -279,45 +238,132 @@ while True:  # reap orphans too, until the program itself ends
     if done == pid:
         break
 try:
-    msg = json.loads(os.read(r, 65536) or b"null")
-except (BlockingIOError, ValueError):
-    msg = None
-report = {"msg": msg, "cpu": usage.ru_utime + usage.ru_stime if usage else None}
+    msg = os.read(r, 4096)
+except OSError:
+    msg = b""
+cpu = usage.ru_utime + usage.ru_stime if usage else -1.0
 if os.WIFSIGNALED(status):
-    report["signal"] = os.WTERMSIG(status)
+    line = '{"signal": %d, "cpu": %.6f}' % (os.WTERMSIG(status), cpu)
 else:
-    report["exit"] = os.WEXITSTATUS(status)
-os.write(status_fd, json.dumps(report).encode())
-'''
-
-# Runs as root inside the new namespaces, before the uid drop: private tmpfs as the
-# working directory, world-writable host directories read-only (rbind keeps the
-# tmpfs mounted below them visible and writable).
-_SETUP = r'''
-set -e
-work="$1"; size_mb="$2"; uid="$3"; shift 3
-mount -t tmpfs -o "size=${size_mb}m,mode=0700,uid=${uid},gid=${uid},nosuid,nodev" ttscale-sandbox "$work"
-for d in $TTSCALE_RO_DIRS; do
-  mount --rbind "$d" "$d"
-  mount -o remount,bind,ro "$d"
-done
-cd "$work"
-exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs -- "$@"
-'''
+    line = '{"exit": %d, "cpu": %.6f}' % (os.WEXITSTATUS(status), cpu)
+os.write(status_fd, line.encode() + b"\n" + msg.replace(b"\n", b" "))
+"""
 
 
-def _limits(memory_mb: int, cpu_s: float, file_mb: int, max_processes: int) -> dict:
-    cpu = max(1, math.ceil(cpu_s))
-    mem = memory_mb * 1024 * 1024
-    fsize = file_mb * 1024 * 1024
-    return {
-        "RLIMIT_AS": (mem, mem),
-        "RLIMIT_CPU": (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL one second later
-        "RLIMIT_FSIZE": (fsize, fsize),
-        "RLIMIT_NPROC": (max_processes, max_processes),
-        "RLIMIT_NOFILE": (256, 256),
-        "RLIMIT_CORE": (0, 0),
-    }
+# --- capability probe ------------------------------------------------------------
+
+def _runs(argv: Sequence[str], timeout: float = 10.0, **kwargs) -> str | None:
+    """stdout of a successful run, else None."""
+    try:
+        done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, cwd="/", **kwargs)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _interpreter_candidates() -> list[str]:
+    found: list[str] = []
+    for cand in (sys.executable, os.path.realpath(sys.executable), shutil.which("python3"),
+                 "/usr/bin/python3", "/usr/local/bin/python3"):
+        if cand and os.path.exists(cand) and cand not in found:
+            found.append(cand)
+    return found
+
+
+_PROBE = """
+import os, socket
+out = [str(os.getuid())]
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+except OSError as exc:
+    out.append("net-blocked" if exc.errno in (101, 99, 22) else "net-open")
+try:
+    open("/tmp/.ttscale-probe-%d" % os.getpid(), "w")
+    out.append("tmp-writable")
+except OSError:
+    out.append("tmp-readonly")
+out.append("pid1" if os.getppid() == 1 else "no-pidns")
+print(" ".join(out))
+"""
+
+
+def sandbox_capabilities(uid: int = SANDBOX_UID) -> SandboxCapabilities:
+    """What isolation this machine allows (probed once per uid by running a real sandbox)."""
+    return _probe(int(uid))
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(uid: int) -> SandboxCapabilities:
+    problems: list[str] = []
+    root = os.geteuid() == 0
+    if not root:
+        problems.append("not running as root: cannot drop to an unprivileged uid or create namespaces")
+    # An interpreter counts only if, run as ``uid``, it is the same Python as run by
+    # us: a pyenv binary under /root (0700) may still start as ``nobody`` but then
+    # silently loads the system's libpython and stdlib instead of its own.
+    interpreter, drop = None, False
+    version = "import sys, resource, ctypes; print(sys.version)"
+    for cand in _interpreter_candidates():
+        own = _runs([cand, "-I", "-S", "-c", version])
+        if own is None:
+            continue
+        if not root:
+            interpreter = cand
+            break
+        if _runs([cand, "-I", "-S", "-c", version], user=uid, group=uid, extra_groups=[]) == own:
+            interpreter, drop = cand, True
+            break
+    if root and not drop:
+        problems.append(f"no Python interpreter is runnable by uid {uid} (tried {_interpreter_candidates()})")
+    net = pid = mnt = False
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        problems.append("'unshare' (util-linux) not found on PATH")
+    elif root and drop:
+        try:
+            seen = _launch(_PROBE, _Settings(uid=uid), interpreter, isolated=True).stdout.split()
+        except SandboxError as exc:
+            seen = []
+            problems.append(f"namespace sandbox failed: {exc}")
+        net, mnt, pid = "net-blocked" in seen, "tmp-readonly" in seen, "pid1" in seen
+        if seen and seen[0] != str(uid):
+            drop = False
+            problems.append(f"the program ran as uid {seen[0]}, not {uid}")
+        for ok, what in ((net, "a new network namespace"), (mnt, "a read-only /tmp in a mount namespace"),
+                         (pid, "a pid namespace")):
+            if seen and not ok:
+                problems.append(f"no {what}")
+    return SandboxCapabilities(root=root, drop_uid=drop, net_namespace=net, pid_namespace=pid,
+                               mount_namespace=mnt, interpreter=interpreter or sys.executable,
+                               problems=tuple(problems))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    timeout_s: float = 5.0
+    memory_mb: int = 512
+    cpu_s: float | None = None
+    file_mb: int = 16
+    disk_mb: int = 64
+    max_processes: int = 128
+    output_cap: int = 64 * 1024
+    uid: int = SANDBOX_UID
+
+    @property
+    def cpu_limit(self) -> int:
+        return max(1, math.ceil(self.cpu_s if self.cpu_s is not None else self.timeout_s))
+
+    def limits(self) -> str:
+        mem, fsize, cpu = self.memory_mb << 20, self.file_mb << 20, self.cpu_limit
+        return ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in (
+            ("RLIMIT_AS", mem, mem),
+            ("RLIMIT_CPU", cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
+            ("RLIMIT_FSIZE", fsize, fsize),
+            ("RLIMIT_NPROC", self.max_processes, self.max_processes),
+            ("RLIMIT_NOFILE", 256, 256),
+            ("RLIMIT_CORE", 0, 0),
+        ))
 
 
 class _Tail:
@@ -340,10 +386,6 @@ class _Tail:
         return self.total > self.cap
 
 
-def _unsafe_allowed(allow_unsafe: bool) -> bool:
-    return allow_unsafe or os.environ.get(UNSAFE_ENV, "") not in ("", "0")
-
-
 def run_sandboxed(
     program: str,
     timeout_s: float = 5.0,
@@ -358,25 +400,32 @@ def run_sandboxed(
     python: str | None = None,
     allow_unsafe: bool = False,
 ) -> SandboxResult:
-    """Run ``program`` (Python source) in a fresh sandboxed subprocess; see module doc.
+    """Run ``program`` (Python source) in a fresh sandboxed subprocess; see the module doc.
 
-    ``timeout_s`` is wall-clock seconds from launch; ``cpu_s`` (default: ``timeout_s``
-    rounded up) is the CPU-time limit; ``memory_mb`` caps the address space of each
-    process; ``file_mb`` caps any one file, ``disk_mb`` the working directory.
+    ``timeout_s``: wall-clock seconds from launch; ``cpu_s`` (default ``timeout_s``,
+    rounded up): CPU seconds; ``memory_mb``: address space of each process;
+    ``file_mb``: any one file; ``disk_mb``: the working directory (a tmpfs);
+    ``max_processes``: processes and threads of ``uid``; ``output_cap``: bytes kept
+    of stdout and of stderr (the last ones). ``python``: the interpreter (default:
+    the probed one, runnable by ``uid``). The program runs with ``-I -S``: stdlib only.
     """
-    if not timeout_s > 0:
+    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
         raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
     if not (isinstance(memory_mb, int) and memory_mb >= 32):
         raise ValueError(f"memory_mb must be an int >= 32, got {memory_mb!r}")
     caps = sandbox_capabilities(uid)
-    if not caps.isolated and not _unsafe_allowed(allow_unsafe):
+    if not caps.isolated and not (allow_unsafe or os.environ.get(UNSAFE_ENV, "") not in ("", "0")):
         raise SandboxUnavailable(
             "cannot sandbox untrusted code on this machine: " + "; ".join(caps.problems)
             + f". To run it anyway with weaker isolation pass allow_unsafe=True or set {UNSAFE_ENV}=1."
         )
-    interpreter = python or caps.interpreter or sys.executable
-    limits = _limits(memory_mb, cpu_s if cpu_s is not None else timeout_s, file_mb, max_processes)
+    settings = _Settings(timeout_s, memory_mb, cpu_s, file_mb, disk_mb, max_processes, output_cap, uid)
+    return _launch(program, settings, python or caps.interpreter, isolated=caps.isolated,
+                   drop=caps.root and caps.drop_uid)
 
+
+def _launch(program: str, settings: _Settings, interpreter: str | None, isolated: bool,
+            drop: bool = True) -> SandboxResult:
     base = tempfile.mkdtemp(prefix="ttscale-sandbox-")
     status_r = status_w = -1
     try:
@@ -387,32 +436,28 @@ def run_sandboxed(
         os.chmod(prog_path, 0o444)
         work = os.path.join(base, "work")
         os.mkdir(work, 0o700)
+        if drop and not isolated:
+            os.chown(work, settings.uid, settings.uid)
         status_r, status_w = os.pipe()
-        inner = [interpreter, "-I", "-B", "-c", _BOOTSTRAP, prog_path, str(status_w), json.dumps(limits)]
+        ro_dirs = ":".join(d for d in _WORLD_WRITABLE if os.path.isdir(d) and not os.path.islink(d))
+        argv = [interpreter or sys.executable, "-I", "-S", "-B", "-c", _BOOTSTRAP, prog_path, str(status_w),
+                work, str(settings.uid if drop else -1), "1" if isolated else "0", str(settings.disk_mb),
+                ro_dirs, settings.limits()]
+        if isolated:
+            argv = [shutil.which("unshare") or "unshare", "--mount", "--net", "--pid", "--fork",
+                    "--kill-child", "--propagation", "private", "--", *argv]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "HOME": work, "TMPDIR": work, "PYTHONIOENCODING": "utf-8"}
-        popen_kw: dict = {}
-        if caps.isolated:
-            ro = " ".join(d for d in _WORLD_WRITABLE if os.path.isdir(d) and not os.path.islink(d))
-            argv = [shutil.which("unshare") or "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
-                    "--propagation", "private", "--", "/bin/sh", "-c", _SETUP, "ttscale-sandbox",
-                    work, str(disk_mb), str(uid), *inner]
-            env_launch = dict(env, TTSCALE_RO_DIRS=ro)
-        else:  # explicitly allowed weaker mode: no namespaces
-            argv, env_launch = inner, env
-            if caps.root and caps.drop_uid:
-                os.chown(work, uid, uid)
-                popen_kw.update(user=uid, group=uid, extra_groups=[])
         started = time.monotonic()
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, pass_fds=(status_w,), cwd=work,
-                                    env=env_launch, start_new_session=True, **popen_kw)
+                                    env=env, start_new_session=True)
         except OSError as exc:
             raise SandboxError(f"could not start the sandbox ({argv[0]}): {exc}") from exc
         os.close(status_w)
         status_w = -1
-        return _supervise(proc, status_r, started, timeout_s, output_cap, limits)
+        return _supervise(proc, status_r, started, settings)
     finally:
         for fd in (status_r, status_w):
             if fd >= 0:
@@ -427,9 +472,33 @@ def _killpg(proc: subprocess.Popen) -> None:
         pass
 
 
-def _supervise(proc: subprocess.Popen, status_r: int, started: float, timeout_s: float,
-               output_cap: int, limits: dict) -> SandboxResult:
-    out, err = _Tail(output_cap), _Tail(output_cap)
+def _kill_namespace(proc: subprocess.Popen, wait_s: float = 5.0) -> None:
+    """Kill the namespace's init (unshare's child) and wait for ``unshare`` to exit.
+
+    The kernel kills every process of a pid namespace when its init dies, but
+    asynchronously: killing ``unshare`` itself would return before a fork bomb
+    is gone. ``unshare`` reaps its child only once the namespace is empty, so
+    waiting for it means nothing the program started is left.
+    """
+    try:
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+            children = [int(pid) for pid in fh.read().split()]
+    except (OSError, ValueError):
+        return
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: _Settings) -> SandboxResult:
+    timeout_s = settings.timeout_s
+    out, err = _Tail(settings.output_cap), _Tail(settings.output_cap)
     status = bytearray()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
@@ -446,6 +515,7 @@ def _supervise(proc: subprocess.Popen, status_r: int, started: float, timeout_s:
                 _killpg(proc)  # stragglers (only possible without a pid namespace)
             if ended_at is None and now >= deadline:
                 killed_by_clock = True
+                _kill_namespace(proc)
                 _killpg(proc)
                 ended_at = now
             if ended_at is not None and now - ended_at > _GRACE_S:
@@ -475,20 +545,25 @@ def _supervise(proc: subprocess.Popen, status_r: int, started: float, timeout_s:
     stdout, stderr = out.text(), err.text()
     truncated = out.truncated or err.truncated
 
-    report = None
-    if status:
-        try:
-            report = json.loads(bytes(status))
-        except ValueError:
-            report = None
-    if killed_by_clock and (not isinstance(report, dict) or "infra" in report):
+    head, _, tail = bytes(status).partition(b"\n")
+    report = _json_or_none(head)
+    if killed_by_clock and (not isinstance(report, dict) or "exit" not in report):
         verdict, rc, detail, cpu = "timeout", None, f"killed after {timeout_s:g} s of wall-clock time", None
     elif not isinstance(report, dict) or "infra" in report:
         why = report.get("infra") if isinstance(report, dict) else "no report from the sandbox"
         raise SandboxError(f"sandbox failed ({why}; launcher exit {proc.returncode}): {stderr[-2000:].strip()}")
     else:
-        verdict, rc, detail, cpu = _classify(report, limits["RLIMIT_CPU"][0], stderr)
+        outcome = _json_or_none(tail)
+        verdict, rc, detail, cpu = _classify(report, outcome if isinstance(outcome, dict) else {},
+                                             settings.cpu_limit, stderr)
     return SandboxResult(verdict, rc, stdout, stderr, wall, detail, truncated, cpu)
+
+
+def _json_or_none(data: bytes):
+    try:
+        return json.loads(data) if data.strip() else None
+    except ValueError:
+        return None
 
 
 def _signal_name(sig: int) -> str:
@@ -498,10 +573,10 @@ def _signal_name(sig: int) -> str:
         return str(sig)
 
 
-def _classify(report: dict, cpu_limit: int, stderr: str) -> tuple[str, int | None, str, float | None]:
-    """(verdict, returncode, detail, cpu seconds) from the bootstrap's report."""
-    msg = report.get("msg") if isinstance(report.get("msg"), dict) else {}
+def _classify(report: dict, msg: dict, cpu_limit: int, stderr: str) -> tuple[str, int | None, str, float | None]:
+    """(verdict, returncode, detail, cpu seconds) from the bootstrap's report and the program's outcome."""
     cpu = report.get("cpu")
+    cpu = cpu if isinstance(cpu, (int, float)) and cpu >= 0 else None
     sig = report.get("signal")
     if sig is not None:
         sig, name = int(sig), _signal_name(int(sig))

@@ -1,0 +1,141 @@
+"""Checkpoint cache: train a model once, load it every later time.
+
+A checkpoint is keyed by a hash of everything that determines its weights:
+the model config, train_tokens, seed, the data (``data_key``, which the caller
+must change whenever the document stream changes), batch size, optimiser
+hyperparameters and ``CODE_VERSION`` (bump it when the model or trainer
+changes what a given key produces). The thread count is not in the key.
+
+Writes are atomic: the checkpoint goes to a temporary file in the cache
+directory, is flushed to disk, then renamed over the final name, so a training
+killed at any moment leaves either no checkpoint or a whole one. An unreadable
+checkpoint (from outside tampering or a disk fault) is retrained and replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+
+from ttscale.lab.model import TinyConfig, TinyGPT
+from ttscale.lab.trainer import DEFAULT_BATCH_SIZE, ProgressFn, TrainHyper, TrainResult, train
+from ttscale.types import ModelCard, stable_hash
+
+CODE_VERSION = "tinygpt-rotary-tied-v1"
+FORMAT = 1
+
+
+def checkpoint_key(
+    config: TinyConfig, train_tokens: int, seed: int, data_key: str, batch_size: int, hyper: TrainHyper
+) -> str:
+    """The cache key: a hash of everything that determines the trained weights."""
+    return stable_hash(
+        {
+            "config": config.to_dict(),
+            "train_tokens": train_tokens,
+            "seed": seed,
+            "data_key": data_key,
+            "batch_size": batch_size,
+            "hyper": hyper.to_dict(),
+            "code": CODE_VERSION,
+        },
+        length=16,
+    )
+
+
+def save_result(result: TrainResult, path: Path) -> None:
+    """Write ``result`` to ``path`` atomically (temporary file, fsync, rename)."""
+    payload = {
+        "format": FORMAT,
+        "config": result.config.to_dict(),
+        "state_dict": result.model.state_dict(),
+        "card": result.card.to_dict(),
+        "seed": result.seed,
+        "batch_size": result.batch_size,
+        "steps": result.steps,
+        "wall_seconds": result.wall_seconds,
+        "achieved_flops_per_second": result.achieved_flops_per_second,
+        "final_loss": result.final_loss,
+        "loss_curve": [list(point) for point in result.loss_curve],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_result(path: Path, name: str | None = None) -> TrainResult:
+    """Read a checkpoint written by ``save_result``; ``name`` renames its card."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown checkpoint format {payload.get('format')!r}")
+    config = TinyConfig(**payload["config"])
+    model = TinyGPT(config)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    card = ModelCard(**payload["card"])
+    if name:
+        card = dataclasses.replace(card, name=name)
+    return TrainResult(
+        model=model,
+        card=card,
+        config=config,
+        seed=payload["seed"],
+        batch_size=payload["batch_size"],
+        steps=payload["steps"],
+        wall_seconds=payload["wall_seconds"],
+        achieved_flops_per_second=payload["achieved_flops_per_second"],
+        final_loss=payload["final_loss"],
+        loss_curve=tuple((int(t), float(l)) for t, l in payload["loss_curve"]),
+        cached=True,
+    )
+
+
+def load_or_train(
+    config: TinyConfig,
+    train_tokens: int,
+    seed: int,
+    documents_fn: Callable[[], Iterable[str]],
+    data_key: str,
+    cache_dir: str | Path,
+    progress: ProgressFn | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hyper: TrainHyper = TrainHyper(),
+    name: str | None = None,
+    threads: int | None = None,
+) -> TrainResult:
+    """The cached model for these arguments, training (and caching) it if needed.
+
+    ``documents_fn()`` is called only when training. ``progress`` receives
+    token counts (all of ``card.train_tokens`` at once on a cache hit).
+    """
+    key = checkpoint_key(config, train_tokens, seed, data_key, batch_size, hyper)
+    path = Path(cache_dir) / f"tinygpt-{key}.pt"
+    if path.exists():
+        try:
+            result = load_result(path, name)
+        except Exception as exc:  # a damaged file: retrain and replace it
+            warnings.warn(f"checkpoint {path} is unreadable ({exc}); retraining", stacklevel=2)
+        else:
+            if progress:
+                progress(result.card.train_tokens or 0)
+            return result
+    result = train(
+        config, documents_fn, train_tokens, seed,
+        batch_size=batch_size, hyper=hyper, progress=progress, threads=threads, name=name,
+    )
+    save_result(result, path)
+    return result

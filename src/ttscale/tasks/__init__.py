@@ -1,0 +1,44 @@
+"""Built-in synthetic tasks for the lab, one registry, one way to name them.
+
+    get_task("factor:digits=3")                        # FactorTask(digits=3)
+    get_task("arith:operands=3,digits=2,scratchpad=1")  # ArithTask(2, 3, 1)
+
+A spec is ``family`` or ``family:name=value,...``; left-out parameters take
+their defaults; ``task.name`` is the canonical spec (every parameter, sorted).
+Families:
+
+- ``factor`` (digits 2..6, default 3): factor a semiprime; cheap exact verifier.
+- ``arith`` (digits 1..5, default 2; operands 2..6, default 3; scratchpad 0/1,
+  default 0): a sum, answered directly or after column-by-column steps; no verifier.
+
+Besides the ``Task`` protocol every task offers, for the lab trainer,
+``demonstrations(count, seed)`` (train split only) and
+``verifier_flops(problem, completion)``; and ``split_size(split)``,
+``prompt_length``, ``max_completion_length`` and ``solution(problem)``.
+Splits "train" / "calib" / "test" are disjoint (80 / 10 / 10 by a content hash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ttscale.registry import Registry
+from ttscale.tasks.arith import ArithTask
+from ttscale.tasks.factor import FactorTask
+from ttscale.tasks.spec import build, parse_spec
+from ttscale.tasks.splits import SPLITS
+
+# Each entry is a task class: a frozen dataclass with ``PARAMS`` whose
+# ``__post_init__`` validates its fields.
+TASKS: Registry[Any] = Registry("task")
+TASKS.register("factor")(FactorTask)
+TASKS.register("arith")(ArithTask)
+
+
+def get_task(spec: str) -> Any:
+    """The task named by ``spec``; InputError (with "did you mean") on a bad name or value."""
+    family, raw = parse_spec(spec)
+    return build(TASKS.get(family), family, raw)
+
+
+__all__ = ["TASKS", "SPLITS", "ArithTask", "FactorTask", "get_task"]

@@ -1,0 +1,148 @@
+"""Known surfaces for the tradeoff tests, with their iso-curves, exchange rates
+and efficient spans computed here independently of the engine (closed forms
+plus root finding on the true function).
+
+    perf = sigmoid(a (gx(x) - x0) + b (gy(y) - y0) + c)
+    g(u) = s - softplus(k (s - u)) / k   (saturating) or u
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ttscale.types import Point
+
+
+def _softplus(t):
+    return np.logaddexp(0.0, t)
+
+
+def _sigmoid(t):
+    return 1.0 / (1.0 + np.exp(-np.asarray(t, dtype=float)))
+
+
+@dataclass(frozen=True)
+class TrueSurface:
+    a: float
+    b: float
+    c: float = 0.0
+    x0: float = 20.0
+    y0: float = 10.0
+    sat_x: tuple[float, float] | None = None  # (s, k)
+    sat_y: tuple[float, float] | None = None
+
+    @staticmethod
+    def _g(u, sat):
+        if sat is None:
+            return np.asarray(u, dtype=float)
+        s, k = sat
+        return s - _softplus(k * (s - np.asarray(u, dtype=float))) / k
+
+    @staticmethod
+    def _dg(u, sat):
+        if sat is None:
+            return np.ones_like(np.asarray(u, dtype=float))
+        s, k = sat
+        return _sigmoid(k * (s - np.asarray(u, dtype=float)))
+
+    def perf(self, x, y):
+        z = self.a * (self._g(x, self.sat_x) - self.x0) + self.b * (self._g(y, self.sat_y) - self.y0) + self.c
+        return _sigmoid(z)
+
+    def rate(self, x, y):
+        return self.a * self._dg(x, self.sat_x) / (self.b * self._dg(y, self.sat_y))
+
+    def x_on_curve(self, level: float, y: float) -> float | None:
+        """x with perf(x, y) = level, by root finding on the true function (None if none in [0, 60])."""
+        f = lambda x: float(self.perf(x, y)) - level  # noqa: E731
+        lo, hi = 0.0, 60.0
+        if f(lo) > 0 or f(hi) < 0:
+            return None
+        return brentq(f, lo, hi, xtol=1e-12)
+
+    def y_on_curve(self, level: float, x: float) -> float | None:
+        """y with perf(x, y) = level (None if none in [0, 60])."""
+        f = lambda y: float(self.perf(x, y)) - level  # noqa: E731
+        if f(0.0) > 0 or f(60.0) < 0:
+            return None
+        return brentq(f, 0.0, 60.0, xtol=1e-12)
+
+    def curve_in_box(self, level: float, box_x, box_y, n: int = 2001):
+        """Dense points of the true iso-curve inside the box, ordered by falling y.
+
+        Both axes are gridded (x from y and y from x by root finding), so flat and
+        steep parts of the curve are both sampled.
+        """
+        ys = np.linspace(box_y[0], box_y[1], n)
+        xs = np.linspace(box_x[0], box_x[1], n)
+        x_of_y = np.array([np.nan if (v := self.x_on_curve(level, y)) is None else v for y in ys])
+        y_of_x = np.array([np.nan if (v := self.y_on_curve(level, x)) is None else v for x in xs])
+        x = np.concatenate([x_of_y, xs])
+        y = np.concatenate([ys, y_of_x])
+        keep = np.isfinite(x) & np.isfinite(y) & (x >= box_x[0]) & (x <= box_x[1]) & (y >= box_y[0]) & (y <= box_y[1])
+        x, y = x[keep], y[keep]
+        order = np.lexsort((x, -y))
+        return x[order], y[order]
+
+    def span_endpoints(self, level: float, ratio: float, box_x, box_y):
+        """((x_min, x_max), (y_min, y_max)) of the efficient part of the true curve inside the box."""
+        xs, ys = self.curve_in_box(level, box_x, box_y)
+        rates = self.rate(xs, ys)
+        efficient = (rates >= 1 / ratio) & (rates <= ratio)
+        if not efficient.any():
+            return None
+        # Refine the ends where the rate crosses a bound (between grid points) by root finding in y.
+        def refine(i, j):
+            bound = ratio if max(rates[i], rates[j]) > ratio else 1 / ratio
+            if abs(xs[j] - xs[i]) > abs(ys[j] - ys[i]):  # flat piece: parametrise by x
+                point = lambda x: (x, self.y_on_curve(level, x))  # noqa: E731
+                lo, hi = sorted((xs[i], xs[j]))
+            else:
+                point = lambda y: (self.x_on_curve(level, y), y)  # noqa: E731
+                lo, hi = sorted((ys[i], ys[j]))
+            g = lambda t: float(np.log(self.rate(*point(t))) - np.log(bound))  # noqa: E731
+            return point(brentq(g, lo, hi, xtol=1e-12))
+
+        idx = np.flatnonzero(efficient)
+        ends = []
+        for i, step in ((idx[0], -1), (idx[-1], 1)):
+            j = i + step
+            ends.append(refine(min(i, j), max(i, j)) if 0 <= j < len(ys) else (xs[i], ys[i]))
+        ex = [e[0] for e in ends]
+        ey = [e[1] for e in ends]
+        return (min(ex), max(ex)), (min(ey), max(ey))
+
+    def median_rate(self, level: float, box_x, box_y) -> float:
+        """Median rate over the curve's length (equal arc-length spacing) inside the box."""
+        xs, ys = self.curve_in_box(level, box_x, box_y)
+        s = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))])
+        t = np.linspace(0, s[-1], 2001)
+        return float(np.median(self.rate(np.interp(t, s, xs), np.interp(t, s, ys))))
+
+
+def grid_points(
+    surface: TrueSurface,
+    technique: str,
+    xs,
+    ys,
+    noise: float = 0.0,
+    seed: int = 0,
+    ci_halfwidth: float | None = None,
+) -> list[Point]:
+    """Points on a grid of (log10 TC, log10 IC), one model per TC, with optional binomial-like noise and CIs."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for x in xs:
+        for y in ys:
+            p = float(surface.perf(x, y))
+            if noise:
+                # Binomial-like: sd peaks at `noise` at p = 0.5 and vanishes at 0 and 1.
+                p = float(np.clip(p + rng.normal(0.0, noise * 2.0 * np.sqrt(p * (1.0 - p))), 0.0, 1.0))
+            lo = hi = None
+            if ci_halfwidth is not None:
+                lo, hi = max(0.0, p - ci_halfwidth), min(1.0, p + ci_halfwidth)
+            points.append(Point(technique, f"model-{x:.2f}", 10.0**x, 10.0**y, p, lo, hi))
+    return points
