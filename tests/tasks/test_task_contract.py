@@ -46,6 +46,11 @@ def test_same_arguments_give_the_same_problems(task):
     assert task.demonstrations(50, seed=1) == task.demonstrations(50, seed=1)
 
 
+def test_asking_for_more_problems_extends_the_draw(task):
+    few, more = draw(task, 10, 1, "test"), draw(task, 30, 1, "test")
+    assert more[: len(few)] == few
+
+
 def test_ids_are_unique_and_content_based(task):
     problems = draw(task, 300, 0, "train")
     ids = [p.problem_id for p in problems]

@@ -1,6 +1,6 @@
 """Known surfaces for the tradeoff tests, with their iso-curves, exchange rates
 and efficient spans computed here independently of the engine (closed forms
-plus root finding on the true function).
+and root finding on the true function's rate).
 
     perf = sigmoid(a (gx(x) - x0) + b (gy(y) - y0) + c)
     g(u) = s - softplus(k (s - u)) / k   (saturating) or u
@@ -55,33 +55,40 @@ class TrueSurface:
     def rate(self, x, y):
         return self.a * self._dg(x, self.sat_x) / (self.b * self._dg(y, self.sat_y))
 
-    def x_on_curve(self, level: float, y: float) -> float | None:
-        """x with perf(x, y) = level, by root finding on the true function (None if none in [0, 60])."""
-        f = lambda x: float(self.perf(x, y)) - level  # noqa: E731
-        lo, hi = 0.0, 60.0
-        if f(lo) > 0 or f(hi) < 0:
-            return None
-        return brentq(f, lo, hi, xtol=1e-12)
+    @staticmethod
+    def _g_inverse(t, sat):
+        """u with g(u) = t, in closed form: softplus(k (s - u)) = k (s - t); nan where t >= s."""
+        t = np.asarray(t, dtype=float)
+        if sat is None:
+            return t
+        s, k = sat
+        v = k * (s - t)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(v > 0, s - np.log(np.expm1(np.where(v > 0, v, 1.0))) / k, np.nan)
 
-    def y_on_curve(self, level: float, x: float) -> float | None:
-        """y with perf(x, y) = level (None if none in [0, 60])."""
-        f = lambda y: float(self.perf(x, y)) - level  # noqa: E731
-        if f(0.0) > 0 or f(60.0) < 0:
-            return None
-        return brentq(f, 0.0, 60.0, xtol=1e-12)
+    def _logit(self, level: float) -> float:
+        return float(np.log(level / (1.0 - level)))
 
-    def curve_in_box(self, level: float, box_x, box_y, n: int = 2001):
+    def x_on_curve(self, level: float, y):
+        """x with perf(x, y) = level (nan where there is none)."""
+        gx = (self._logit(level) - self.c - self.b * (self._g(y, self.sat_y) - self.y0)) / self.a + self.x0
+        return self._g_inverse(gx, self.sat_x)
+
+    def y_on_curve(self, level: float, x):
+        """y with perf(x, y) = level (nan where there is none)."""
+        gy = (self._logit(level) - self.c - self.a * (self._g(x, self.sat_x) - self.x0)) / self.b + self.y0
+        return self._g_inverse(gy, self.sat_y)
+
+    def curve_in_box(self, level: float, box_x, box_y, n: int = 20001):
         """Dense points of the true iso-curve inside the box, ordered by falling y.
 
-        Both axes are gridded (x from y and y from x by root finding), so flat and
-        steep parts of the curve are both sampled.
+        Both axes are gridded (x from y and y from x), so flat and steep parts of
+        the curve are both sampled.
         """
         ys = np.linspace(box_y[0], box_y[1], n)
         xs = np.linspace(box_x[0], box_x[1], n)
-        x_of_y = np.array([np.nan if (v := self.x_on_curve(level, y)) is None else v for y in ys])
-        y_of_x = np.array([np.nan if (v := self.y_on_curve(level, x)) is None else v for x in xs])
-        x = np.concatenate([x_of_y, xs])
-        y = np.concatenate([ys, y_of_x])
+        x = np.concatenate([self.x_on_curve(level, ys), xs])
+        y = np.concatenate([ys, self.y_on_curve(level, xs)])
         keep = np.isfinite(x) & np.isfinite(y) & (x >= box_x[0]) & (x <= box_x[1]) & (y >= box_y[0]) & (y <= box_y[1])
         x, y = x[keep], y[keep]
         order = np.lexsort((x, -y))
@@ -98,10 +105,10 @@ class TrueSurface:
         def refine(i, j):
             bound = ratio if max(rates[i], rates[j]) > ratio else 1 / ratio
             if abs(xs[j] - xs[i]) > abs(ys[j] - ys[i]):  # flat piece: parametrise by x
-                point = lambda x: (x, self.y_on_curve(level, x))  # noqa: E731
+                point = lambda x: (x, float(self.y_on_curve(level, x)))  # noqa: E731
                 lo, hi = sorted((xs[i], xs[j]))
             else:
-                point = lambda y: (self.x_on_curve(level, y), y)  # noqa: E731
+                point = lambda y: (float(self.x_on_curve(level, y)), y)  # noqa: E731
                 lo, hi = sorted((ys[i], ys[j]))
             g = lambda t: float(np.log(self.rate(*point(t))) - np.log(bound))  # noqa: E731
             return point(brentq(g, lo, hi, xtol=1e-12))

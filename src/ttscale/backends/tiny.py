@@ -20,7 +20,8 @@ class TinyBackend:
     prefill_shared: bool = True
 
     def count_tokens(self, text: str) -> int:
-        return len(tokenizer.encode(text))
+        # What the sampler prefills: BOS + the prompt's characters.
+        return len(tokenizer.encode_prompt(text))
 
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str

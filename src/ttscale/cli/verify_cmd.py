@@ -9,7 +9,6 @@ atomically, so bad input never leaves a half-written result.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ import typer
 
 from ttscale.cli import app
 from ttscale.errors import InputError
+from ttscale.estimators import pass_at_k
 from ttscale.registry import Registry
 from ttscale.tasks.humaneval import HumanEvalTask
 from ttscale.tasks.sandbox import VERDICTS, sandbox_capabilities
@@ -71,16 +71,6 @@ def read_samples(path: Path, known_ids: set[str]) -> list[tuple[int, str, str]]:
     return samples
 
 
-def _pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k); needs k <= n.
-
-    Local stand-in until ``ttscale.estimators.pass_at_k`` exists.
-    """
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
 def summarise_pass_at_k(per_task: dict[str, tuple[int, int]], ks: list[int]) -> tuple[dict, dict]:
     """Mean over tasks of pass@k from per-task (n, c); a k larger than some task's n is skipped."""
     values, skipped = {}, {}
@@ -91,7 +81,7 @@ def summarise_pass_at_k(per_task: dict[str, tuple[int, int]], ks: list[int]) -> 
             skipped[f"pass@{k}"] = (f"k={k} exceeds the number of samples for {len(short)} task(s) "
                                     f"(e.g. {short[0]!r} has n={least})")
             continue
-        values[f"pass@{k}"] = sum(_pass_at_k(n, c, k) for n, c in per_task.values()) / len(per_task)
+        values[f"pass@{k}"] = sum(pass_at_k(n, c, k) for n, c in per_task.values()) / len(per_task)
     return values, skipped
 
 
@@ -104,6 +94,7 @@ def verify_samples(task_name: str, samples_path: Path, ks: list[int], workers: i
         raise InputError(f"--timeout must be > 0, got {timeout_s!r}")
     task = CODE_TASKS.get(task_name)(timeout_s=timeout_s, allow_unsafe=allow_unsafe)
     samples = read_samples(samples_path, set(task.task_ids()))
+    sandbox = sandbox_capabilities()  # probe once, before the pool
     problems = {task_id: task.problem(task_id) for task_id in {s[1] for s in samples}}
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -127,7 +118,7 @@ def verify_samples(task_name: str, samples_path: Path, ks: list[int], workers: i
             for (line, task_id, _), r in zip(samples, results)
         ],
         "wall_seconds": time.monotonic() - started,
-        "sandbox": sandbox_capabilities().to_dict(),
+        "sandbox": sandbox.to_dict(),
     }
 
 

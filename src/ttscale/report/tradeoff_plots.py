@@ -15,6 +15,7 @@ leaves no half-written PNG.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -23,11 +24,26 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from ttscale.types import Point
 
 PANEL_SIZE = (4.6, 3.9)
 MAX_COLUMNS = 3
+RATE_AXIS_LIMITS = (1e-3, 1e3)  # rates beyond these are off the chart: far outside any efficient band
+
+
+def _log_axes(ax) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # Minor tick labels (2x10^14, 3x10^14, ...) collide on narrow ranges.
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _title(ax, name: str, detail: str = "") -> None:
+    text = name if not detail else f"{name}\n" + "\n".join(textwrap.wrap(detail, 60))
+    ax.set_title(text, fontsize=8)
 
 
 def _grid(n: int) -> tuple[Figure, list]:
@@ -109,13 +125,12 @@ def plot_iso_diagram(result: dict, points: Sequence[Point], path: str | Path) ->
                                  c=[p.performance for p in own], cmap="viridis", norm=norm, s=16,
                                  edgecolors="k", linewidths=0.3, zorder=3)
         _draw_levels(ax, tech, ratio)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_axes(ax)
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("inference compute per problem (FLOPs)")
         fit = tech.get("fit")
         subtitle = f"R² = {fit['r2']:.2f}" if fit and fit.get("r2") is not None else (tech.get("problem") or "")
-        ax.set_title(f"{name}\n{subtitle}", fontsize=8)
+        _title(ax, name, subtitle)
         ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, loc="upper right")
@@ -137,6 +152,7 @@ def plot_exchange_rate(result: dict, path: str | Path) -> Path:
         levels = tech.get("levels", {})
         colors = _level_colors(list(levels))
         drawn = False
+        lowest, highest = 1.0 / (3 * ratio), 3 * ratio
         for key, level in levels.items():
             curve = np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
             rates = np.array([np.nan if v is None else v for v in level.get("exchange_rate_along_curve") or []],
@@ -146,14 +162,16 @@ def plot_exchange_rate(result: dict, path: str | Path) -> Path:
             keep = np.isfinite(rates) & (rates > 0)
             if keep.any():
                 ax.plot(curve[keep, 0], rates[keep], "-", color=colors[key], lw=1.5, label=f"perf = {key}")
+                lowest = min(lowest, max(RATE_AXIS_LIMITS[0], float(rates[keep].min()) / 1.5))
+                highest = max(highest, min(RATE_AXIS_LIMITS[1], float(rates[keep].max()) * 1.5))
                 drawn = True
         ax.axhspan(1.0 / ratio, ratio, color="tab:green", alpha=0.12, lw=0, label=f"efficient: 1/{ratio:g} to {ratio:g}")
         ax.axhline(1.0, color="gray", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_axes(ax)
+        ax.set_ylim(lowest, highest)
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("exchange rate |d log IC / d log TC|")
-        ax.set_title(name if drawn else f"{name}\n(no curve in the data's range)", fontsize=8)
+        _title(ax, name, "" if drawn else "no curve in the data's range")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=6, loc="best")
     if not techniques:

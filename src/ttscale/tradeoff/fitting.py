@@ -39,6 +39,7 @@ SIGMA_FLOOR = 0.01
 MAX_SLOPE = 50.0  # logit per OOM: steeper than any measured technique, loose enough not to bind
 MIN_SHARPNESS, MAX_SHARPNESS = 0.5, 30.0
 SATURATION_MARGIN_BELOW, SATURATION_MARGIN_ABOVE = 1.0, 3.0  # OOM around the data
+SEARCH_MAX_NFEV = 150  # per start; starts that wander this long are degenerate (a saturation at a bound)
 
 
 @dataclass(frozen=True)
@@ -130,23 +131,58 @@ def _bounds(variant: Variant, obs: Observations) -> tuple[list[float], list[floa
     return lo, hi
 
 
-def _starts(variant: Variant, obs: Observations, plane: tuple[float, float, float]) -> list[list[float]]:
-    """Deterministic starting points: the logit-regression plane, saturation at a few data quantiles."""
+def _theta(surface: Surface, sat_train: list[float], sat_infer: list[float], bounds: list[float]) -> list[float]:
+    """A start vector from a fitted surface, with parts swapped in (empty list = leave out)."""
+    return [surface.slope_train, surface.slope_infer, surface.offset] + sat_train + sat_infer + bounds
+
+
+def _saturation(sat: Saturation | None) -> list[float]:
+    return [] if sat is None else [sat.point, sat.sharpness]
+
+
+def _starts(variant: Variant, obs: Observations, plane: tuple[float, float, float], fitted: dict) -> list[list[float]]:
+    """Starting points, warm where a simpler variant has been fitted (variants go simple to complex).
+
+    - a free floor/ceiling starts from the same variant without it, with the
+      floor and ceiling just outside the observed performance range;
+    - two saturations start from each one-saturation fit, the other saturation
+      placed just past the data (where it changes nothing yet);
+    - otherwise: the logit-regression plane, with saturation at the 50th and
+      80th percentiles of the data and just past them.
+    """
+    fixed = Variant(variant.saturate_train, variant.saturate_infer, free_bounds=False)
+    if variant.free_bounds and fixed in fitted:
+        base = fitted[fixed]
+        floor = float(0.5 * obs.perf.min())
+        ceiling = float(obs.perf.max() + 0.5 * (1.0 - obs.perf.max()))
+        bounds = [floor, (ceiling - floor) / (1.0 - floor)]
+        return [_theta(base, _saturation(base.sat_train), _saturation(base.sat_infer), bounds)]
 
     def sat_options(axis: np.ndarray) -> list[list[float]]:
         return [[float(np.quantile(axis, q)), 2.0] for q in (0.5, 0.8)] + [[float(axis.max()) + 0.5, 2.0]]
 
+    if variant.saturate_train and variant.saturate_infer and not variant.free_bounds:
+        warm = []
+        only_infer = fitted.get(Variant(False, True, False))
+        only_train = fitted.get(Variant(True, False, False))
+        if only_infer is not None:
+            warm.append(_theta(only_infer, [float(obs.x.max()) + 0.5, 2.0], _saturation(only_infer.sat_infer), []))
+        if only_train is not None:
+            warm.append(_theta(only_train, _saturation(only_train.sat_train), [float(obs.y.max()) + 0.5, 2.0], []))
+        if warm:
+            return warm
+
     train_opts = sat_options(obs.x) if variant.saturate_train else [[]]
     infer_opts = sat_options(obs.y) if variant.saturate_infer else [[]]
     if variant.saturate_train and variant.saturate_infer:
-        combos = [(train_opts[i], infer_opts[j]) for i, j in ((0, 0), (1, 2), (2, 1), (2, 2))]
+        combos = [(train_opts[i], infer_opts[j]) for i, j in ((0, 0), (2, 1), (1, 2))]
     else:
         combos = [(t, i) for t in train_opts for i in infer_opts]
     bounds_opts: list[list[float]] = [[]]
     if variant.free_bounds:
         floor = float(max(0.0, min(0.9, obs.perf.min() * 0.9)))
         ceiling = float(min(1.0, max(obs.perf.max() * 1.05, floor + 0.05)))
-        bounds_opts = [[floor, (ceiling - floor) / (1.0 - floor)], [0.0, 1.0]]
+        bounds_opts = [[floor, (ceiling - floor) / (1.0 - floor)]]
     return [list(plane) + t + i + b for t, i in combos for b in bounds_opts]
 
 
@@ -245,14 +281,16 @@ def fit_surface(obs: Observations) -> Fit:
     a, b, c, x0, y0 = logit_plane(obs)
     candidates: list[tuple[float, Surface]] = []
     tried: list[VariantScore] = []
+    fitted: dict[Variant, Surface] = {}
     for variant in ALL_VARIANTS:
         k = variant.n_params
         if obs.n < k + 2:
             continue
-        sol = _solve(variant, obs, x0, y0, _starts(variant, obs, (a, b, c)))
+        sol = _solve(variant, obs, x0, y0, _starts(variant, obs, (a, b, c), fitted), max_nfev=SEARCH_MAX_NFEV)
         if sol is None:
             continue
         surface = surface_from_vector(variant, sol.x, x0, y0)
+        fitted[variant] = surface
         aicc = _aicc(2.0 * float(sol.cost), obs.n, k)
         r2, _ = _scores(surface, obs)
         tried.append(VariantScore(variant.name, k, aicc, r2))
