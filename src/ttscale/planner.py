@@ -48,8 +48,8 @@ from ttscale.hardware import (
     with_overrides,
 )
 from ttscale.tradeoff.curves import trace_iso_curve
-from ttscale.tradeoff.points import by_technique, fit_readiness, validate_points
-from ttscale.tradeoff.technique import FittedTechnique, fit_technique
+from ttscale.tradeoff.points import by_technique, validate_points
+from ttscale.tradeoff.technique import FittedTechnique, try_fit
 from ttscale.types import Point
 
 SCHEMA_VERSION = 1
@@ -192,12 +192,11 @@ def _candidates(groups: dict[str, list[Point]], target: float, inferences: float
     ]
     techniques = {}
     for name, group in groups.items():
-        ready = fit_readiness(name, group)
-        if not ready.ok:
-            notes.append(f"{ready.problem}; only its measured points are considered")
+        fitted, problem = try_fit(name, group)
+        if fitted is None:
+            notes.append(f"{problem}; only its measured points are considered")
             techniques[name] = {"fitted": False, "r2": None, "interpolated": False}
             continue
-        fitted = fit_technique(name, group)
         optimum = interpolated_optimum(fitted, target, inferences)
         techniques[name] = {"fitted": True, "r2": fitted.fit.r2, "interpolated": optimum is not None}
         if optimum is not None:

@@ -105,12 +105,12 @@ class TrueSurface:
         def refine(i, j):
             bound = ratio if max(rates[i], rates[j]) > ratio else 1 / ratio
             if abs(xs[j] - xs[i]) > abs(ys[j] - ys[i]):  # flat piece: parametrise by x
-                point = lambda x: (x, float(self.y_on_curve(level, x)))  # noqa: E731
+                point = lambda x: (x, float(self.y_on_curve(level, x)))
                 lo, hi = sorted((xs[i], xs[j]))
             else:
-                point = lambda y: (float(self.x_on_curve(level, y)), y)  # noqa: E731
+                point = lambda y: (float(self.x_on_curve(level, y)), y)
                 lo, hi = sorted((ys[i], ys[j]))
-            g = lambda t: float(np.log(self.rate(*point(t))) - np.log(bound))  # noqa: E731
+            g = lambda t: float(np.log(self.rate(*point(t))) - np.log(bound))
             return point(brentq(g, lo, hi, xtol=1e-12))
 
         idx = np.flatnonzero(efficient)

@@ -59,7 +59,7 @@ def test_same_seed_same_result_and_other_seed_other_interval():
     again = analyse(points, levels=[0.5], n_boot=15, seed=1)
     other = analyse(points, levels=[0.5], n_boot=15, seed=2)
     assert dumps(first) == dumps(again)
-    ci = lambda r: r["techniques"]["plane"]["levels"]["0.5"]["exchange_rate_ci"]  # noqa: E731
+    ci = lambda r: r["techniques"]["plane"]["levels"]["0.5"]["exchange_rate_ci"]
     assert ci(first) != ci(other)
 
 

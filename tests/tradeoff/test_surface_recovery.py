@@ -8,7 +8,8 @@ import pytest
 from synthetic_surfaces import TrueSurface, grid_points
 
 from ttscale.tradeoff import analyse
-from ttscale.tradeoff.fitting import fit_surface, observations
+from ttscale.tradeoff.fitting import fit_surface
+from ttscale.tradeoff.observations import observations
 
 RATE_TOLERANCE = 0.05
 ENDPOINT_TOLERANCE_OOM = 0.1

@@ -25,16 +25,8 @@ def _load_commands() -> None:
 def main() -> None:
     _load_commands()
     try:
-        app(standalone_mode=False)
+        # Standalone mode: click reports usage errors itself (exit code 2).
+        app()
     except TtscaleError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -82,7 +82,10 @@ def tradeoff(
     n_boot: int = typer.Option(200, help="Bootstrap replicates for the intervals (0: none)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
 ) -> None:
-    """Fit each technique's surface; iso-curves, exchange rates and the span of efficient exchange."""
+    """Fit each technique's surface; iso-curves, exchange rates and the span of efficient exchange.
+
+    Every technique in the file needs at least 6 points with 2 distinct TC and 2 distinct IC values.
+    """
     from ttscale.errors import InputError
 
     parsed_levels = parse_levels(levels, "--levels") if levels is not None else None

@@ -36,7 +36,7 @@ from ttscale.tradeoff.combine import combinations
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
 from ttscale.tradeoff.points import by_technique, fit_readiness, validate_points
 from ttscale.tradeoff.scale import LevelSpan, effect_of_scale
-from ttscale.tradeoff.technique import FittedTechnique, fit_technique, level_curve, level_dict
+from ttscale.tradeoff.technique import FittedTechnique, level_curve, level_dict, try_fit
 from ttscale.tradeoff.uncertainty import bootstrap_levels
 from ttscale.types import Point
 
@@ -146,26 +146,34 @@ def analyse(
     ratio = check_ratio(ratio)
     if not (isinstance(n_boot, int) and n_boot >= 0):
         raise InputError(f"n_boot must be an integer >= 0, got {n_boot!r}")
-    groups = by_technique(points)
-    readiness = {name: fit_readiness(name, group) for name, group in groups.items()}
-    if strict:
-        for ready in readiness.values():
-            if not ready.ok:
-                raise InputError(ready.problem)
-    fittable = [name for name, ready in readiness.items() if ready.ok]
     chosen = "given" if levels is not None else "automatic"
-    if levels is None:
-        levels = choose_levels({name: [p.performance for p in groups[name]] for name in fittable})
-    else:
+    if levels is not None:
         levels = check_levels(list(levels))
+    groups = by_technique(points)
+    if strict:
+        for name, group in groups.items():
+            readiness = fit_readiness(name, group)
+            if not readiness.ok:
+                raise InputError(readiness.problem)
+
+    fitted: dict[str, FittedTechnique] = {}
+    problems: dict[str, str] = {}
+    for name, group in groups.items():
+        result, problem = try_fit(name, group)
+        if result is None:
+            problems[name] = problem or "the technique could not be fitted"
+        else:
+            fitted[name] = result
+    if levels is None:
+        levels = choose_levels({name: [p.performance for p in groups[name]] for name in fitted})
 
     techniques = {}
     spans: dict[str, dict[str, tuple[float, float]]] = {}
     for name, group in groups.items():
-        if name not in fittable:
-            techniques[name] = _unfitted(group, readiness[name].problem or "", levels)
+        if name in problems:
+            techniques[name] = _unfitted(group, problems[name], levels)
             continue
-        techniques[name] = _fitted(fit_technique(name, group), levels, ratio, extrapolate, n_boot, seed)
+        techniques[name] = _fitted(fitted[name], levels, ratio, extrapolate, n_boot, seed)
         spans[name] = {
             key: (entry["span_oom_train"], entry["span_oom_infer"]) for key, entry in techniques[name]["levels"].items()
         }
@@ -179,5 +187,5 @@ def analyse(
         "seed": seed,
         "method": METHOD,
         "techniques": techniques,
-        "combinations": combinations(groups, fittable, spans, levels, ratio),
+        "combinations": combinations(groups, list(fitted), spans, levels, ratio),
     }

@@ -31,8 +31,7 @@ from __future__ import annotations
 from itertools import combinations as pairs_of
 
 from ttscale.tradeoff.levels import level_key
-from ttscale.tradeoff.points import fit_readiness
-from ttscale.tradeoff.technique import FittedTechnique, fit_technique, level_curve
+from ttscale.tradeoff.technique import level_curve, try_fit
 from ttscale.types import Point
 
 MIN_SHARED_MODELS = 2
@@ -72,11 +71,10 @@ def combine_pair(
     shared = sorted({p.model for p in points_a} & {p.model for p in points_b})
     union = points_a + points_b
     entry: dict = {"techniques": [name_a, name_b], "shared_models": shared, "rule": RULE}
-    readiness = fit_readiness(f"{name_a}+{name_b}", union)
-    if not readiness.ok:
-        entry.update(fit=None, levels={}, adds_up=None, note=readiness.problem)
+    union_fit, problem = try_fit(f"{name_a}+{name_b}", union)
+    if union_fit is None:
+        entry.update(fit=None, levels={}, adds_up=None, note=problem)
         return entry
-    union_fit = fit_technique(f"{name_a}+{name_b}", union)
     fit = union_fit.fit
     entry["fit"] = {"variant": fit.surface.variant.name, "r2": fit.r2, "rmse": fit.rmse, "n_points": fit.n_points}
     per_level = {}

@@ -51,7 +51,7 @@ class IsoCurve:
         """Where the curve sits on the TC axis: log10 TC at half its length."""
         return float(self.x[len(self.x) // 2])
 
-    def thinned(self, count: int) -> "IsoCurve":
+    def thinned(self, count: int) -> IsoCurve:
         index = np.unique(np.linspace(0, len(self.x) - 1, min(count, len(self.x))).round().astype(int))
         return IsoCurve(self.x[index], self.y[index], self.rate[index], self.extrapolated[index])
 

@@ -4,11 +4,8 @@ Method: bounded (trust-region reflective) least squares on performance, from a
 few deterministic starts per variant, for each variant of the family that the
 data can afford (n >= parameters + 2); the variant with the lowest AICc wins.
 
-- Residuals are (predicted - measured) / sigma. With CIs, sigma is the CI
-  half-width / 1.96 (a normal approximation), floored at ``SIGMA_FLOOR`` so a
-  point measured as exactly 0 or 1 with a zero-width CI cannot dominate; points
-  without a CI get the median sigma of those with one. Without any CI, sigma = 1
-  (ordinary least squares).
+- Residuals are (predicted - measured) / sigma, sigma from each point's CI
+  (observations.py); the Jacobian is analytic (objective.py).
 - Bounds enforce monotonicity (a, b >= 0) and keep saturation points within
   a few OOM of the data, where they can be identified at all.
 - AICc = n log(RSS/n) + 2k + 2k(k+1)/(n-k-1) trades fit against the number of
@@ -24,37 +21,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from ttscale.tradeoff.objective import jacobian, residuals
+from ttscale.tradeoff.observations import Observations
 from ttscale.tradeoff.surface import (
     ALL_VARIANTS,
     Saturation,
     Surface,
     Variant,
-    sigmoid,
-    softplus,
     surface_from_vector,
     vector_from_surface,
 )
 
-SIGMA_FLOOR = 0.01
 MAX_SLOPE = 50.0  # logit per OOM: steeper than any measured technique, loose enough not to bind
 MIN_SHARPNESS, MAX_SHARPNESS = 0.5, 30.0
 SATURATION_MARGIN_BELOW, SATURATION_MARGIN_ABOVE = 1.0, 3.0  # OOM around the data
 SEARCH_MAX_NFEV = 150  # per start; starts that wander this long are degenerate (a saturation at a bound)
 
 
-@dataclass(frozen=True)
-class Observations:
-    """One technique's data in the coordinates the fit uses."""
-
-    x: np.ndarray  # log10 TC
-    y: np.ndarray  # log10 IC
-    perf: np.ndarray
-    sigma: np.ndarray
-    weighted: bool
-
-    @property
-    def n(self) -> int:
-        return len(self.perf)
+class FitFailed(RuntimeError):
+    """No variant could be fitted (not seen in practice; callers report it instead of crashing)."""
 
 
 @dataclass(frozen=True)
@@ -99,24 +84,6 @@ def fit_quality(r2: float | None) -> str:
     if r2 >= 0.7:
         return "fair"
     return "poor"
-
-
-def observations(train_flops, infer_flops, perf, ci_low=None, ci_high=None) -> Observations:
-    x = np.log10(np.asarray(train_flops, dtype=float))
-    y = np.log10(np.asarray(infer_flops, dtype=float))
-    p = np.asarray(perf, dtype=float)
-    sigma = np.ones_like(p)
-    weighted = False
-    if ci_low is not None and ci_high is not None:
-        lo = np.array([np.nan if v is None else v for v in ci_low], dtype=float)
-        hi = np.array([np.nan if v is None else v for v in ci_high], dtype=float)
-        half = (hi - lo) / (2 * 1.96)
-        known = np.isfinite(half)
-        if known.any():
-            weighted = True
-            sigma = np.where(known, half, np.median(half[known]))
-            sigma = np.maximum(sigma, SIGMA_FLOOR)
-    return Observations(x, y, p, sigma, weighted)
 
 
 def _bounds(variant: Variant, obs: Observations) -> tuple[list[float], list[float]]:
@@ -197,62 +164,16 @@ def logit_plane(obs: Observations) -> tuple[float, float, float, float, float]:
     return min(max(a, 0.05), MAX_SLOPE - 1), min(max(b, 0.05), MAX_SLOPE - 1), float(np.clip(c, -150, 150)), x0, y0
 
 
-def _residuals(variant: Variant, obs: Observations, x0: float, y0: float):
-    def residual(theta):
-        surface = surface_from_vector(variant, theta, x0, y0)
-        return (surface.predict(obs.x, obs.y) - obs.perf) / obs.sigma
-
-    return residual
-
-
-def _saturation_columns(u, sat: Saturation | None, slope: float, centre: float):
-    """g(u) - centre, and dz/ds, dz/dk for a saturating axis (empty when unsaturated).
-
-    With w = k (s - u) and g = s - softplus(w)/k:
-    dg/ds = 1 - sigmoid(w),  dg/dk = softplus(w)/k**2 - sigmoid(w) (s - u)/k.
-    """
-    if sat is None:
-        return u - centre, []
-    s, k = sat.point, sat.sharpness
-    w = k * (s - u)
-    sp, sg = softplus(w), sigmoid(w)
-    g = s - sp / k
-    return g - centre, [slope * (1.0 - sg), slope * (sp / k**2 - sg * (s - u) / k)]
-
-
-def _jacobian(variant: Variant, obs: Observations, x0: float, y0: float):
-    """Analytic d residual / d theta (twice as fast as finite differences, and exact).
-
-    p = floor + (1 - floor) h sigmoid(z): dp/dz = (ceiling - floor) sigmoid'(z),
-    dp/dfloor = 1 - h sigmoid(z), dp/dh = (1 - floor) sigmoid(z).
-    """
-
-    def jacobian(theta):
-        surface = surface_from_vector(variant, theta, x0, y0)
-        gx, train_cols = _saturation_columns(obs.x, surface.sat_train, surface.slope_train, x0)
-        gy, infer_cols = _saturation_columns(obs.y, surface.sat_infer, surface.slope_infer, y0)
-        z = surface.slope_train * gx + surface.slope_infer * gy + surface.offset
-        sg = sigmoid(z)
-        dp_dz = (surface.ceiling - surface.floor) * sg * (1.0 - sg)
-        columns = [dp_dz * gx, dp_dz * gy, dp_dz] + [dp_dz * col for col in train_cols + infer_cols]
-        if variant.free_bounds:
-            h = theta[-1]
-            columns += [1.0 - h * sg, (1.0 - surface.floor) * sg]
-        return np.column_stack(columns) / obs.sigma[:, None]
-
-    return jacobian
-
-
 def _solve(variant: Variant, obs: Observations, x0: float, y0: float, starts: list[list[float]], max_nfev: int = 200):
     lo, hi = _bounds(variant, obs)
-    residual = _residuals(variant, obs, x0, y0)
-    jacobian = _jacobian(variant, obs, x0, y0)
+    residual = residuals(variant, obs, x0, y0)
+    jac = jacobian(variant, obs, x0, y0)
     best = None
     for start in starts:
         theta0 = np.clip(np.asarray(start, dtype=float), np.asarray(lo) + 1e-9, np.asarray(hi) - 1e-9)
         try:
             sol = least_squares(
-                residual, theta0, jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=max_nfev
+                residual, theta0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=max_nfev
             )
         except (ValueError, np.linalg.LinAlgError):
             continue
@@ -296,7 +217,7 @@ def fit_surface(obs: Observations) -> Fit:
         tried.append(VariantScore(variant.name, k, aicc, r2))
         candidates.append((aicc, surface))
     if not candidates:
-        raise RuntimeError("no surface variant could be fitted")  # unreachable with >= 5 finite points
+        raise FitFailed("the optimiser failed for every variant of the surface")
     aicc, surface = min(candidates, key=lambda item: item[0])
     r2, rmse = _scores(surface, obs)
     return Fit(surface, r2, rmse, aicc, obs.n, obs.weighted, tuple(tried))

@@ -15,6 +15,7 @@ two-dimensional question, and ``contains`` is true only on that segment.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,7 @@ class Support:
         """Points along the hull's edges (for the planner: an optimum can sit on the edge)."""
         ring = np.vstack([self.vertices, self.vertices[:1]])
         t = np.linspace(0.0, 1.0, per_edge, endpoint=False)[:, None]
-        pieces = [start + t * (end - start) for start, end in zip(ring[:-1], ring[1:])]
+        pieces = [start + t * (end - start) for start, end in itertools.pairwise(ring)]
         return np.vstack(pieces) if pieces else self.vertices.copy()
 
     def to_dict(self) -> dict:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttscale.tradeoff.curves import IsoCurve, Span, efficient_span, trace_iso_curve
-from ttscale.tradeoff.fitting import Fit, Observations, fit_surface, observations
+from ttscale.tradeoff.fitting import Fit, FitFailed, fit_surface
+from ttscale.tradeoff.observations import Observations, observations
+from ttscale.tradeoff.points import fit_readiness
 from ttscale.tradeoff.support import Support, support_of
 from ttscale.types import Point
 
@@ -49,13 +51,24 @@ def fit_technique(name: str, points: list[Point]) -> FittedTechnique:
         [p.ci_low for p in points],
         [p.ci_high for p in points],
     )
-    ci_sigma = None
-    if any(has_ci):
-        half = np.array(
-            [(p.ci_high - p.ci_low) / (2 * 1.96) if known else 0.0 for p, known in zip(points, has_ci)], dtype=float
-        )
-        ci_sigma = half
+    # The bootstrap redraws each performance within its CI (sd = half-width / 1.96; 0 without a CI).
+    ci_sigma = (
+        np.array([(p.ci_high - p.ci_low) / (2 * 1.96) if known else 0.0 for p, known in zip(points, has_ci)])
+        if any(has_ci)
+        else None
+    )
     return FittedTechnique(name, obs, ci_sigma, fit_surface(obs), support_of(obs.x, obs.y))
+
+
+def try_fit(name: str, points: list[Point]) -> tuple[FittedTechnique | None, str | None]:
+    """(fitted, None), or (None, what the technique lacks / why the fit failed): never raises."""
+    readiness = fit_readiness(name, points)
+    if not readiness.ok:
+        return None, readiness.problem
+    try:
+        return fit_technique(name, points), None
+    except FitFailed as exc:
+        return None, f"technique {name!r}: {exc}"
 
 
 def _why_no_curve(fitted: FittedTechnique, level: float) -> str:

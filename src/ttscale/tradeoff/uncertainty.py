@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttscale.tradeoff.curves import efficient_span, trace_iso_curve
-from ttscale.tradeoff.fitting import Fit, Observations, refit
+from ttscale.tradeoff.fitting import Fit, refit
+from ttscale.tradeoff.observations import Observations
 from ttscale.tradeoff.support import Support
 
 BOOT_CURVE_SAMPLES = 301  # replicates need less resolution than the reported curve
