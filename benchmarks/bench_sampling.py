@@ -38,7 +38,7 @@ def run(
     reference_samples: int = 4,
     max_new_tokens: int = 24,
     threads: int = 2,
-    rounds: int = 3,
+    rounds: int = 5,
     verbose: bool = True,
 ) -> dict:
     """Interleaved rounds of (batched, reference); returns the figures as a dict."""
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--reference-samples", type=int, default=4, help="per problem, for the slow reference")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     started = time.perf_counter()
     run(args.d_model, args.n_layers, args.n_heads, args.context, args.problems, args.samples,

@@ -20,7 +20,6 @@ import time
 
 import torch
 
-from ttscale import flops
 from ttscale.lab.model import TinyConfig
 from ttscale.lab.trainer import train
 

@@ -52,8 +52,8 @@ def test_sliding_window_caps_attended_keys():
     assert flops.forward_flops_per_token(card, 10) == 2 * 16384 + 4 * 2 * 3 * 32 + 2 * 32 * 81
     assert flops.prefill_flops(card, 5) == 5 * MATMUL + ATTN * (1 + 2 + 3 + 3 + 3)
     assert flops.decode_flops(card, 5, 4) == 3 * MATMUL + ATTN * 9
-    for p in range(0, 9):
-        for m in range(0, 6):
+    for p in range(9):
+        for m in range(6):
             brute = sum(flops.forward_flops_per_token(card, p + 1 + i) for i in range(max(m - 1, 0)))
             assert flops.decode_flops(card, p, m) == pytest.approx(brute)
 

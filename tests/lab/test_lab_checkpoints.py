@@ -1,10 +1,9 @@
-import torch
 import pytest
+import torch
+from conftest import sums_documents
 
 from ttscale.lab import checkpoints
 from ttscale.lab.checkpoints import load_or_train
-
-from conftest import sums_documents
 
 
 class CountingDocs:
@@ -17,7 +16,7 @@ class CountingDocs:
 
 
 def cached(tiny_config, tmp_path, docs, **kw):
-    args = dict(train_tokens=256, seed=1, documents_fn=docs, data_key="sums", cache_dir=tmp_path, batch_size=4)
+    args = {"train_tokens": 256, "seed": 1, "documents_fn": docs, "data_key": "sums", "cache_dir": tmp_path, "batch_size": 4}
     return load_or_train(tiny_config, **{**args, **kw})
 
 

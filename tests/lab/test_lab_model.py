@@ -8,16 +8,16 @@ from ttscale.lab.model import TinyConfig, TinyGPT, count_parameters, model_card
 @pytest.mark.parametrize(
     "field, kwargs",
     [
-        ("d_model", dict(d_model=0)),
-        ("n_layers", dict(n_layers=-1)),
-        ("n_heads", dict(n_heads=3)),  # 16 % 3 != 0
-        ("n_heads", dict(n_heads=16)),  # head_dim 1 is odd
-        ("context_length", dict(context_length=2.5)),
-        ("d_ff", dict(d_ff=True)),
+        ("d_model", {"d_model": 0}),
+        ("n_layers", {"n_layers": -1}),
+        ("n_heads", {"n_heads": 3}),  # 16 % 3 != 0
+        ("n_heads", {"n_heads": 16}),  # head_dim 1 is odd
+        ("context_length", {"context_length": 2.5}),
+        ("d_ff", {"d_ff": True}),
     ],
 )
 def test_config_errors_name_the_field(field, kwargs):
-    base = dict(d_model=16, n_layers=1, n_heads=2, d_ff=32, context_length=16)
+    base = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32, "context_length": 16}
     with pytest.raises(InputError, match=field):
         TinyConfig(**{**base, **kwargs})
 

@@ -2,7 +2,16 @@ import pytest
 
 from ttscale.errors import InputError
 from ttscale.lab import tokenizer
-from ttscale.lab.tokenizer import BOS, CHARS, EOS, PAD, decode, encode, encode_prompt, pack_documents
+from ttscale.lab.tokenizer import (
+    BOS,
+    CHARS,
+    EOS,
+    PAD,
+    decode,
+    encode,
+    encode_prompt,
+    pack_documents,
+)
 
 
 def test_vocabulary_is_fixed():

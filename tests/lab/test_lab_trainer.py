@@ -1,11 +1,10 @@
 import pytest
 import torch
+from conftest import sums_documents
 
 from ttscale import flops
 from ttscale.errors import InputError
 from ttscale.lab.trainer import TrainHyper, batches, lr_at, train
-
-from conftest import sums_documents
 
 
 def weights(result):

@@ -16,7 +16,7 @@ class TinyBackend:
     name: str
     card: ModelCard
     model: TinyGPT
-    max_batch_rows: int = 4096
+    max_batch_rows: int = 1024
     prefill_shared: bool = True
 
     def count_tokens(self, text: str) -> int:

@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 
 from ttscale.lab.model import TinyConfig, TinyGPT
-from ttscale.lab.trainer import DEFAULT_BATCH_SIZE, ProgressFn, TrainHyper, TrainResult, train
+from ttscale.lab.trainer import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_HYPER,
+    ProgressFn,
+    TrainHyper,
+    TrainResult,
+    train,
+)
 from ttscale.types import ModelCard, stable_hash
 
 CODE_VERSION = "tinygpt-rotary-tied-v1"
@@ -113,7 +121,7 @@ def load_or_train(
     cache_dir: str | Path,
     progress: ProgressFn | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    hyper: TrainHyper = TrainHyper(),
+    hyper: TrainHyper = DEFAULT_HYPER,
     name: str | None = None,
     threads: int | None = None,
 ) -> TrainResult:
@@ -127,7 +135,7 @@ def load_or_train(
     if path.exists():
         try:
             result = load_result(path, name)
-        except Exception as exc:  # a damaged file: retrain and replace it
+        except (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as exc:
             warnings.warn(f"checkpoint {path} is unreadable ({exc}); retraining", stacklevel=2)
         else:
             if progress:
@@ -137,5 +145,7 @@ def load_or_train(
         config, documents_fn, train_tokens, seed,
         batch_size=batch_size, hyper=hyper, progress=progress, threads=threads, name=name,
     )
+    provenance = f"{result.card.provenance}; trained by ttscale.lab.trainer, seed {seed}, data {data_key!r}"
+    result = dataclasses.replace(result, card=dataclasses.replace(result.card, provenance=provenance))
     save_result(result, path)
     return result

@@ -28,8 +28,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ttscale.errors import InputError
 from ttscale.lab import tokenizer
@@ -111,10 +111,10 @@ class KVCache:
     def capacity(self) -> int:
         return self.keys[0].shape[2]
 
-    def _map(self, fn) -> "KVCache":
+    def _map(self, fn) -> KVCache:
         return KVCache([fn(k) for k in self.keys], [fn(v) for v in self.values], self.length)
 
-    def select(self, rows: torch.Tensor, capacity: int | None = None) -> "KVCache":
+    def select(self, rows: torch.Tensor, capacity: int | None = None) -> KVCache:
         """A new cache whose row i is this cache's row ``rows[i]`` (a 1-D index tensor).
 
         Used to give every sample of a prompt its own copy of the prompt's
@@ -132,7 +132,7 @@ class KVCache:
 
         return self._map(gather)
 
-    def repeat_interleave(self, repeats: int, capacity: int | None = None) -> "KVCache":
+    def repeat_interleave(self, repeats: int, capacity: int | None = None) -> KVCache:
         """Each row repeated ``repeats`` times (rows i*repeats .. i*repeats+repeats-1 copy row i)."""
         rows = torch.arange(self.batch_size, device=self.keys[0].device).repeat_interleave(repeats)
         return self.select(rows, capacity)
@@ -245,7 +245,7 @@ class TinyGPT(nn.Module):
         cached sequence (``start_pos`` must equal ``kv_cache.length``) and the
         cache is updated in place and returned.
         """
-        B, T = idx.shape
+        T = idx.shape[1]
         if start_pos + T > self.config.context_length:
             raise InputError(
                 f"idx: positions up to {start_pos + T} exceed context_length={self.config.context_length}"

@@ -27,9 +27,10 @@ the full vocabulary (the raw scorer), whatever the sampling settings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

@@ -14,7 +14,7 @@ of characters for training takes milliseconds rather than a Python loop.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -68,6 +68,9 @@ class TrainHyper:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+DEFAULT_HYPER = TrainHyper()
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def train(
     train_tokens: int,
     seed: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    hyper: TrainHyper = TrainHyper(),
+    hyper: TrainHyper = DEFAULT_HYPER,
     progress: ProgressFn | None = None,
     threads: int | None = None,
     name: str | None = None,

@@ -1,0 +1,85 @@
+"""`ttscale lab --preset smoke` end to end: the report is complete, offline and
+consistent with its JSON; a re-run resumes from the store and generates nothing."""
+
+import json
+import re
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from ttscale.cli import _load_commands, app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    _load_commands()
+    root = tmp_path_factory.mktemp("lab")
+    out, cache = root / "report", root / "cache"
+    runner = CliRunner()
+    args = ["lab", "--preset", "smoke", "--out", str(out), "--cache-dir", str(cache), "--quiet", "--threads", "1"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, args + ["--json", "-"])
+    assert second.exit_code == 0, second.output
+    return out, first.output, second.output
+
+
+def test_report_files_exist_and_html_is_offline(smoke_report):
+    out, _, _ = smoke_report
+    for name in ("index.html", "tradeoff.json", "points.csv", "store.sqlite", "iso_performance.png",
+                 "exchange_rate.png", "performance_vs_inference.png", "summary_table.png"):
+        assert (out / name).stat().st_size > 0, name
+    page = (out / "index.html").read_text()
+    assert "data:image/png;base64," in page
+    # No external resource of any kind: the page must open offline.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(http" not in page
+
+
+def test_tradeoff_json_has_the_engine_schema_and_every_point(smoke_report):
+    out, _, _ = smoke_report
+    result = json.loads((out / "tradeoff.json").read_text())
+    techniques = result["techniques"]
+    assert {"repeated sampling, cheap verification", "repeated sampling, majority vote", "chain of thought",
+            "scaling policy", "best-of-n, log-prob scorer"} <= set(techniques)
+    for tech in techniques.values():
+        for level in tech["levels"].values():
+            assert "exchange_rate_median" in level and "curve" in level
+            assert level["span_oom_train"] >= 0 and level["span_oom_infer"] >= 0
+    lab = result["lab"]
+    assert len(lab["cards"]) == 5
+    tcs = sorted(card["train_flops"] for card in lab["cards"].values())
+    assert tcs[-1] / tcs[0] >= 10
+    n_points = sum(1 for _ in open(out / "points.csv")) - 1
+    assert n_points == len(lab["points"]) > 0
+
+
+def test_rerun_resumes_from_the_store_without_generating(smoke_report):
+    out, first, second = smoke_report
+    assert "(0 new)" in second
+    with sqlite3.connect(out / "store.sqlite") as db:
+        (rows,) = db.execute("select count(*) from samples").fetchone()
+        (distinct,) = db.execute(
+            "select count(*) from (select distinct run, model, task, problem_id, config, sample_index from samples)"
+        ).fetchone()
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert rows == distinct == 5 * 3 * 24 * 8
+
+
+def test_json_to_stdout_parses(smoke_report):
+    _, _, second = smoke_report
+    start = second.index("{")
+    decoded, _ = json.JSONDecoder().raw_decode(second[start:])
+    assert "techniques" in decoded
+
+
+def test_bad_preset_and_seed_are_named():
+    _load_commands()
+    runner = CliRunner()
+    result = runner.invoke(app, ["lab", "--preset", "smok"])
+    assert result.exit_code != 0 and "--preset" in str(result.exception) and "smoke" in str(result.exception)
+    result = runner.invoke(app, ["lab", "--seed", "-1"])
+    assert result.exit_code != 0 and "--seed" in str(result.exception)
