@@ -13,7 +13,7 @@ COT = get_task("arith:digits=2,operands=3,scratchpad=1")
 
 def test_example_prompts_and_completions():
     assert scratchpad((12, 34, 56), 2) == "2+4+6+0=12;1+3+5+1=10;#102\n"
-    [direct] = [p for p in DIRECT.problems(5, 0, "test")][:1]
+    direct = DIRECT.problems(1, 0, "test")[0]
     ops = direct.meta["operands"]
     assert direct.prompt == "A" + "+".join(map(str, ops)) + "="
     assert direct.reference == str(sum(ops))
@@ -25,7 +25,8 @@ def test_both_forms_draw_the_same_problems():
     direct, cot = DIRECT.problems(50, 7, "test"), COT.problems(50, 7, "test")
     assert [p.problem_id for p in direct] == [p.problem_id for p in cot]
     assert [p.reference for p in direct] == [p.reference for p in cot]
-    assert all(d.prompt[1:] == c.prompt[1:] and d.prompt[0] == "A" and c.prompt[0] == "S" for d, c in zip(direct, cot))
+    for d, c in zip(direct, cot):
+        assert (d.prompt[0], c.prompt[0], d.prompt[1:]) == ("A", "S", c.prompt[1:])
 
 
 def test_every_ordering_of_a_sum_lies_in_one_split():
@@ -62,7 +63,14 @@ def check_scratchpad(prompt: str, completion: str, digits: int) -> int:
     return int(answer)
 
 
-@pytest.mark.parametrize("spec", ["arith:digits=2,operands=3,scratchpad=1", "arith:digits=3,operands=4,scratchpad=1", "arith:digits=1,operands=2,scratchpad=1"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "arith:digits=2,operands=3,scratchpad=1",
+        "arith:digits=3,operands=4,scratchpad=1",
+        "arith:digits=1,operands=2,scratchpad=1",
+    ],
+)
 def test_scratchpad_demonstrations_are_internally_consistent(spec):
     task = get_task(spec)
     for demo in task.demonstrations(300, seed=0):
@@ -118,7 +126,7 @@ def test_extract_answer_scratchpad_form(completion, answer):
 
 
 def test_grader_accepts_right_answers_and_rejects_wrong_or_malformed():
-    problem = next(p for p in COT.problems(50, 0, "test") if p.meta["operands"] and int(p.reference) > 100)
+    problem = next(p for p in COT.problems(50, 0, "test") if int(p.reference) > 100)
     right = COT.solution(problem)
     assert COT.grade(problem, right)
     assert not COT.grade(problem, right.replace("#", "#1"))
@@ -137,7 +145,11 @@ def test_no_verifier():
 
 def test_difficulty_counts_carries():
     task = get_task("arith:digits=2,operands=2")
-    by_id = {p.problem_id: p.difficulty for s in ("train", "calib", "test") for p in task.problems(task.split_size(s), 0, s)}
+    by_id = {
+        p.problem_id: p.difficulty
+        for split in ("train", "calib", "test")
+        for p in task.problems(task.split_size(split), 0, split)
+    }
     assert by_id["12+34"] == 0
     assert by_id["18+34"] == 1
     assert by_id["99+99"] == 2

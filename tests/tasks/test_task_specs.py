@@ -7,7 +7,7 @@ from ttscale.tasks import TASKS, ArithTask, FactorTask, get_task
 
 
 def test_registry_holds_both_families():
-    assert TASKS.names() == ["arith", "factor"]
+    assert {"arith", "factor"} <= set(TASKS.names())
 
 
 def test_specs_build_tasks_with_canonical_names():

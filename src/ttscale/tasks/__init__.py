@@ -41,4 +41,4 @@ def get_task(spec: str) -> Any:
     return build(TASKS.get(family), family, raw)
 
 
-__all__ = ["TASKS", "SPLITS", "ArithTask", "FactorTask", "get_task"]
+__all__ = ["SPLITS", "TASKS", "ArithTask", "FactorTask", "get_task"]

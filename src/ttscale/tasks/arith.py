@@ -11,8 +11,8 @@ The scratchpad adds column by column from the ones: each step copies the
 column's digits (top operand first) and the carry in, then writes the column
 total as two digits ``tt``; its first digit is the next column's carry, its
 second the answer digit. After the last column, ``#`` and the answer. Every
-step has the same shape, all a tiny char-level model has to do per step is copy
-from fixed prompt positions and add a few single digits; the answer is read
+step has the same shape, so per step a tiny char-level model only copies digits
+from fixed prompt positions and adds a few single digits; the answer is read
 back off the steps (last carry, then the second digits in reverse).
 Completion length: ``digits·(2·operands + 5) + len(answer) + 2`` characters
 (27 for digits=2, operands=3).
@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import ClassVar
 
 from ttscale.errors import InputError
@@ -59,7 +59,7 @@ def _split_key(operands: Operands) -> str:
     return "arith:" + "+".join(map(str, sorted(operands)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _enumerated(digits: int, operands: int) -> dict[str, tuple[Operands, ...]]:
     members: dict[str, list[Operands]] = {s: [] for s in splits.SPLITS}
     values = range(10 ** (digits - 1), 10**digits)
@@ -183,7 +183,6 @@ class ArithTask:
 
     def verify(self, problem: Problem, completion: str) -> None:
         """No cheap verifier: checking a sum costs as much as computing it."""
-        return None
 
     def verifier_flops(self, problem: Problem, completion: str) -> float:
         return 0.0

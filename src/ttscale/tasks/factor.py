@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import ClassVar
 
 from ttscale.tasks import splits
@@ -36,7 +36,7 @@ _ANSWER = re.compile(r"([0-9]{1,12})\*([0-9]{1,12})")
 _PROMPT = re.compile(PREFIX + r"([0-9]+)=")
 
 
-@lru_cache(maxsize=None)
+@cache
 def semiprimes_below(limit: int) -> tuple[tuple[int, int, int], ...]:
     """All (n, p, q) with n = p·q < limit, p <= q prime, sorted by n."""
     half = limit // 2 + 1
@@ -57,7 +57,7 @@ def semiprimes_below(limit: int) -> tuple[tuple[int, int, int], ...]:
     return tuple(sorted(found))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _split_members(digits: int) -> dict[str, tuple[tuple[int, int, int], ...]]:
     members: dict[str, list[tuple[int, int, int]]] = {s: [] for s in splits.SPLITS}
     for item in semiprimes_below(10**digits):

@@ -13,8 +13,9 @@ parameter and the bad value, and say what would have been accepted.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from ttscale.errors import InputError
 

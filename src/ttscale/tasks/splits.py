@@ -13,7 +13,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import random
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from ttscale.errors import InputError
 
