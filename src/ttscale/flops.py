@@ -10,7 +10,7 @@ multiplications are counted. Per token, a forward pass costs
   + 2·d_model·vocab         the unembedding (logits)
 
 Left out everywhere (each is O(d_model) per token against O(d_model²) above):
-norms, softmax, activations, residual adds, position-embedding adds, the embedding
+norms, softmax, activations, residual adds, rotary rotations, the embedding
 lookup (a gather, no FLOPs), the optimizer update and sampling. Convention for
 cards: ``params_non_embedding`` excludes the token embedding *and* the
 unembedding (tied or not); the unembedding is the separate term above.
@@ -75,7 +75,7 @@ def forward_flops_per_token(card: ModelCard, context: int) -> float:
     n_heads heads that is 2·c·d_attn twice, and n_layers layers make
     4·n_layers·c·d_attn (Chinchilla, App. F, "logits" + "softmax @ query
     reduction"). Leaves out softmax, masking and scaling (O(c) per head), norms,
-    activations, residuals and position-embedding adds.
+    activations, residuals and rotary embeddings.
     """
     _check_count("context", context)
     return matmul_flops_per_token(card) + 4.0 * card.n_layers * _attended(card, context) * _attention_width(card)

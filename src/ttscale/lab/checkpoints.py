@@ -35,7 +35,7 @@ from ttscale.lab.trainer import (
 )
 from ttscale.types import ModelCard, stable_hash
 
-CODE_VERSION = "tinygpt-learnedpos-tied-v2"
+CODE_VERSION = "tinygpt-rotary-tied-v1"
 FORMAT = 1
 
 

@@ -1,6 +1,6 @@
 """TinyGPT: the lab's decoder-only transformer, small enough to train on a CPU.
 
-Read top to bottom: config -> KV cache -> attention ->
+Read top to bottom: config -> rotary positions -> KV cache -> attention ->
 MLP -> block -> model -> model card. Shapes are in the comments
 (B batch, T tokens this call, S tokens attended to, H heads, D head dim).
 
@@ -8,13 +8,12 @@ Choices, and why:
 - **Pre-norm** blocks with a parameter-free RMSNorm (``F.rms_norm``): every
   parameter outside the embedding is a matmul weight, so the card's
   ``params_non_embedding`` is exactly the N in the 2·N FLOPs per token.
-- **Learned absolute positions** (a table of ``context_length`` vectors, as in
-  GPT-2). Rotary positions were tried first and learned these short packed
-  character tasks far more slowly (a 2-layer model failed to learn to reverse
-  six digits in 1,000 steps that learned positions solved in 400).
+- **Rotary positions** (no position embedding table): attention depends on
+  relative offsets only, so a demonstration is processed the same wherever it
+  lands in a packed training window, and a prompt sampled at position 0 looks
+  like any document start seen in training.
 - **Tied embeddings**: the unembedding is the token embedding matrix. The card
-  counts it once (``params_total = (vocab + context)·d_model + params_non_embedding``,
-  the position table being the other embedding); its
+  counts it once (``params_total = vocab·d_model + params_non_embedding``); its
   FLOPs are counted separately as the unembedding term (see ``flops.py``).
 - **No biases**, GELU MLP with hidden width ``d_ff``, attention through
   ``F.scaled_dot_product_attention`` (a single decoded token uses two small
@@ -43,7 +42,7 @@ class TinyConfig:
 
     d_model: int  # residual width
     n_layers: int  # transformer blocks
-    n_heads: int  # attention heads; head_dim = d_model // n_heads
+    n_heads: int  # attention heads; head_dim = d_model // n_heads, must be even (rotary)
     d_ff: int  # MLP hidden width
     context_length: int  # longest sequence the model is trained on and may attend over
     vocab_size: int = tokenizer.vocab_size
@@ -57,6 +56,11 @@ class TinyConfig:
             raise InputError(
                 f"TinyConfig.n_heads must divide d_model={self.d_model}, got {self.n_heads!r}"
             )
+        if (self.d_model // self.n_heads) % 2:
+            raise InputError(
+                f"TinyConfig.n_heads: head_dim = d_model/n_heads must be even for rotary positions, "
+                f"got {self.d_model}/{self.n_heads} = {self.d_model // self.n_heads}"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -64,6 +68,23 @@ class TinyConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- rotary
+
+
+def rotary_tables(length: int, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin of shape (length, head_dim/2) for rotary position embeddings."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    angles = torch.outer(torch.arange(length, dtype=torch.float64), inv_freq)  # (length, D/2)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[..., i], x[..., i + D/2]) by the position's angle. x: (B, H, T, D)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
 # --------------------------------------------------------------------------- KV cache
@@ -141,12 +162,13 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
 
-    def forward(self, x, cache: KVCache | None, layer: int, start_pos: int):
+    def forward(self, x, cos, sin, cache: KVCache | None, layer: int, start_pos: int):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
         q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         v = v.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)  # (B, H, T, D)
         else:
@@ -183,8 +205,8 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config)
         self.mlp = MLP(config)
 
-    def forward(self, x, cache, layer, start_pos):
-        a, kv = self.attn(rms_norm(x), cache, layer, start_pos)
+    def forward(self, x, cos, sin, cache, layer, start_pos):
+        a, kv = self.attn(rms_norm(x), cos, sin, cache, layer, start_pos)
         x = x + a
         x = x + self.mlp(rms_norm(x))
         return x, kv
@@ -199,11 +221,9 @@ class TinyGPT(nn.Module):
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.d_model)  # also the unembedding (tied)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
-        # Learned absolute positions (GPT-2 style). Rotary positions were tried
-        # first: on these short, packed character tasks the models barely
-        # learned to copy digits in 1,000 steps, while learned positions
-        # learned it in 400 (see BENCHMARKS.md / the lab notes).
-        self.wpe = nn.Embedding(config.context_length, config.d_model)
+        cos, sin = rotary_tables(config.context_length, config.head_dim)
+        self.register_buffer("cos", cos, persistent=False)  # (context_length, D/2)
+        self.register_buffer("sin", sin, persistent=False)
         self.apply(self._init_weights)
         # GPT-2 style: scale the residual projections by 1/sqrt(2·n_layers).
         for name, p in self.named_parameters():
@@ -234,11 +254,12 @@ class TinyGPT(nn.Module):
             raise InputError(f"start_pos: must equal the cache length {kv_cache.length}, got {start_pos}")
         if kv_cache is None and start_pos != 0:
             raise InputError(f"start_pos: must be 0 without a kv_cache, got {start_pos}")
-        positions = torch.arange(start_pos, start_pos + T, device=idx.device)  # (T,)
-        x = self.wte(idx) + self.wpe(positions)  # (B, T, C)
+        cos = self.cos[start_pos : start_pos + T].to(self.wte.weight.dtype)  # (T, D/2)
+        sin = self.sin[start_pos : start_pos + T].to(self.wte.weight.dtype)
+        x = self.wte(idx)  # (B, T, C)
         fresh: list[tuple[torch.Tensor, torch.Tensor]] = []
         for layer, block in enumerate(self.blocks):
-            x, kv = block(x, kv_cache, layer, start_pos)
+            x, kv = block(x, cos, sin, kv_cache, layer, start_pos)
             fresh.append(kv)
         logits = F.linear(rms_norm(x), self.wte.weight)  # (B, T, vocab)
         if kv_cache is None:
@@ -249,13 +270,9 @@ class TinyGPT(nn.Module):
 
 
 def count_parameters(model: TinyGPT) -> tuple[int, int]:
-    """(params_total, params_non_embedding); tied weights are counted once.
-
-    Both embedding tables (tokens and positions) are lookups, not matmuls, so
-    they are left out of the non-embedding count that FLOPs are based on.
-    """
+    """(params_total, params_non_embedding); tied weights are counted once."""
     total = sum(p.numel() for p in model.parameters())  # parameters() yields each tensor once
-    return total, total - model.wte.weight.numel() - model.wpe.weight.numel()
+    return total, total - model.wte.weight.numel()
 
 
 def model_card(
@@ -279,5 +296,5 @@ def model_card(
         head_dim=config.head_dim,
         train_tokens=train_tokens,
         train_flops=train_flops,
-        provenance=provenance or "ttscale.lab TinyGPT (pre-norm, learned positions, tied embeddings)",
+        provenance=provenance or "ttscale.lab TinyGPT (pre-norm, rotary, tied embeddings)",
     )

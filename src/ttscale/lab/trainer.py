@@ -6,7 +6,7 @@ windows; the target of each position is the next token. The loss is plain
 next-token cross-entropy on every position (prompt, completion and BOS alike):
 simple, and it matches the FLOP count (every position is predicted). Windows
 start anywhere in the stream and attention is not masked at document
-boundaries (BOS marks where each demonstration starts).
+boundaries; rotary positions make that harmless.
 
 Optimiser: AdamW (betas 0.9/0.95, weight decay on matrices, gradient clipping
 at 1.0), learning rate with linear warmup then cosine decay to a floor.
