@@ -19,7 +19,7 @@ import torch
 from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.checkpoints import load_or_train
-from ttscale.lab.ladder import TRAIN_MIXTURE, LabPreset
+from ttscale.lab.ladder import LEVELS, TRAIN_MIXTURE, LabPreset
 from ttscale.lab.model import TinyGPT
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
@@ -35,6 +35,7 @@ class LabOutcome:
     out_dir: Path
     run: str
     cards: dict[str, ModelCard]
+    train_flops_per_second: dict[str, float]  # measured when the model was trained
     details: list[PointDetail]
     result: dict
     wall_seconds: float
@@ -59,10 +60,11 @@ def run_name(preset: LabPreset, seed: int) -> str:
     return f"lab-{preset.name}-seed{seed}"
 
 
-def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, float]:
+def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, dict, float]:
     tasks = [get_task(spec) for spec in TRAIN_MIXTURE]
     models: dict[str, TinyGPT] = {}
     cards: dict[str, ModelCard] = {}
+    rates: dict[str, float] = {}
     started = time.perf_counter()
     for rung in preset.rungs:
         advance = add_bar(f"train {rung.name}", rung.train_tokens)
@@ -79,8 +81,9 @@ def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: 
         )
         models[rung.name] = result.model
         cards[rung.name] = result.card
+        rates[rung.name] = result.achieved_flops_per_second
         store.put_model(result.card)
-    return models, cards, time.perf_counter() - started
+    return models, cards, rates, time.perf_counter() - started
 
 
 def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar, store: Store) -> tuple[int, int, float]:
@@ -103,7 +106,7 @@ def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, Mode
     details: list[PointDetail] = []
     for spec in preset.techniques():
         details.extend(technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed))
-    result = tradeoff.analyse([d.point for d in details], n_boot=preset.n_boot, seed=seed)
+    result = tradeoff.analyse([d.point for d in details], levels=list(LEVELS), n_boot=preset.n_boot, seed=seed)
     return pools, details, result
 
 
@@ -126,7 +129,7 @@ def run_lab(
     with Store(out_dir / "store.sqlite") as store:
         store.start_run(run, preset.plan(seed))
         with steps(console, enabled=show_progress) as add_bar:
-            models, cards, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
+            models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
             generated, total, sample_s = sample_ladder(preset, seed, run, models, cards, add_bar, store)
         pools, details, result = analyse_run(preset, run, store, cards, seed)
         store.finish_run(run)
@@ -134,6 +137,7 @@ def run_lab(
         out_dir=out_dir,
         run=run,
         cards=cards,
+        train_flops_per_second=rates,
         details=details,
         result=result,
         wall_seconds=time.perf_counter() - started,

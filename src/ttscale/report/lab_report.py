@@ -38,7 +38,7 @@ def points_frame(details) -> pd.DataFrame:
     )
 
 
-def cards_frame(cards) -> pd.DataFrame:
+def cards_frame(cards, rates) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -49,6 +49,7 @@ def cards_frame(cards) -> pd.DataFrame:
                 "width": c.d_model,
                 "train tokens": c.train_tokens,
                 "train FLOPs": float(c.train_flops),
+                "measured train FLOP/s": float(rates.get(c.name, float("nan"))),
             }
             for c in sorted(cards.values(), key=lambda c: c.train_flops)
         ]
@@ -69,7 +70,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
     out = outcome.out_dir
     points = points_frame(outcome.details)
     summary = summary_frame(outcome.result)
-    cards = cards_frame(outcome.cards)
+    cards = cards_frame(outcome.cards, outcome.train_flops_per_second)
 
     budget_png = plot_budget_curves(outcome.details, out / "performance_vs_inference.png")
     iso_png = out / "iso_performance.png"
@@ -83,6 +84,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "preset": preset.name,
         "run": outcome.run,
         "cards": {name: card.to_dict() for name, card in outcome.cards.items()},
+        "train_flops_per_second": outcome.train_flops_per_second,
         "points": points.to_dict(orient="records"),
         "summary_table": summary.to_dict(orient="records"),
         "wall_seconds": outcome.wall_seconds,

@@ -32,6 +32,7 @@ def summary_frame(result: dict) -> pd.DataFrame:
                 "effect of scale": summary.get("effect_of_scale", "n/a"),
                 "fit R²": None if fit.get("r2") is None else round(fit["r2"], 3),
                 "points": fit.get("n_points"),
+                "note": tech.get("problem") or fit.get("quality") or "",
             }
         )
     return pd.DataFrame(rows)
