@@ -58,8 +58,19 @@ def main() -> None:
     sampling = bench_sampling.run()
     sections.append(("Batched KV-cached sampling vs one-at-a-time without a cache", sampling,
                      ".venv/bin/python benchmarks/bench_sampling.py"))
-    trainer = bench_trainer.run()
-    sections.append(("Trainer throughput vs this machine's dense-matmul FLOP/s", trainer,
+    from ttscale.lab.ladder import PRESETS
+
+    # The largest model of the default ladder, trained as the lab trains it.
+    largest = max(PRESETS["default"].rungs, key=lambda r: r.config.d_model * r.config.n_layers)
+    c, batch = largest.config, PRESETS["default"].batch_size
+    trainer = bench_trainer.run(d_model=c.d_model, n_layers=c.n_layers, n_heads=c.n_heads, d_ff=c.d_ff,
+                                context_length=c.context_length, batch_size=batch)
+    sections.append((f"Trainer throughput vs this machine's dense-matmul FLOP/s ({largest.name}, batch {batch})",
+                     trainer,
+                     f".venv/bin/python benchmarks/bench_trainer.py --d-model {c.d_model} --n-layers {c.n_layers} "
+                     f"--n-heads {c.n_heads} --batch-size {batch}"))
+    wide = bench_trainer.run()
+    sections.append(("Trainer throughput vs dense-matmul FLOP/s (d256 l4, batch 64: a larger shape)", wide,
                      ".venv/bin/python benchmarks/bench_trainer.py"))
     if args.lab:
         sections.append(("Wall time of the main job", _lab_wall_time("default"),
