@@ -126,8 +126,8 @@ class Sample:
     prompt; when ``prefill_shared`` is true the backend prefilled the prompt once
     for the whole pool, so a strategy drawing k samples pays it once, not k
     times. ``decode_flops`` and ``verifier_flops`` are this sample's own.
-    ``status`` is ``"ok"`` for a finished completion; anything else (an
-    infrastructure error) is not a result and is retried on resume.
+    ``status`` is ``"ok"`` for a finished completion, or ``"error"`` for an
+    infrastructure failure, which is not a result and is retried on resume.
     """
 
     key: SampleKey

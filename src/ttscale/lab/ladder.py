@@ -24,6 +24,7 @@ FACTOR = "factor:digits=4"
 SUMS = "arith:digits=2,operands=3,scratchpad=0"
 SUMS_COT = "arith:digits=2,operands=3,scratchpad=1"
 TRAIN_MIXTURE = (FACTOR, SUMS, SUMS_COT)
+SHORT_NAMES = {FACTOR: "factoring", SUMS: "sums", SUMS_COT: "sums+cot"}  # for progress bars
 
 # Performance levels of the iso-curves. Fixed rather than chosen from the data
 # so that every technique is read at the same levels (a level outside a

@@ -19,7 +19,7 @@ import torch
 from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.checkpoints import load_or_train
-from ttscale.lab.ladder import LEVELS, TRAIN_MIXTURE, LabPreset
+from ttscale.lab.ladder import LEVELS, SHORT_NAMES, TRAIN_MIXTURE, LabPreset
 from ttscale.lab.model import TinyGPT
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
@@ -94,7 +94,7 @@ def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar
         for spec in TRAIN_MIXTURE:
             task = get_task(spec)
             problems = task.problems(preset.n_problems, seed, "test")
-            advance = add_bar(f"sample {name} {spec}", preset.n_problems * preset.n_samples)
+            advance = add_bar(f"sample {name} {SHORT_NAMES[spec]}", preset.n_problems * preset.n_samples)
             stats = run_sweep(store, run, backend, task, problems, preset.n_samples, preset.sampling, seed, progress=advance)
             generated += stats.generated
             total += stats.planned

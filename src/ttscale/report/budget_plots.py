@@ -62,6 +62,7 @@ def plot_table(frame, path: Path, title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(11, fig_height))
     ax.axis("off")
     table = ax.table(cellText=frame.astype(str).values, colLabels=list(frame.columns), loc="center", cellLoc="left")
+    table.auto_set_column_width(list(range(len(frame.columns))))
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.3)

@@ -4,6 +4,8 @@ disagree."""
 
 from __future__ import annotations
 
+import statistics
+
 import pandas as pd
 
 
@@ -22,6 +24,7 @@ def summary_frame(result: dict) -> pd.DataFrame:
         levels = tech.get("levels", {})
         spans_tc = [lv.get("span_oom_train") or 0.0 for lv in levels.values()]
         spans_ic = [lv.get("span_oom_infer") or 0.0 for lv in levels.values()]
+        rates = [lv["exchange_rate_median"] for lv in levels.values() if lv.get("exchange_rate_median") is not None]
         summary = tech.get("summary", {})
         fit = tech.get("fit") or {}
         rows.append(
@@ -29,6 +32,7 @@ def summary_frame(result: dict) -> pd.DataFrame:
                 "technique": name,
                 "span in TC (OOM)": round(max(spans_tc, default=0.0), 2),
                 "span in IC (OOM)": round(max(spans_ic, default=0.0), 2),
+                "exchange rate (median over levels)": round(statistics.median(rates), 3) if rates else None,
                 "effect of scale": summary.get("effect_of_scale", "n/a"),
                 "fit R²": None if fit.get("r2") is None else round(fit["r2"], 3),
                 "points": fit.get("n_points"),
