@@ -161,3 +161,34 @@ def test_kill_nine_mid_sweep_then_resume(tmp_path):
         clean = rows(store, "r")
     with Store(db) as store:
         assert rows(store, "r") == clean
+
+
+class FlakyBackend(CountingBackend):
+    """A real backend whose first call fails for every other seed (an infrastructure error)."""
+
+    def generate(self, prompts, seeds, config, stop):
+        pools = super().generate(prompts, seeds, config, stop)
+        if self.calls > 1:
+            return pools
+        from dataclasses import replace
+
+        return [[replace(g, error="connection reset") if i % 2 else g for i, g in enumerate(pool)] for pool in pools]
+
+
+def test_errors_are_not_results_and_are_retried_on_resume(tmp_path):
+    task = get_task(TASK)
+    problems = task.problems(3, seed=0, split="test")
+    with Store(tmp_path / "s.sqlite") as store:
+        flaky = FlakyBackend(make_backend())
+        run_sweep(store, "r", flaky, task, problems, 4, CONFIG, run_seed=5, chunk_problems=10)
+        assert len(store.samples("r")) == 6  # only the ok half counts as results
+        errors = store.samples("r", status="error")
+        assert len(errors) == 6 and all(e.error == "connection reset" and not e.correct for e in errors)
+        stats = run_sweep(store, "r", make_backend(), task, problems, 4, CONFIG, run_seed=5)
+        assert stats.generated == 6
+        assert len(store.samples("r")) == 12 and store.samples("r", status="error") == []
+    with Store(tmp_path / "clean.sqlite") as store:
+        run_sweep(store, "r", make_backend(), task, problems, 4, CONFIG, run_seed=5)
+        clean = rows(store, "r")
+    with Store(tmp_path / "s.sqlite") as store:
+        assert rows(store, "r") == clean

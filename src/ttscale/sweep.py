@@ -52,6 +52,17 @@ def _to_sample(
 ) -> Sample:
     card = backend.card
     completion = generation.text
+    error = getattr(generation, "error", None)
+    if error is not None:
+        # An infrastructure failure is not a result: stored as 'error' (never
+        # graded, never counted) and generated again on resume.
+        return Sample(
+            key=SampleKey(run, backend.name, task.name, problem.problem_id, config.key, index),
+            seed=generation.seed, completion="", tokens=(), logprob=0.0, answer=None, correct=False,
+            verified=None, prompt_tokens=prompt_tokens, prefill_flops=0.0, decode_flops=0.0,
+            verifier_flops=0.0, prefill_shared=backend.prefill_shared, wall_seconds=seconds_per_sample,
+            status="error", error=str(error),
+        )
     return Sample(
         key=SampleKey(run, backend.name, task.name, problem.problem_id, config.key, index),
         seed=generation.seed,
@@ -108,7 +119,7 @@ def run_sweep(
         # Batched generation has no per-sample clock: each sample is charged
         # its share of the chunk's wall time.
         per_sample = (t1 - t0) / rows
-        samples = []
+        samples: list[Sample] = []
         for (problem, missing), pool in zip(chunk, pools):
             prompt_tokens = backend.count_tokens(problem.prompt)
             for index, generation in zip(missing, pool, strict=True):

@@ -14,6 +14,7 @@ class Generation(Protocol):
     logprob: float  # sum of the model's token log-probabilities (temperature 1)
     finished: bool  # stopped on the stop string rather than the token limit
     seed: int
+    error: str | None  # set when the backend failed to produce this sample (not a result)
 
 
 class Backend(Protocol):

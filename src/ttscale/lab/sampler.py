@@ -55,6 +55,7 @@ class Generation:
     logprob: float
     finished: bool
     seed: int
+    error: str | None = None  # an infrastructure failure (remote backends); never set by this sampler
 
 
 # --------------------------------------------------------------------------- counter-based noise
