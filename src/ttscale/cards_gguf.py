@@ -246,6 +246,7 @@ class GGUFFacts:
     architecture: str
     layer_windows: tuple[int | None, ...]
     params_embedding: int
+    embedding_share_of_bytes: float
     tied_embeddings: bool
     tensor_types: dict[str, dict[str, float]]
     notes: tuple[str, ...]
@@ -288,11 +289,12 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
 
     params_total = sum(t.n_elements for t in header.tensors)
     params_embedding = sum(by_name[n].n_elements for n in EMBEDDING_TENSORS if n in by_name)
-    total_bytes = 0
+    total_bytes = embedding_bytes = 0
     tensor_types: dict[str, dict[str, float]] = {}
     for tensor in header.tensors:
         size = tensor_bytes(tensor)
         total_bytes += size
+        embedding_bytes += size if tensor.name in EMBEDDING_TENSORS else 0
         entry = tensor_types.setdefault(type_name(tensor.ggml_type), {"params": 0, "bytes": 0})
         entry["params"] += tensor.n_elements
         entry["bytes"] += size
@@ -321,6 +323,7 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
         architecture=arch,
         layer_windows=windows,
         params_embedding=params_embedding,
+        embedding_share_of_bytes=embedding_bytes / total_bytes if total_bytes else 0.0,
         tied_embeddings="output.weight" not in by_name,
         tensor_types=dict(sorted(tensor_types.items())),
         notes=tuple(notes),

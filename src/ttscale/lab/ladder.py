@@ -80,8 +80,8 @@ class LabPreset:
             ),
             TechniqueSpec(
                 "scaling policy",
-                (Arm(SUMS, "majority", (1,)), Arm(FACTOR, "first-verified", (1,))),
-                "one sample from each model: size and tokens traded at equal quality",
+                (Arm(SUMS_COT, "majority", (1,)),),
+                "one sample per problem from each model (scratchpad sums): size N and tokens D traded",
             ),
         )
 
