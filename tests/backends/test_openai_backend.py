@@ -316,3 +316,21 @@ def test_card_is_given_or_explicitly_estimated(fake_server, make_backend):
         make_backend(server, max_concurrency=0)
     with pytest.raises(InputError, match="extra_body must not set seed"):
         make_backend(server, extra_body={"seed": 1, "top_k": 0})
+
+
+# ------------------------------------------------------------ the fake itself
+
+
+def test_fake_server_speaks_what_the_official_client_reads(fake_server):
+    """The fixture is only as good as its likeness: the official client must parse it."""
+    openai = pytest.importorskip("openai")
+    server = fake_server("ok")
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=5)
+    answer = client.completions.create(model="fake-model", prompt="p", n=2, seed=3, max_tokens=6, logprobs=1, stop=["\n"])
+    assert [c.text for c in answer.choices] == [expected_text("p", 3, i) for i in range(2)]
+    assert answer.choices[0].logprobs.token_logprobs == [-0.5] * len(answer.choices[0].text)
+    assert answer.usage.prompt_tokens == 2
+    bad = fake_server("400")
+    client = openai.OpenAI(base_url=bad.url + "/v1", api_key="unused", max_retries=0, timeout=5)
+    with pytest.raises(openai.BadRequestError, match="prompt is too long"):
+        client.completions.create(model="fake-model", prompt="p", max_tokens=6)

@@ -61,7 +61,6 @@ def test_registry_builds_backends_by_kind():
         backend_from_spec("no-kind-here")
 
 
-@pytest.mark.xfail(strict=True, reason="sweep.py must store generations with .error as status 'error' (lead)")
 def test_sweep_stores_failed_generations_as_errors(fake_server, make_backend, tmp_path):
     server = fake_server("500-k-times")
     backend = make_backend(server, max_attempts=1)
@@ -72,4 +71,5 @@ def test_sweep_stores_failed_generations_as_errors(fake_server, make_backend, tm
         run_sweep(store, "r", backend, task, problems, n=1, config=config, run_seed=0)
         assert store.samples("r") == []
         errors = store.samples("r", status="error")
-        assert len(errors) == 2 and all("HTTP 500" in s.error for s in errors)
+        assert len(errors) == 2 and all("HTTP 500" in s.error and s.completion == "" for s in errors)
+        assert store.done_keys("r", backend.name, task.name, config.key) == set()  # retried on resume

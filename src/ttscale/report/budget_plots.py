@@ -68,7 +68,7 @@ def plot_table(frame, path: Path, title: str = "") -> Path:
     table.scale(1, 1.3)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    # The auto-sized columns may be wider than the figure: crop to the table.
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
