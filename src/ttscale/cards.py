@@ -28,11 +28,12 @@ sequence lengths, which are rarely published). Such cards have ``estimated=True`
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping
 
 from ttscale import flops
+from ttscale.cards_gguf import facts_from_header, read_header
 from ttscale.errors import InputError, require_extra
 from ttscale.registry import Registry
 from ttscale.types import ModelCard
@@ -64,7 +65,7 @@ class LoadedCard:
                              f"n_layers={self.card.n_layers}")
 
     @classmethod
-    def uniform(cls, card: ModelCard, source: str, path: str | None = None, **details) -> "LoadedCard":
+    def uniform(cls, card: ModelCard, source: str, path: str | None = None, **details) -> LoadedCard:
         """Every layer attends through ``card.sliding_window`` (or globally): flops.py's reading."""
         return cls(card, (card.sliding_window,) * card.n_layers, source, path, details)
 
@@ -163,13 +164,12 @@ def card_summary(loaded: LoadedCard, context: int | None = None) -> dict:
 
 def card_from_gguf(path: str | Path, name: str | None = None) -> LoadedCard:
     """A card from a GGUF file's header; ``name`` defaults to the file name without .gguf."""
-    from ttscale.cards_gguf import facts_from_header, read_header
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such GGUF file: {str(path)!r}")
     facts = facts_from_header(read_header(path), path, name or path.stem)
-    provenance = f"GGUF {path.name}: architecture {facts.architecture}; counts from tensor shapes, bits from tensor sizes"
+    provenance = (f"GGUF {path.name}: architecture {facts.architecture}; "
+                  f"counts from tensor shapes, bits from tensor sizes")
     details = {
         "architecture": facts.architecture,
         "tied_embeddings": facts.tied_embeddings,
@@ -248,7 +248,7 @@ SPEC_FORMS = ("gguf:PATH, PATH.gguf, a Hugging Face config.json (or its director
 
 def load_card(spec: str) -> LoadedCard:
     """The card a model spec names (see the module docstring for the forms)."""
-    from ttscale import cards_hf, cards_yaml
+    from ttscale import cards_hf, cards_yaml  # here: they build on this module's LoadedCard
 
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"model must be {SPEC_FORMS}; got {spec!r}")
@@ -280,5 +280,8 @@ def load_card(spec: str) -> LoadedCard:
 
 
 def _has_gguf_magic(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(4) == b"GGUF"
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"GGUF"
+    except OSError:
+        return False

@@ -137,11 +137,11 @@ def read_header(path: str | Path) -> GGUFHeader:
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             return _parse(buf, path)
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(f"no such GGUF file: {str(path)!r}") from None
     except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
-        if isinstance(exc, InputError):
-            raise
         raise InputError(f"{path}: cannot read as GGUF ({exc})") from None
 
 
@@ -275,10 +275,11 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
 
     tokens = meta.get("tokenizer.ggml.tokens")
     by_name = {t.name: t for t in header.tensors}
+    declared_vocab = _scalar(header, f"{arch}.vocab_size", path, required=False)
     if isinstance(tokens, ArrayValue):
         vocab_size = tokens.count
-    elif _scalar(header, f"{arch}.vocab_size", path, required=False):
-        vocab_size = _scalar(header, f"{arch}.vocab_size", path)
+    elif declared_vocab:
+        vocab_size = declared_vocab
     elif "token_embd.weight" in by_name:
         vocab_size = by_name["token_embd.weight"].shape[-1]
     else:

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ttscale.cards import LoadedCard
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 
@@ -95,10 +96,8 @@ def layer_windows(config: dict, family: Family, n_layers: int, path: Path) -> tu
     return tuple(window if not period or (i + 1) % period else None for i in range(n_layers))
 
 
-def card_from_hf_config(path: str | Path, name: str | None = None):
+def card_from_hf_config(path: str | Path, name: str | None = None) -> LoadedCard:
     """A ``LoadedCard`` from a config.json; ``name`` defaults to ``_name_or_path`` or the folder name."""
-    from ttscale.cards import LoadedCard
-
     path = Path(path)
     config = _read(path)
     outer = config

@@ -32,6 +32,10 @@ import json
 import math
 from pathlib import Path
 
+import yaml
+
+from ttscale.cards import LoadedCard, pretrain_flops_estimate
+from ttscale.cards_hf import card_from_hf_config
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 
@@ -76,10 +80,8 @@ def _windows(data: dict, n_layers: int, where: str) -> tuple[int | None, ...]:
     return tuple(window if not period or (i + 1) % period else None for i in range(n_layers))
 
 
-def card_from_mapping(data: object, where: str, default_name: str):
-    """Validate a hand-written card and return a ``LoadedCard`` (source ``"yaml"``)."""
-    from ttscale.cards import LoadedCard, pretrain_flops_estimate
-
+def card_from_mapping(data: object, where: str, default_name: str) -> LoadedCard:
+    """Validate a hand-written card and return a ``LoadedCard`` (source ``"hand-written"``)."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: a card is a mapping of ModelCard fields, got {type(data).__name__}")
     for key in data:
@@ -97,7 +99,8 @@ def card_from_mapping(data: object, where: str, default_name: str):
             continue
         if key in ("name", "quantization", "provenance"):
             if not isinstance(value, str) or (key == "name" and not value.strip()):
-                raise InputError(f"{where}: field {key!r}: {value!r} must be a{' non-empty' if key == 'name' else ''} string")
+                kind = "a non-empty string" if key == "name" else "a string"
+                raise InputError(f"{where}: field {key!r}: {value!r} must be {kind}")
             values[key] = value
         elif key == "estimated":
             if not isinstance(value, bool):
@@ -124,12 +127,10 @@ def card_from_mapping(data: object, where: str, default_name: str):
             card, train_flops=pretrain_flops_estimate(card, card.train_tokens), estimated=True,
             provenance=(card.provenance + "; " if card.provenance else "")
             + "train_flops estimated from train_tokens as 6*D*(params_non_embedding + d_model*vocab)")
-    return LoadedCard(card, _windows(data, card.n_layers, where), "yaml", where)
+    return LoadedCard(card, _windows(data, card.n_layers, where), "hand-written", where)
 
 
-def card_from_yaml(path: str | Path):
-    import yaml
-
+def card_from_yaml(path: str | Path) -> LoadedCard:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -140,10 +141,8 @@ def card_from_yaml(path: str | Path):
     return card_from_mapping(data, str(path), path.stem)
 
 
-def card_from_json_or_hf(path: str | Path):
+def card_from_json_or_hf(path: str | Path) -> LoadedCard:
     """A .json file: a hand-written card when it has ``params_total``, else a Hugging Face config."""
-    from ttscale.cards_hf import card_from_hf_config
-
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

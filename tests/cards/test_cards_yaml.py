@@ -38,7 +38,7 @@ def test_good_card(tmp_path):
     assert card.train_tokens == 15 * 10**12  # '15e12' is text to PyYAML: accepted as a number
     assert card.train_flops == 6.0 * 15e12 * (6_979_588_096 + 4096 * 128256)
     assert card.estimated is True and "estimated" in card.provenance
-    assert loaded.source == "yaml" and loaded.layer_windows == (None,) * 32
+    assert loaded.source == "hand-written" and loaded.layer_windows == (None,) * 32
 
 
 def test_given_train_flops_are_kept(tmp_path):

@@ -29,16 +29,18 @@ def card_table(summary: dict) -> Table:
     table = Table(title=f"model card: {summary['name']}", show_header=False)
     table.add_column("field")
     table.add_column("value", overflow="fold")
+    heads = f"{summary['n_heads']} / {_fmt(summary['n_kv_heads'])} / {_fmt(summary['head_dim'])}"
+    window = (f"{_fmt(summary['sliding_window'])} ({summary['windowed_layers']} layers; "
+              f"global: {summary['global_layers'] or 'none'})")
     rows = [
         ("source", summary["source"]),
         ("architecture", summary.get("architecture")),
         ("parameters (total)", summary["params_total"]),
         ("parameters (non-embedding)", summary["params_non_embedding"]),
         ("layers / d_model / d_ff", f"{summary['n_layers']} / {summary['d_model']} / {summary['d_ff']}"),
-        ("heads / kv heads / head dim", f"{summary['n_heads']} / {_fmt(summary['n_kv_heads'])} / {_fmt(summary['head_dim'])}"),
+        ("heads / kv heads / head dim", heads),
         ("vocab / context length", f"{summary['vocab_size']:,} / {summary['context_length']:,}"),
-        ("sliding window", f"{_fmt(summary['sliding_window'])} ({summary['windowed_layers']} layers; "
-                           f"global: {summary['global_layers'] or 'none'})"),
+        ("sliding window", window),
         ("quantization", summary["quantization"]),
         ("bits per weight", summary["bits_per_weight"]),
         ("training tokens", summary["train_tokens"]),
@@ -56,8 +58,10 @@ def card_table(summary: dict) -> Table:
 
 @app.command("card")
 def card(
-    model: str = typer.Argument(..., help="gguf:PATH, PATH.gguf, gemma3-270m, a config.json (or its folder), or PATH.yaml."),
-    context: int = typer.Option(None, help="Context (keys attended) for the per-token FLOPs; default min(2048, context_length)."),
+    model: str = typer.Argument(
+        ..., help="gguf:PATH, PATH.gguf, gemma3-270m, a config.json (or its folder), or PATH.yaml."),
+    context: int = typer.Option(
+        None, help="Context (keys attended) for the per-token FLOPs; default min(2048, context_length)."),
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),
 ) -> None:
     """Parameters, shapes, quantization, training compute and FLOPs per token of a model."""

@@ -32,7 +32,7 @@ def summary_frame(result: dict) -> pd.DataFrame:
                 "technique": name,
                 "span in TC (OOM)": round(max(spans_tc, default=0.0), 2),
                 "span in IC (OOM)": round(max(spans_ic, default=0.0), 2),
-                "exchange rate (median over levels)": round(statistics.median(rates), 3) if rates else None,
+                "exchange rate (median over levels)": float(f"{statistics.median(rates):.3g}") if rates else None,
                 "effect of scale": summary.get("effect_of_scale", "n/a"),
                 "fit R²": None if fit.get("r2") is None else round(fit["r2"], 3),
                 "points": fit.get("n_points"),
