@@ -331,7 +331,7 @@ def placeholder_card(name: str, params: int) -> ModelCard:
 # ---------------------------------------------------------------- backend
 
 
-@dataclass
+@dataclass(eq=False)
 class OpenAIBackend:
     """A backend for one model on one OpenAI-compatible server. See the module docstring."""
 
@@ -346,7 +346,7 @@ class OpenAIBackend:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     trust_env: bool = True  # httpx: honour HTTP(S)_PROXY / NO_PROXY from the environment
     transport: Any = None  # an httpx transport (tests, custom TLS)
@@ -459,7 +459,7 @@ class OpenAIBackend:
                 status, headers = response.status_code, response.headers
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out after {self.timeout_s:g} s ({url}: {type(exc).__name__})") from exc
-        except httpx.TransportError as exc:  # refused, reset, dropped, truncated body
+        except httpx.RequestError as exc:  # refused, reset, dropped, truncated or undecodable body
             raise _Retryable(f"{type(exc).__name__} ({url}): {exc}") from exc
         if 200 <= status < 300:
             try:
@@ -713,7 +713,7 @@ class OpenAIBackend:
             return known
         try:
             tokens = self._tokenize(text, None)
-        except _GaveUp as exc:
+        except (_GaveUp, BackendRequestError) as exc:
             log.warning("tokenize failed (%s); estimating", exc)
             tokens = None
         if tokens is not None:
