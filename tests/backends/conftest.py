@@ -2,8 +2,8 @@
 and backends with short timeouts and backoff so the whole folder stays fast."""
 
 import pytest
-
 from fake_openai_server import FakeOpenAIServer
+
 from ttscale.backends.openai import OpenAIBackend
 from ttscale.types import ModelCard
 

@@ -87,7 +87,7 @@ class FakeOpenAIServer:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
@@ -103,7 +103,7 @@ class FakeOpenAIServer:
             self._httpd.server_close()
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -224,13 +224,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.delay_s and fault in ("ok", "ignore-n", "reject-n-500"):
             fake._closing.wait(fake.delay_s)
         if fault == "reject-n-500" and n > 1:
-            return self._json(500, {"error": {"code": 500, "message": "Only one completion choice is allowed", "type": "server_error"}})
+            message = "Only one completion choice is allowed"  # llama-server's words
+            return self._json(500, {"error": {"code": 500, "message": message, "type": "server_error"}})
         if fault == "429-retry-after":
-            return self._json(429, {"error": {"message": "rate limited", "code": 429}}, {"Retry-After": fake.retry_after})
+            headers = {"Retry-After": fake.retry_after}
+            return self._json(429, {"error": {"message": "rate limited", "code": 429}}, headers)
         if fault == "500-k-times":
             return self._json(500, {"error": {"message": "transient failure", "code": 500}})
         if fault == "400":
-            return self._json(400, {"error": {"message": fake.error_message, "type": "invalid_request_error", "code": 400}})
+            error = {"message": fake.error_message, "type": "invalid_request_error", "code": 400}
+            return self._json(400, {"error": error})
         if fault == "drop-connection":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-
 from fake_openai_server import completion_text
+
 from ttscale import flops
 from ttscale.backends.openai import BackendError, BackendRequestError, OpenAIBackend
 from ttscale.errors import InputError
@@ -216,10 +216,8 @@ def test_concurrency_cap_is_shared_by_concurrent_calls(fake_server, make_backend
     server = fake_server("ignore-n", delay_s=0.05)
     backend = make_backend(server, max_concurrency=3)
     backend.generate(["warm"], [[1, 2]], CONFIG, STOP)  # settle the mode first
-    threads = [
-        threading.Thread(target=backend.generate, args=([f"t{t}-{i}" for i in range(10)], [[i, i + 100] for i in range(10)], CONFIG, STOP))
-        for t in range(3)
-    ]
+    calls = [([f"t{t}-{i}" for i in range(10)], [[i, i + 100] for i in range(10)]) for t in range(3)]
+    threads = [threading.Thread(target=backend.generate, args=(prompts, seeds, CONFIG, STOP)) for prompts, seeds in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -326,7 +324,9 @@ def test_fake_server_speaks_what_the_official_client_reads(fake_server):
     openai = pytest.importorskip("openai")
     server = fake_server("ok")
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=5)
-    answer = client.completions.create(model="fake-model", prompt="p", n=2, seed=3, max_tokens=6, logprobs=1, stop=["\n"])
+    answer = client.completions.create(
+        model="fake-model", prompt="p", n=2, seed=3, max_tokens=6, logprobs=1, stop=["\n"]
+    )
     assert [c.text for c in answer.choices] == [expected_text("p", 3, i) for i in range(2)]
     assert answer.choices[0].logprobs.token_logprobs == [-0.5] * len(answer.choices[0].text)
     assert answer.usage.prompt_tokens == 2

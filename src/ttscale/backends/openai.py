@@ -69,10 +69,11 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ttscale.errors import InputError, TtscaleError, require_extra
@@ -87,7 +88,9 @@ SPEC_PREFIX = "openai:"
 _SPEC_HELP = "expected 'openai:BASE_URL#MODEL', e.g. 'openai:http://127.0.0.1:8080/v1#gemma-3-270m'"
 _MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _BYTES_PER_TOKEN_ESTIMATE = 4
-_RESERVED_BODY_KEYS = frozenset({"model", "prompt", "n", "seed", "stream", "max_tokens", "temperature", "top_p", "stop", "logprobs"})
+_RESERVED_BODY_KEYS = frozenset(
+    {"model", "prompt", "n", "seed", "stream", "max_tokens", "temperature", "top_p", "stop", "logprobs"}
+)
 
 
 # ------------------------------------------------------------------ spec
@@ -120,14 +123,12 @@ def parse_openai_spec(spec: str) -> OpenAISpec:
     if not parts.hostname:
         raise bad(f"BASE_URL {base!r} has no host")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
         raise bad(f"BASE_URL {base!r} has a bad port") from None
     if parts.query:
         raise bad(f"BASE_URL {base!r} must not have a query string")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
+    path = parts.path.rstrip("/").removesuffix("/v1")
     return OpenAISpec(urlunsplit((parts.scheme, parts.netloc, path, "", "")), model)
 
 
@@ -153,7 +154,7 @@ class OpenAIGeneration:
     error: str | None = None
 
     @classmethod
-    def failed(cls, seed: int, error: str) -> "OpenAIGeneration":
+    def failed(cls, seed: int, error: str) -> OpenAIGeneration:
         return cls(text="", token_ids=(), logprob=math.nan, finished=False, seed=seed, error=error)
 
 
@@ -354,7 +355,7 @@ class OpenAIBackend:
     token_counts_estimated: bool = field(default=False, init=False)
 
     @classmethod
-    def from_spec(cls, spec: str, **kwargs: Any) -> "OpenAIBackend":
+    def from_spec(cls, spec: str, **kwargs: Any) -> OpenAIBackend:
         parsed = parse_openai_spec(spec)
         return cls(base_url=parsed.root_url, model=parsed.model, **kwargs)
 
@@ -363,7 +364,8 @@ class OpenAIBackend:
         self._check_settings()
         if self.card is None and self.params is None:
             raise InputError(
-                f"openai backend {self.model!r}: give card= (a ModelCard) or params= (for an estimated placeholder card)"
+                f"openai backend {self.model!r}: give card= (a ModelCard) "
+                "or params= (for an estimated placeholder card)"
             )
         if self.card is not None and self.params is not None:
             raise InputError(f"openai backend {self.model!r}: give card= or params=, not both")
@@ -389,13 +391,15 @@ class OpenAIBackend:
         self._tokenizer_known = False  # True once discovery has an answer (a dialect, or none)
         self._special_prefix: tuple[int, ...] = ()
         self._prompt_tokens: OrderedDict[str, int] = OrderedDict()
-        self._backoff = tenacity.wait_exponential(multiplier=self.backoff_base_s, max=self.backoff_max_s) + tenacity.wait_random(0, self.backoff_base_s)
+        self._backoff = tenacity.wait_exponential(
+            multiplier=self.backoff_base_s, max=self.backoff_max_s
+        ) + tenacity.wait_random(0, self.backoff_base_s)
 
     def _check_settings(self) -> None:
-        if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
-            raise InputError(f"max_concurrency must be an int >= 1, got {self.max_concurrency!r}")
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise InputError(f"max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        for name in ("max_concurrency", "max_attempts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be an int >= 1, got {value!r}")
         for name in ("timeout_s", "backoff_base_s", "backoff_max_s", "max_retry_after_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value >= 0 or (name == "timeout_s" and value == 0):
@@ -419,7 +423,7 @@ class OpenAIBackend:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "OpenAIBackend":
+    def __enter__(self) -> OpenAIBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -432,7 +436,8 @@ class OpenAIBackend:
             for name, value in counts.items():
                 setattr(self.usage, name, getattr(self.usage, name) + value)
 
-    def _attempt(self, path: str, body: dict, parse: Callable[[dict], Any], refusal_is_answer: bool, cancel: threading.Event | None) -> Any:
+    def _attempt(self, path: str, body: dict, parse: Callable[[dict], Any], refusal_is_answer: bool,
+                 cancel: threading.Event | None) -> Any:  # fmt: skip
         """One HTTP request: the parsed body, or an exception saying whether to retry."""
         url = self.spec.root_url + path
         with self._in_flight:
@@ -541,7 +546,8 @@ class OpenAIBackend:
             self._add(completions_without_usage=1)
         return choices
 
-    def _samples(self, choices: list[_Choice], seeds: Sequence[int], cancel: threading.Event | None) -> list[OpenAIGeneration]:
+    def _samples(self, choices: list[_Choice], seeds: Sequence[int],
+                 cancel: threading.Event | None) -> list[OpenAIGeneration]:  # fmt: skip
         out = []
         for seed, choice in zip(seeds, choices, strict=True):
             ids = choice.token_ids
@@ -631,7 +637,7 @@ class OpenAIBackend:
                     outputs[futures[future]] = future.result()
                 except _Cancelled:
                     pass
-                except BaseException as exc:  # fail fast: a 4xx, or a server we cannot count tokens on
+                except Exception as exc:  # fail fast: a 4xx, or a server we cannot count tokens on
                     if fatal is None:
                         fatal = exc
                         cancel.set()
@@ -674,7 +680,8 @@ class OpenAIBackend:
                     continue
                 try:  # the special tokens this endpoint adds (BOS ...), stripped from re-tokenized completions
                     self._add(tokenize_requests=1)
-                    self._special_prefix = tuple(self._call(path, make("", self.spec.model), _parse_tokens, cancel=cancel))
+                    empty = self._call(path, make("", self.spec.model), _parse_tokens, cancel=cancel)
+                    self._special_prefix = tuple(empty)
                 except (BackendRequestError, _GaveUp):
                     self._special_prefix = ()
                 self._tokenizer, self._tokenizer_known = dialect, True
@@ -697,7 +704,8 @@ class OpenAIBackend:
             if self._tokenizer_known:
                 raise BackendError(
                     f"{self.spec.root_url} returns no token ids and has no tokenize endpoint "
-                    f"(tried {', '.join(sorted({p for _, p, _ in _TOKENIZE_DIALECTS}))}); decode FLOPs need the token count"
+                    f"(tried {', '.join(sorted({p for _, p, _ in _TOKENIZE_DIALECTS}))}); "
+                    "decode FLOPs need the token count"
                 )
             raise _GaveUp("the tokenize endpoint could not be reached")
         prefix = self._special_prefix
@@ -720,7 +728,8 @@ class OpenAIBackend:
             self._remember_prompt_tokens(text, len(tokens))
             return len(tokens)
         if not self.token_counts_estimated:
-            log.warning("%s: no token count available; estimating 1 token per %d bytes", self.spec.root_url, _BYTES_PER_TOKEN_ESTIMATE)
+            log.warning("%s: no token count available; estimating 1 token per %d bytes",
+                        self.spec.root_url, _BYTES_PER_TOKEN_ESTIMATE)  # fmt: skip
         self.token_counts_estimated = True
         self._add(estimated_token_counts=1)
         return max(1, math.ceil(len(text.encode("utf-8")) / _BYTES_PER_TOKEN_ESTIMATE))

@@ -9,7 +9,8 @@ when it is used, with the install hint.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ttscale.backends import Backend
 from ttscale.errors import InputError
