@@ -9,6 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 # torch is pinned in the 'lab' extra (the CPU build on these machines).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,dev]" 2>&1 \
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,openai-backend,dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import ttscale, torch; print('ttscale', ttscale.__version__, '| torch', torch.__version__)"
