@@ -52,8 +52,13 @@ class LabPreset:
     n_boot: int
 
     def plan(self, seed: int) -> dict:
-        """Everything that determines the stored samples (the run's identity)."""
-        return {"preset": asdict(self), "seed": seed, "tasks": list(TRAIN_MIXTURE)}
+        """Everything that determines the stored samples (the run's identity).
+
+        Analysis settings (``n_boot``) are left out: changing them re-analyses
+        the same samples instead of refusing the stored run.
+        """
+        sampled = {k: v for k, v in asdict(self).items() if k != "n_boot"}
+        return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE)}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
         ks = budgets_up_to(self.n_samples)
