@@ -12,16 +12,8 @@ first k samples", which is one order-dependent draw and a noisier estimate.
 - ``first_verified_at_k`` / ``expected_draws_until_verified``: draw until the
   cheap verifier accepts a sample (at most k); answer with it.
 
-Majority tie-break (a fixed total order of answer classes, independent of the
-order of the samples in the pool): when several answers share the largest count
-inside a subset, the winner is the one that comes first in
-
-    1. larger count in the whole pool,
-    2. larger sum of the samples' scores (only when ``scores`` are given),
-    3. lexicographically smaller answer string.
-
-``None`` answers (nothing extracted) never win a vote but occupy their slots in
-the subset; a subset holding only ``None`` answers is wrong.
+The exact majority-vote machinery and its fixed tie-break order live in
+``ttscale.estimators_majority``; every public name is re-exported here.
 
 Each ``*_at_k`` has a vectorised ``*_at_ks`` twin that returns a whole curve,
 and the ``*_curve`` helpers apply them to a list of pools (one per problem).
@@ -32,92 +24,32 @@ model seed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from ttscale.errors import InputError
-
-# C(n, n // 2) fits in a float64 up to n ~ 1029; above this the majority
-# polynomials are multiplied in exact Python integers (slow, but exact).
-_FLOAT_MAX_N = 1000
-# Pools up to this size get their whole majority curve computed (and cached) on
-# the first call, so a per-k loop over a pool costs one polynomial product.
-_FULL_CURVE_MAX_N = 128
-
-
-# ---------------------------------------------------------------- validation
-
-
-def _as_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise InputError(f"{name} must be an integer, got {name}={value!r}")
-    return int(value)
-
-
-def _check_k(k, n: int) -> int:
-    k = _as_int("k", k)
-    if k < 1:
-        raise InputError(f"k must be >= 1, got k={k}")
-    if k > n:
-        raise InputError(f"k={k} exceeds the pool size n={n}")
-    return k
-
-
-def _int_ks(ks) -> np.ndarray:
-    values = [_as_int("k", k) for k in np.atleast_1d(np.asarray(ks, dtype=object))]
-    if not values:
-        raise InputError("ks is empty: give at least one budget k")
-    return np.array(values, dtype=np.int64)
-
-
-def _check_ks(ks, n: int) -> np.ndarray:
-    ks = _int_ks(ks)
-    for k in ks.tolist():
-        _check_k(k, n)
-    return ks
-
-
-def _check_n(n) -> int:
-    n = _as_int("n", n)
-    if n < 1:
-        raise InputError(f"the pool is empty: n={n}; a pool needs at least one sample")
-    return n
-
-
-def _bools(name: str, values: Sequence, n: int | None = None) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.dtype == bool and values.ndim == 1:
-        out = values
-    else:
-        checked = []
-        for i, v in enumerate(values):
-            if not isinstance(v, (bool, np.bool_, int, np.integer)) or v not in (0, 1):
-                raise InputError(f"{name}[{i}] must be a bool, got {v!r}")
-            checked.append(bool(v))
-        out = np.array(checked, dtype=bool)
-    if n is not None and len(out) != n:
-        raise InputError(f"{name} has {len(out)} entries but the pool has n={n} samples")
-    return out
-
-
-def _scores(name: str, values: Sequence[float], n: int) -> np.ndarray:
-    scores = np.asarray(values, dtype=float).reshape(-1)
-    if len(scores) != n:
-        raise InputError(f"{name} has {len(scores)} entries but the pool has n={n} samples")
-    bad = np.flatnonzero(np.isnan(scores))
-    if len(bad):
-        raise InputError(f"{name}[{bad[0]}] is NaN; scores must be numbers")
-    return scores
-
-
-@lru_cache(maxsize=4096)
-def _comb_row(n: int) -> tuple[int, ...]:
-    """C(n, 0..n) as exact Python ints."""
-    return tuple(math.comb(n, t) for t in range(n + 1))
-
+from ttscale.estimators_majority import (  # noqa: F401  (re-exported)
+    _FLOAT_MAX_N,
+    _FULL_CURVE_MAX_N,
+    _answer_classes,
+    _Classes,
+    _full_majority_curve,
+    _majority_values,
+    majority_at_k,
+    majority_at_ks,
+)
+from ttscale.estimators_validation import (  # noqa: F401  (re-exported)
+    _as_int,
+    _bools,
+    _check_k,
+    _check_ks,
+    _check_n,
+    _comb_row,
+    _int_ks,
+    _scores,
+)
 
 # ------------------------------------------------------------------- pass@k
 
@@ -148,179 +80,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     1 - prod_{i=n-c+1}^{n} (1 - k / i).
     """
     return float(pass_at_ks(n, c, [k])[0])
-
-
-# --------------------------------------------------------------- majority@k
-
-
-@dataclass(frozen=True)
-class _Classes:
-    """A pool reduced to what majority voting sees, in tie-break order."""
-
-    counts: tuple[int, ...]  # pool count of each answer class, tie-break order
-    correct: tuple[bool, ...]
-    n_none: int
-
-    @property
-    def n(self) -> int:
-        return sum(self.counts) + self.n_none
-
-
-def _answer_classes(answers, is_correct, scores, strict: bool) -> _Classes:
-    n = _check_n(len(answers))
-    correct = _bools("is_correct", is_correct, n).tolist()
-    score_list = None if scores is None else _scores("scores", scores, n).tolist()
-    members: dict[str, list[int]] = {}
-    n_none = 0
-    for i, answer in enumerate(answers):
-        if answer is None:
-            n_none += 1
-        elif isinstance(answer, str):
-            members.setdefault(answer, []).append(i)
-        else:
-            raise InputError(f"answers[{i}] must be a string or None, got {answer!r}")
-    verdicts = {}
-    for answer, idx in members.items():
-        right = sum(correct[i] for i in idx)
-        if strict and 0 < right < len(idx):
-            raise InputError(
-                f"answer {answer!r} is graded correct for {right} of its {len(idx)} samples; "
-                "majority voting needs one verdict per answer (pass strict=False to count an answer "
-                "as correct when any of its samples is)"
-            )
-        verdicts[answer] = right > 0
-
-    def order(answer: str):
-        idx = members[answer]
-        # fsum is correctly rounded, so the sum does not depend on sample order.
-        score = 0.0 if score_list is None else math.fsum(score_list[i] for i in idx)
-        return (-len(idx), -score, answer)
-
-    ranked = sorted(members, key=order)
-    return _Classes(
-        counts=tuple(len(members[a]) for a in ranked),
-        correct=tuple(verdicts[a] for a in ranked),
-        n_none=n_none,
-    )
-
-
-def _shift_add(out: np.ndarray, poly: np.ndarray, coef, t: int, start: int) -> None:
-    """out[start:, t:] += coef * poly[start:, :D-t] (multiply rows by coef * x^t, truncated)."""
-    width = out.shape[1]
-    out[start:, t:] += coef * poly[start:, : width - t]
-
-
-def _star_wins(classes: _Classes, star: int, ks: np.ndarray, exact: bool) -> np.ndarray:
-    """Sum over subsets where class ``star`` wins, for each k: the numerators of maj@k.
-
-    For j = the count of ``star`` in the subset, every other class i may hold at
-    most j - 1 (if it precedes ``star`` in tie-break order) or j samples. Row
-    j-1 of ``poly`` is the product over other classes of the truncated
-    sum_t C(c_i, t) x^t, times (1 + x)^free for the classes (and None answers)
-    that cannot reach the limit; the answer is sum_j C(c*, j) [x^(k-j)] row.
-    """
-    kmax = int(ks.max())
-    c_star = classes.counts[star]
-    rows = min(c_star, kmax)
-    dtype = object if exact else float
-    poly = np.zeros((rows, kmax), dtype=dtype)
-    poly[:, 0] = 1
-    free = classes.n_none
-    for i, c in enumerate(classes.counts):
-        if i == star:
-            continue
-        slack = 0 if i < star else 1  # the limit on t is j - 1 + slack
-        if c <= slack:  # never constrained, whatever j
-            free += c
-            continue
-        comb = _comb_row(c)
-        new = np.zeros_like(poly)
-        for t in range(min(c, kmax - 1) + 1):
-            start = max(0, t - slack)  # rows with j >= t + 1 - slack allow t samples
-            if start >= rows:
-                break
-            _shift_add(new, poly, comb[t] if exact else float(comb[t]), t, start)
-        poly = new
-    if free:
-        comb = _comb_row(free)
-        new = np.zeros_like(poly)
-        for t in range(min(free, kmax - 1) + 1):
-            _shift_add(new, poly, comb[t] if exact else float(comb[t]), t, 0)
-        poly = new
-    js = np.arange(1, rows + 1)
-    weight = np.array([_comb_row(c_star)[j] for j in js], dtype=dtype)
-    offset = ks[None, :] - js[:, None]
-    valid = offset >= 0
-    picked = poly[np.arange(rows)[:, None], np.clip(offset, 0, None)]
-    return (weight[:, None] * picked * valid).sum(axis=0)
-
-
-@lru_cache(maxsize=8192)
-def _majority_values(classes: _Classes, ks: tuple[int, ...], exact: bool) -> tuple[float, ...]:
-    n = classes.n
-    ks_arr = np.array(ks, dtype=np.int64)
-    total = np.zeros(len(ks), dtype=object if exact else float)
-    for star, ok in enumerate(classes.correct):
-        if ok:
-            total = total + _star_wins(classes, star, ks_arr, exact)
-    denom = [math.comb(n, k) for k in ks]
-    if exact:
-        values = [int(num) / den for num, den in zip(total, denom)]
-    else:
-        values = (total / np.array(denom, dtype=float)).tolist()
-    return tuple(min(1.0, max(0.0, v)) for v in values)
-
-
-def majority_at_ks(answers, is_correct, ks, scores=None, strict: bool = True) -> np.ndarray:
-    """maj@k for several k at once; see ``majority_at_k``."""
-    classes = _answer_classes(answers, is_correct, scores, strict)
-    ks = _check_ks(ks, classes.n)
-    return np.array(_majority_values(classes, tuple(int(k) for k in ks), classes.n > _FLOAT_MAX_N))
-
-
-def majority_at_k(
-    answers: Sequence[str | None],
-    is_correct: Sequence[bool],
-    k: int,
-    scores: Sequence[float] | None = None,
-    strict: bool = True,
-) -> float:
-    """Probability that the plurality answer of a uniformly random k-subset is correct.
-
-    Exact, in closed form (no enumeration): for each correct answer class a
-    polynomial product counts the subsets it wins (see ``_star_wins``); ties
-    are broken by the module's fixed class order (pool count, then score sum
-    when ``scores`` are given, then the answer string).
-
-    Correctness is per answer: an answer is correct if its samples are graded
-    correct. With ``strict`` (the default) samples sharing an answer must
-    share a verdict, otherwise InputError; with ``strict=False`` an answer is
-    correct when any of its samples is. Verdicts of ``None`` answers are ignored.
-    """
-    n = len(answers)
-    if 0 < n <= _FULL_CURVE_MAX_N:  # one product gives every k; cached per pool
-        k = _check_k(k, n)
-        correct = _bools("is_correct", is_correct, n)
-        score_key = None if scores is None else _scores("scores", scores, n).tobytes()
-        try:
-            key = (tuple(answers), correct.tobytes(), score_key, strict)
-            hash(key)
-        except TypeError:  # an unhashable answer: let validation name it
-            key = None
-        if key is not None:
-            return _full_majority_curve(*key)[k - 1]
-    classes = _answer_classes(answers, is_correct, scores, strict)
-    k = _check_k(k, classes.n)
-    return _majority_values(classes, (k,), classes.n > _FLOAT_MAX_N)[0]
-
-
-@lru_cache(maxsize=4096)
-def _full_majority_curve(answers: tuple, correct: bytes, scores: bytes | None, strict: bool) -> tuple[float, ...]:
-    """maj@k for k = 1..n of one pool (the cache key is the pool itself)."""
-    flags = np.frombuffer(correct, dtype=bool)
-    score_arr = None if scores is None else np.frombuffer(scores, dtype=float)
-    classes = _answer_classes(answers, flags, score_arr, strict)
-    return _majority_values(classes, tuple(range(1, classes.n + 1)), classes.n > _FLOAT_MAX_N)
 
 
 # ------------------------------------------------------------------- best@k

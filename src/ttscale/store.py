@@ -22,165 +22,31 @@ One writer at a time (``busy_timeout`` makes others wait); local disk only.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ttscale.errors import InputError
-from ttscale.types import ModelCard, Sample, SampleKey
-
-SCHEMA_VERSION = 1
-STATUSES = ("ok", "error")
-
-_KEY_COLUMNS = ("run", "model", "task", "problem_id", "config", "sample_index")
-_VALUE_COLUMNS = (
-    "seed",
-    "completion",
-    "tokens",
-    "logprob",
-    "answer",
-    "correct",
-    "verified",
-    "prompt_tokens",
-    "prefill_flops",
-    "decode_flops",
-    "verifier_flops",
-    "prefill_shared",
-    "wall_seconds",
-    "status",
-    "error",
-    "created_at",
+from ttscale.store_rows import (
+    COLUMNS,
+    FLOAT_FIELDS,
+    ORDER,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUSES,
+    UPSERT,
+    canonical,
+    changed_keys,
+    now,
+    row_to_sample,
+    sample_to_row,
 )
-_COLUMNS = _KEY_COLUMNS + _VALUE_COLUMNS
-_FLOAT_FIELDS = ("logprob", "prefill_flops", "decode_flops", "verifier_flops", "wall_seconds")
+from ttscale.types import ModelCard, Sample
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run TEXT PRIMARY KEY,
-    plan TEXT NOT NULL,            -- canonical JSON (sorted keys)
-    created_at TEXT NOT NULL,
-    finished_at TEXT               -- NULL while unfinished
-);
-CREATE TABLE IF NOT EXISTS models (
-    name TEXT PRIMARY KEY,
-    card TEXT NOT NULL,            -- ModelCard.to_dict() as JSON
-    train_flops REAL
-);
-CREATE TABLE IF NOT EXISTS samples (
-    run TEXT NOT NULL,
-    model TEXT NOT NULL,
-    task TEXT NOT NULL,
-    problem_id TEXT NOT NULL,
-    config TEXT NOT NULL,
-    sample_index INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    completion TEXT NOT NULL,
-    tokens TEXT NOT NULL,          -- JSON list of token ids
-    logprob REAL,                  -- float columns: NULL stands for NaN
-    answer TEXT,                   -- NULL: nothing extracted
-    correct INTEGER NOT NULL,
-    verified INTEGER,              -- NULL: the task has no verifier
-    prompt_tokens INTEGER NOT NULL,
-    prefill_flops REAL,
-    decode_flops REAL,
-    verifier_flops REAL,
-    prefill_shared INTEGER NOT NULL,
-    wall_seconds REAL,
-    status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
-    error TEXT,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY ({", ".join(_KEY_COLUMNS)})
-) WITHOUT ROWID;
-"""
-
-# Idempotent write: insert, or replace a stored row only while it is not 'ok'.
-_UPSERT = (
-    f"INSERT INTO samples ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _VALUE_COLUMNS)
-    + " WHERE samples.status != 'ok'"
-)
-
-_ORDER = "ORDER BY model, task, problem_id, config, sample_index"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _canonical(obj: object, what: str) -> str:
-    try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} must be JSON-serialisable: {exc}") from exc
-
-
-def _float_or_none(x: float) -> float | None:
-    return None if math.isnan(x) else x  # SQLite stores NaN as NULL anyway; say so
-
-
-def _row(sample: Sample, position: int, created_at: str) -> tuple:
-    """A sample as a row, validated first: a bad sample fails the whole batch before it is written."""
-    if not isinstance(sample, Sample):
-        raise InputError(f"samples[{position}] must be a Sample, got {type(sample).__name__}")
-    key = sample.key
-    where = f"samples[{position}] ({key.model}/{key.task}/{key.problem_id}/{key.config}#{key.sample_index})"
-    if sample.status not in STATUSES:
-        raise InputError(f"{where}: status must be one of {STATUSES}, got {sample.status!r}")
-    if not isinstance(key.sample_index, int) or key.sample_index < 0:
-        raise InputError(f"{where}: sample_index must be an int >= 0, got {key.sample_index!r}")
-    for name in ("run", "model", "task", "problem_id", "config"):
-        if not isinstance(getattr(key, name), str) or not getattr(key, name):
-            raise InputError(f"{where}: key field {name} must be a non-empty string, got {getattr(key, name)!r}")
-    try:
-        values = (
-            int(sample.seed),
-            str(sample.completion),
-            json.dumps([int(t) for t in sample.tokens], separators=(",", ":")),
-            _float_or_none(float(sample.logprob)),
-            None if sample.answer is None else str(sample.answer),
-            int(bool(sample.correct)),
-            None if sample.verified is None else int(bool(sample.verified)),
-            int(sample.prompt_tokens),
-            _float_or_none(float(sample.prefill_flops)),
-            _float_or_none(float(sample.decode_flops)),
-            _float_or_none(float(sample.verifier_flops)),
-            int(bool(sample.prefill_shared)),
-            _float_or_none(float(sample.wall_seconds)),
-            sample.status,
-            None if sample.error is None else str(sample.error),
-            created_at,
-        )
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: {exc}") from exc
-    return tuple(getattr(key, c) for c in _KEY_COLUMNS) + values
-
-
-def _sample(row: sqlite3.Row) -> Sample:
-    floats = {f: math.nan if row[f] is None else float(row[f]) for f in _FLOAT_FIELDS}
-    return Sample(
-        key=SampleKey(*(row[c] for c in _KEY_COLUMNS)),
-        seed=row["seed"],
-        completion=row["completion"],
-        tokens=tuple(json.loads(row["tokens"])),
-        answer=row["answer"],
-        correct=bool(row["correct"]),
-        verified=None if row["verified"] is None else bool(row["verified"]),
-        prompt_tokens=row["prompt_tokens"],
-        prefill_shared=bool(row["prefill_shared"]),
-        status=row["status"],
-        error=row["error"],
-        **floats,
-    )
+__all__ = ["SCHEMA_VERSION", "STATUSES", "Store"]
 
 
 class Store:
@@ -224,7 +90,7 @@ class Store:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         with self._write() as tx:
-            tx.executescript_statements(_SCHEMA)
+            tx.executescript_statements(SCHEMA)
             tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             version = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
         if version != str(SCHEMA_VERSION):
@@ -270,7 +136,7 @@ class Store:
         """Store (or update) a model card; the latest card for a name wins."""
         if not isinstance(card, ModelCard):
             raise InputError(f"put_model needs a ModelCard, got {type(card).__name__}")
-        text = _canonical(card.to_dict(), f"model card {card.name!r}")
+        text = canonical(card.to_dict(), f"model card {card.name!r}")
         with self._write() as tx:
             tx.execute(
                 "INSERT INTO models (name, card, train_flops) VALUES (?, ?, ?) "
@@ -295,15 +161,15 @@ class Store:
         """
         if not isinstance(run, str) or not run:
             raise InputError(f"run must be a non-empty string, got {run!r}")
-        text = _canonical(plan, f"the plan of run {run!r}")
+        text = canonical(plan, f"the plan of run {run!r}")
         with self._write() as tx:
             row = tx.execute("SELECT plan FROM runs WHERE run = ?", (run,)).fetchone()
             if row is None:
-                tx.execute("INSERT INTO runs (run, plan, created_at) VALUES (?, ?, ?)", (run, text, _now()))
+                tx.execute("INSERT INTO runs (run, plan, created_at) VALUES (?, ?, ?)", (run, text, now()))
                 return
         if row["plan"] != text:
             stored = json.loads(row["plan"])
-            changed = _changed_keys(stored, json.loads(text))
+            changed = changed_keys(stored, json.loads(text))
             raise InputError(
                 f"run {run!r} already exists in {str(self.path)!r} with a different plan "
                 f"(differs in: {', '.join(changed) or 'structure'}); its samples belong to the stored plan. "
@@ -314,7 +180,7 @@ class Store:
         """Mark a run finished (the first finish time is kept)."""
         with self._write() as tx:
             cursor = tx.execute(
-                "UPDATE runs SET finished_at = COALESCE(finished_at, ?) WHERE run = ?", (_now(), run)
+                "UPDATE runs SET finished_at = COALESCE(finished_at, ?) WHERE run = ?", (now(), run)
             )
             if cursor.rowcount == 0:
                 raise InputError(f"run {run!r} was never started in {str(self.path)!r}")
@@ -338,13 +204,13 @@ class Store:
         next write of its key. Every sample is validated before anything is
         written, so a bad one leaves the store as it was.
         """
-        created_at = _now()
-        rows = [_row(sample, i, created_at) for i, sample in enumerate(samples)]
+        created_at = now()
+        rows = [sample_to_row(sample, i, created_at) for i, sample in enumerate(samples)]
         if not rows:
             return 0
         with self._write() as tx:
             before = self._conn.total_changes
-            tx.executemany(_UPSERT, rows)
+            tx.executemany(UPSERT, rows)
             return self._conn.total_changes - before
 
     def done_keys(self, run: str, model: str, task: str, config: str) -> set[tuple[str, int]]:
@@ -364,7 +230,7 @@ class Store:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        return f"SELECT * FROM samples WHERE {' AND '.join(where)} {_ORDER}", tuple(params)
+        return f"SELECT * FROM samples WHERE {' AND '.join(where)} {ORDER}", tuple(params)
 
     def samples(
         self,
@@ -379,7 +245,7 @@ class Store:
         ``status='ok'`` (default) gives results only; ``'error'`` the failures;
         None everything.
         """
-        return [_sample(r) for r in self._query(*self._select(run, model, task, config, status))]
+        return [row_to_sample(r) for r in self._query(*self._select(run, model, task, config, status))]
 
     def samples_frame(
         self,
@@ -393,10 +259,10 @@ class Store:
         import pandas as pd
 
         rows = self._query(*self._select(run, model, task, config, status))
-        frame = pd.DataFrame([dict(r) for r in rows], columns=list(_COLUMNS))
+        frame = pd.DataFrame([dict(r) for r in rows], columns=list(COLUMNS))
         frame["tokens"] = [tuple(json.loads(t)) for t in frame["tokens"]]
         frame["n_tokens"] = [len(t) for t in frame["tokens"]]
-        for column in _FLOAT_FIELDS:
+        for column in FLOAT_FIELDS:
             frame[column] = frame[column].astype(float)
         frame["mean_logprob"] = frame["logprob"] / frame["n_tokens"].clip(lower=1)
         for column in ("correct", "prefill_shared"):
@@ -459,18 +325,3 @@ class _Tx:
         for statement in script.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
-
-
-def _changed_keys(old: object, new: object, prefix: str = "") -> list[str]:
-    """Top-level (and nested dict) keys whose values differ, for a readable refusal."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new), key=str):
-            if old.get(key) != new.get(key):
-                name = f"{prefix}{key}"
-                if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
-                    out.extend(_changed_keys(old[key], new[key], name + "."))
-                else:
-                    out.append(name)
-        return out
-    return [] if old == new else [prefix.rstrip(".") or "plan"]
