@@ -103,3 +103,8 @@ def test_summary_skips_k_larger_than_some_n():
     values, skipped = verify_cmd.summarise_pass_at_k({"a": (4, 1), "b": (2, 2)}, [1, 3])
     assert values == {"pass@1": pytest.approx((0.25 + 1.0) / 2)}
     assert list(skipped) == ["pass@3"] and "'b' has n=2" in skipped["pass@3"]
+
+
+def test_a_task_without_programs_is_refused_by_name():
+    with pytest.raises(InputError, match="'arith' is not a code task"):
+        verify_cmd.code_task_class("arith")

@@ -19,13 +19,17 @@ import typer
 from ttscale.cli import app
 from ttscale.errors import InputError
 from ttscale.estimators import pass_at_k
-from ttscale.registry import Registry
-from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks import TASKS
 from ttscale.tasks.sandbox import VERDICTS, sandbox_capabilities
 
-# Tasks whose completions are programs graded in the sandbox.
-CODE_TASKS: Registry = Registry("code task")
-CODE_TASKS.register("humaneval")(HumanEvalTask)
+
+def code_task_class(name: str):
+    """A task from the one task registry whose completions are programs graded in the sandbox."""
+    cls = TASKS.get(name)
+    if not hasattr(cls, "grade_verdict"):
+        code = [n for n in TASKS.names() if hasattr(TASKS.get(n), "grade_verdict")]
+        raise InputError(f"--task: {name!r} is not a code task (code tasks: {', '.join(code)})")
+    return cls
 
 
 def parse_ks(text: str) -> list[int]:
@@ -92,7 +96,7 @@ def verify_samples(task_name: str, samples_path: Path, ks: list[int], workers: i
         raise InputError(f"--workers must be >= 1, got {workers!r}")
     if not timeout_s > 0:
         raise InputError(f"--timeout must be > 0, got {timeout_s!r}")
-    task = CODE_TASKS.get(task_name)(timeout_s=timeout_s, allow_unsafe=allow_unsafe)
+    task = code_task_class(task_name)(timeout_s=timeout_s, allow_unsafe=allow_unsafe)
     samples = read_samples(samples_path, set(task.task_ids()))
     sandbox = sandbox_capabilities()  # probe once, before the pool
     problems = {task_id: task.problem(task_id) for task_id in {s[1] for s in samples}}

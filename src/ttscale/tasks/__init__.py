@@ -25,6 +25,7 @@ from typing import Any
 from ttscale.registry import Registry
 from ttscale.tasks.arith import ArithTask
 from ttscale.tasks.factor import FactorTask
+from ttscale.tasks.humaneval import HumanEvalTask
 from ttscale.tasks.spec import build, parse_spec
 from ttscale.tasks.splits import SPLITS
 
@@ -33,6 +34,7 @@ from ttscale.tasks.splits import SPLITS
 TASKS: Registry[Any] = Registry("task")
 TASKS.register("factor")(FactorTask)
 TASKS.register("arith")(ArithTask)
+TASKS.register("humaneval")(HumanEvalTask)  # code: graded in the sandbox
 
 
 def get_task(spec: str) -> Any:
