@@ -1,28 +1,40 @@
 """Techniques turn stored pools into tradeoff points.
 
-A technique is a set of *arms*: (task, strategy, budgets). Every model that was
-swept on an arm's task contributes one point per budget: its training compute
-from the model card, its expected inference compute per problem from the pool
-replay, its performance with a bootstrap CI. For example "repeated sampling,
-cheap verification" is one arm (factoring, first-verified, k = 1..N), and
-"chain of thought" is two arms at k = 1 (the direct and the scratchpad form of
-the same problems), so its points differ only in the inference they spend.
+A technique is a set of *arms*: (task, strategy, settings). Every model (or
+group of models, for multi-model strategies) that was swept on an arm's task
+contributes one point per setting: its training compute from the model cards
+(summed over the group, plus any compute the strategy spent before deployment,
+such as training a learned verifier), its expected inference compute per
+problem from the replay, its performance with a bootstrap CI. For example
+"repeated sampling, cheap verification" is one arm (factoring, first-verified,
+k = 1..N), and "chain of thought" is two arms at k = 1 (the direct and the
+scratchpad form of the same problems), so its points differ only in the
+inference they spend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 from ttscale.pools import Pool, common_pool_size
-from ttscale.strategies import replay
+from ttscale.strategies import STRATEGIES, Strategy, StrategyResult, resolve_settings, summarize
 from ttscale.types import ModelCard, Point
+
+PoolCells = Mapping[tuple[str, str, str], list[Pool]]
 
 
 @dataclass(frozen=True)
 class Arm:
     task: str
     strategy: str
-    ks: tuple[int, ...]
+    settings: tuple[Mapping[str, float], ...]
+    # Explicit model groups for multi-model strategies; None = the default groups.
+    groups: tuple[tuple[str, ...], ...] | None = None
+
+    @classmethod
+    def uniform(cls, task: str, strategy: str, ks: Sequence[int]) -> "Arm":
+        return cls(task, strategy, tuple({"k": k} for k in ks))
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,8 @@ class PointDetail:
     k: int
     infer_seconds: float
     mean_draws: float
+    settings: Mapping[str, float] = field(default_factory=dict)
+    notes: Mapping[str, float] = field(default_factory=dict)
 
 
 def budgets_up_to(n: int) -> tuple[int, ...]:
@@ -54,41 +68,80 @@ def budgets_up_to(n: int) -> tuple[int, ...]:
     return tuple(ks)
 
 
+def default_groups(strategy: Strategy, models: Sequence[str], cards: Mapping[str, ModelCard]) -> list[tuple[str, ...]]:
+    """Which models a strategy runs on when the arm names none.
+
+    Single-model: each model. Two models (small, large): every pair of models
+    adjacent in training compute, and every model paired with the largest.
+    Any number: every adjacent pair, and all models together.
+    """
+    ordered = sorted(models, key=lambda m: (float(cards[m].train_flops or 0.0), m))
+    if strategy.n_models == 1:
+        return [(m,) for m in ordered]
+    pairs = list(zip(ordered, ordered[1:]))
+    if strategy.n_models == 2:
+        largest = ordered[-1] if ordered else None
+        extra = [(m, largest) for m in ordered[:-2]]
+        return list(dict.fromkeys(pairs + extra))
+    return list(dict.fromkeys(pairs + ([tuple(ordered)] if len(ordered) > 2 else [])))
+
+
+def _cells_by_model(pools: PoolCells, task: str) -> dict[str, list[Pool]]:
+    return {model: cell for (model, t, _config), cell in sorted(pools.items()) if t == task}
+
+
 def technique_points(
     spec: TechniqueSpec,
-    pools: dict[tuple[str, str, str], list[Pool]],
-    cards: dict[str, ModelCard],
+    pools: PoolCells,
+    cards: Mapping[str, ModelCard],
     n_boot: int = 500,
     seed: int = 0,
+    calibration: PoolCells | None = None,
 ) -> list[PointDetail]:
     details: list[PointDetail] = []
     for arm in spec.arms:
-        for (model, task, _config), cell in sorted(pools.items()):
-            if task != arm.task or model not in cards:
+        strategy = STRATEGIES.get(arm.strategy)
+        by_model = {m: c for m, c in _cells_by_model(pools, arm.task).items() if m in cards}
+        calib_by_model = _cells_by_model(calibration, arm.task) if calibration else {}
+        if strategy.needs_calibration and not calib_by_model:
+            continue
+        groups = arm.groups if arm.groups is not None else default_groups(strategy, list(by_model), cards)
+        for group in groups:
+            if not all(m in by_model for m in group):
                 continue
-            n = common_pool_size(cell)
-            for k in arm.ks:
-                if k > n:
+            cells = [by_model[m] for m in group]
+            calib = [calib_by_model[m] for m in group] if strategy.needs_calibration else None
+            if calib is not None and not all(calib):
+                continue
+            n = min(common_pool_size(c) for c in cells)
+            for given in arm.settings:
+                if "k" in given and given["k"] > n:
                     continue
-                result = replay(arm.strategy, cell, k, n_boot=n_boot, seed=seed)
-                card = cards[model]
-                details.append(
-                    PointDetail(
-                        point=Point(
-                            technique=spec.name,
-                            model=model,
-                            train_flops=float(card.train_flops),
-                            infer_flops=result.infer_flops,
-                            performance=result.performance,
-                            ci_low=result.ci_low,
-                            ci_high=result.ci_high,
-                            budget=f"{arm.strategy}@{k}",
-                        ),
-                        task=task,
-                        strategy=arm.strategy,
-                        k=k,
-                        infer_seconds=result.infer_seconds,
-                        mean_draws=result.mean_draws,
-                    )
-                )
+                settings = resolve_settings(strategy, given)
+                evaluation = strategy.evaluate(cells, settings, calib, seed)
+                result = summarize(strategy.name, settings, evaluation, n_boot=n_boot, seed=seed)
+                details.append(_detail(spec.name, arm, group, cards, result))
     return details
+
+
+def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: StrategyResult) -> PointDetail:
+    train = sum(float(cards[m].train_flops) for m in group) + result.extra_train_flops
+    return PointDetail(
+        point=Point(
+            technique=technique,
+            model="+".join(group),
+            train_flops=train,
+            infer_flops=result.infer_flops,
+            performance=result.performance,
+            ci_low=result.ci_low,
+            ci_high=result.ci_high,
+            budget=result.strategy,
+        ),
+        task=arm.task,
+        strategy=arm.strategy,
+        k=result.k,
+        infer_seconds=result.infer_seconds,
+        mean_draws=result.mean_draws,
+        settings=result.settings,
+        notes=result.notes,
+    )

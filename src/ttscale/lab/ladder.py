@@ -65,27 +65,27 @@ class LabPreset:
         return (
             TechniqueSpec(
                 "repeated sampling, cheap verification",
-                (Arm(FACTOR, "first-verified", ks),),
+                (Arm.uniform(FACTOR, "first-verified", ks),),
                 "factoring: sample until the product checks out",
             ),
             TechniqueSpec(
                 "repeated sampling, majority vote",
-                (Arm(SUMS_COT, "majority", ks),),
+                (Arm.uniform(SUMS_COT, "majority", ks),),
                 "answer-only sums (no verifier; scratchpad form): plurality answer of k samples",
             ),
             TechniqueSpec(
                 "best-of-n, log-prob scorer",
-                (Arm(SUMS_COT, "best-of-n", ks),),
+                (Arm.uniform(SUMS_COT, "best-of-n", ks),),
                 "answer-only sums (scratchpad form): the sample with the highest mean token log-probability",
             ),
             TechniqueSpec(
                 "chain of thought",
-                (Arm(SUMS, "majority", (1,)), Arm(SUMS_COT, "majority", (1,))),
+                (Arm.uniform(SUMS, "majority", (1,)), Arm.uniform(SUMS_COT, "majority", (1,))),
                 "the same sums answered directly or after a scratchpad",
             ),
             TechniqueSpec(
                 "scaling policy",
-                (Arm(SUMS_COT, "majority", (1,)),),
+                (Arm.uniform(SUMS_COT, "majority", (1,)),),
                 "one sample per problem from each model (scratchpad sums): size N and tokens D traded",
             ),
         )

@@ -7,30 +7,52 @@
 - ``majority``: draw k, answer with the plurality answer (maj@k).
 - ``best-of-n``: draw k, answer with the highest mean token log-probability
   (the model's own score, free with generation).
+
+Each is exact: averaged over every k-subset of the pool, not sampled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ttscale import estimators
 from ttscale.errors import InputError
 from ttscale.pools import Pool
-from ttscale.registry import Registry
+from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.strategies.registry import STRATEGIES
+
+K = Param("k", int, 1, 1_000_000, 1, "samples per problem")
 
 
 @dataclass(frozen=True)
-class ReplayStrategy:
+class UniformStrategy:
     name: str
+    description: str
     performance: Callable[[Pool, int], float]
     draws: Callable[[Pool, int], float]
     uses_verifier: bool
+    params: tuple[Param, ...] = (K,)
+    n_models: int | None = 1
+    needs_calibration: bool = False
 
-
-STRATEGIES: Registry[ReplayStrategy] = Registry("strategy")
+    def evaluate(
+        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
+    ) -> Evaluation:
+        check_aligned(self.name, cells, 1)
+        pools, k = cells[0], int(settings["k"])
+        too_small = [p.problem_id for p in pools if p.n < k]
+        if too_small:
+            raise InputError(f"strategy {self.name!r}: k={k} exceeds the pool size of problem {too_small[0]!r}")
+        draws = np.array([self.draws(p, k) for p in pools])
+        return Evaluation(
+            performance=np.array([self.performance(p, k) for p in pools]),
+            infer_flops=np.array([p.inference_flops(d, self.uses_verifier) for p, d in zip(pools, draws)]),
+            infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
+            draws=draws,
+        )
 
 
 def _verified(pool: Pool) -> np.ndarray:
@@ -40,62 +62,38 @@ def _verified(pool: Pool) -> np.ndarray:
 
 
 STRATEGIES.register("first-verified")(
-    ReplayStrategy(
+    UniformStrategy(
         name="first-verified",
+        description="sample until the cheap verifier accepts (at most k)",
         performance=lambda pool, k: estimators.first_verified_at_k(_verified(pool), pool.correct, k),
         draws=lambda pool, k: estimators.expected_draws_until_verified(pool.n, int(_verified(pool).sum()), k),
         uses_verifier=True,
     )
 )
 STRATEGIES.register("majority")(
-    ReplayStrategy(
+    UniformStrategy(
         name="majority",
+        description="plurality answer of k samples",
         performance=lambda pool, k: estimators.majority_at_k(pool.answers, pool.correct, k),
         draws=lambda pool, k: float(k),
         uses_verifier=False,
     )
 )
 STRATEGIES.register("best-of-n")(
-    ReplayStrategy(
+    UniformStrategy(
         name="best-of-n",
+        description="the sample with the highest mean token log-probability of k",
         performance=lambda pool, k: estimators.best_at_k(pool.scores, pool.correct, k),
         draws=lambda pool, k: float(k),
         uses_verifier=False,
     )
 )
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    """One strategy at one k over a set of problems."""
-
-    strategy: str
-    k: int
-    performance: float
-    ci_low: float
-    ci_high: float
-    infer_flops: float  # mean per problem
-    infer_seconds: float  # mean per problem, measured
-    mean_draws: float
-
-
-def replay(strategy_name: str, pools: list[Pool], k: int, n_boot: int = 500, seed: int = 0) -> ReplayResult:
-    """Expected performance and compute of a strategy at budget k, with a bootstrap CI over problems."""
-    strategy = STRATEGIES.get(strategy_name)
-    if not pools:
-        raise InputError(f"strategy {strategy_name!r}: no pools to replay")
-    per_problem = np.array([strategy.performance(p, k) for p in pools])
-    draws = np.array([strategy.draws(p, k) for p in pools])
-    flops = np.array([p.inference_flops(d, strategy.uses_verifier) for p, d in zip(pools, draws)])
-    seconds = np.array([p.inference_seconds(d) for p, d in zip(pools, draws)])
-    low, high = estimators.bootstrap_ci(per_problem, n_boot=n_boot, seed=seed)
-    return ReplayResult(
-        strategy=strategy_name,
-        k=k,
-        performance=float(per_problem.mean()),
-        ci_low=float(low),
-        ci_high=float(high),
-        infer_flops=float(flops.mean()),
-        infer_seconds=float(seconds.mean()),
-        mean_draws=float(draws.mean()),
+STRATEGIES.register("pass")(
+    UniformStrategy(
+        name="pass",
+        description="pass@k: solved if any of k samples is correct (an oracle bound, not deployable)",
+        performance=lambda pool, k: estimators.pass_at_k(pool.n, int(pool.correct.sum()), k),
+        draws=lambda pool, k: float(k),
+        uses_verifier=False,
     )
+)
