@@ -1,10 +1,17 @@
 """Backends by model spec: ``KIND:REST`` → a backend, e.g.
-``openai:http://127.0.0.1:8080/v1#gemma-3-270m``.
+``openai:http://127.0.0.1:8080/v1#gemma-3-270m``, ``gguf:/models/x.gguf``,
+or the bare built-in ``gemma3-270m`` (in-process llama.cpp).
 
 One constructor per kind, registered on ``BACKEND_KINDS``; each takes the spec's
-REST and keyword arguments (``card=``, ``max_concurrency=`` ...). Constructors
-import their module lazily, so a kind whose extra is not installed fails only
-when it is used, with the install hint.
+REST and keyword arguments (``card=``, ``max_concurrency=`` ...). Every
+constructor accepts ``threads=`` (CPU threads for local inference; None: the
+library's default), ignoring it where it means nothing, so ``ttscale sweep
+--threads`` can pass it to any kind. Constructors import their module lazily,
+so a kind whose extra is not installed fails only when it is used, with the
+install hint.
+
+Kinds: ``openai:URL#MODEL`` (an OpenAI-compatible server), ``tiny:PATH[#NAME]``
+(a lab checkpoint).
 """
 
 from __future__ import annotations
@@ -20,15 +27,50 @@ BACKEND_KINDS: Registry[Callable[..., Backend]] = Registry("backend kind")
 
 
 @BACKEND_KINDS.register("openai")
-def _openai(rest: str, **kwargs: Any) -> Backend:
+def _openai(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
     from ttscale.backends.openai import OpenAIBackend
 
+    # threads: the server decides how it computes; nothing to set here.
     return OpenAIBackend.from_spec(f"openai:{rest}", **kwargs)
+
+
+@BACKEND_KINDS.register("tiny")
+def _tiny(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
+    from ttscale.errors import require_extra
+
+    require_extra("torch", "lab")
+    from ttscale.backends.tiny import load_checkpoint_backend
+
+    return load_checkpoint_backend(rest, threads=threads, **kwargs)
+
+
+@BACKEND_KINDS.register("gguf")
+def _gguf(rest: str, **kwargs: Any) -> Backend:
+    from ttscale.backends.llama_cpp import LlamaCppBackend
+
+    if not rest:
+        raise InputError("model spec 'gguf:PATH' needs a path to a .gguf file")
+    return LlamaCppBackend.from_gguf(rest, **kwargs)
+
+
+@BACKEND_KINDS.register("gemma3-270m")
+def _gemma3_270m(rest: str, **kwargs: Any) -> Backend:
+    from ttscale.backends.llama_cpp import LlamaCppBackend
+
+    if rest:
+        raise InputError(f"model spec 'gemma3-270m' takes nothing after it, got {rest!r}")
+    return LlamaCppBackend.gemma3_270m(**kwargs)
+
+
+# Specs that are a whole model name, without KIND:REST.
+BARE_KINDS = ("gemma3-270m",)
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
     """The backend a model spec names; an unknown kind gets "did you mean ...?"."""
     kind, sep, rest = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not sep and kind in BARE_KINDS:
+        return BACKEND_KINDS.get(kind)("", **kwargs)
     if not sep or not kind:
         raise InputError(f"model spec {spec!r} must look like KIND:..., KIND one of {', '.join(BACKEND_KINDS.names())}")
     return BACKEND_KINDS.get(kind)(rest, **kwargs)

@@ -1,0 +1,209 @@
+"""In-process llama.cpp backend (``gguf:PATH``, ``gemma3-270m``): pools decoded as a batch.
+
+For each prompt, all its samples decode together: the prompt is prefilled once
+with every sample's sequence id (its KV cells are shared), then each step feeds
+one token per live sequence in one ``llama_decode``. Several prompts are packed
+into one wave while the wave's sequences fit ``max_seqs`` and its cells fit the
+context. Tokens are chosen in ``token_sampling`` with one generator per sample
+seed, so a sample depends on (model, prompt, seed, settings) — up to the float
+rounding of llama.cpp's batched kernels, which can differ slightly with the
+batch's shape.
+
+A sequence ends at the stop string (cut from the text; its tokens are kept),
+at an end-of-generation token, or at ``max_new_tokens``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ttscale.backends import token_sampling
+from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
+from ttscale.errors import InputError
+from ttscale.types import ModelCard, SamplingConfig
+
+
+@dataclass(frozen=True)
+class LlamaGeneration:
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float
+    finished: bool
+    seed: int
+    error: str | None = None
+
+
+@dataclass
+class _Sequence:
+    """One sample being decoded."""
+
+    prompt_index: int
+    seed: int
+    seq_id: int
+    rng: np.random.Generator
+    pos: int
+    tokens: list[int] = field(default_factory=list)
+    raw: bytearray = field(default_factory=bytearray)
+    logprob: float = 0.0
+    done: bool = False
+    stopped: bool = False
+    text: str = ""
+
+
+def default_threads() -> int:
+    """Physical parallelism minus nothing: llama.cpp collapses when oversubscribed,
+    so never more threads than cores (RELIABILITY.md, "Threads under load")."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class LlamaCppBackend:
+    prefill_shared = True
+
+    def __init__(
+        self,
+        name: str,
+        card: ModelCard,
+        model_path: str | os.PathLike,
+        n_threads: int | None = None,
+        max_seqs: int = 16,
+        n_ctx: int = 8192,
+    ):
+        if not isinstance(max_seqs, int) or not 1 <= max_seqs <= 256:
+            raise InputError(f"max_seqs must be an integer in 1..256, got {max_seqs!r}")
+        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
+            raise InputError(f"threads must be a positive integer, got {n_threads!r}")
+        self.name = name
+        self.card = card
+        self.model_path = str(model_path)
+        self.n_threads = n_threads or default_threads()
+        self.max_seqs = max_seqs
+        self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads)
+
+    @classmethod
+    def from_gguf(cls, path: str, **kwargs) -> "LlamaCppBackend":
+        from ttscale.cards import card_from_gguf
+
+        card = kwargs.pop("card", None) or card_from_gguf(path).card
+        return cls(card.name, card, path, **kwargs)
+
+    @classmethod
+    def gemma3_270m(cls, **kwargs) -> "LlamaCppBackend":
+        from ttscale.cards import gemma3_270m, gemma3_270m_path
+
+        card = kwargs.pop("card", None) or gemma3_270m().card
+        return cls(card.name, card, gemma3_270m_path(), **kwargs)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.engine.tokenize(text))
+
+    # ------------------------------------------------------------------
+    def generate(
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
+    ) -> list[list[LlamaGeneration]]:
+        if len(prompts) != len(seeds):
+            raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
+        encoded = [self.engine.tokenize(p) for p in prompts]
+        for i, ids in enumerate(encoded):
+            if len(ids) + config.max_new_tokens > self.engine.n_ctx:
+                raise InputError(
+                    f"prompt {i} has {len(ids)} tokens; with max_new_tokens={config.max_new_tokens} it exceeds "
+                    f"the context of {self.engine.n_ctx}"
+                )
+        results: list[list[LlamaGeneration]] = [[] for _ in prompts]
+        for wave in self._waves(encoded, seeds, config.max_new_tokens):
+            self._decode_wave(wave, encoded, seeds, config, stop, results)
+        return results
+
+    def _waves(self, encoded, seeds, max_new: int) -> list[list[tuple[int, list[int]]]]:
+        """Groups of (prompt index, its seeds) whose sequences and cells fit one context.
+
+        A prompt with more samples than ``max_seqs`` is split across waves (its
+        prefill is then paid once per wave: the accounting in ``flops`` charges
+        it once per pool, an undercount only when n > max_seqs).
+        """
+        waves: list[list[tuple[int, list[int]]]] = []
+        current: list[tuple[int, list[int]]] = []
+        seqs = cells = 0
+        for index, (ids, pool_seeds) in enumerate(zip(encoded, seeds)):
+            pool_seeds = list(pool_seeds)
+            for start in range(0, len(pool_seeds), self.max_seqs):
+                part = pool_seeds[start : start + self.max_seqs]
+                need = len(ids) + len(part) * max_new
+                if current and (seqs + len(part) > self.max_seqs or cells + need > self.engine.n_ctx):
+                    waves.append(current)
+                    current, seqs, cells = [], 0, 0
+                current.append((index, part))
+                seqs += len(part)
+                cells += need
+        if current:
+            waves.append(current)
+        return waves
+
+    def _decode_wave(self, wave, encoded, seeds, config: SamplingConfig, stop: str, results) -> None:
+        engine = self.engine
+        engine.clear()
+        sequences: list[_Sequence] = []
+        prefill: list[Entry] = []
+        first_rows: list[list[_Sequence]] = []
+        for prompt_index, part in wave:
+            ids = encoded[prompt_index]
+            owned = [
+                _Sequence(prompt_index, seed, len(sequences) + j, np.random.default_rng(seed), pos=len(ids))
+                for j, seed in enumerate(part)
+            ]
+            sequences.extend(owned)
+            seq_ids = tuple(s.seq_id for s in owned)
+            for pos, token in enumerate(ids):
+                prefill.append(Entry(token, pos, seq_ids, wants_logits=pos == len(ids) - 1))
+            first_rows.append(owned)
+        logits = engine.decode(prefill)
+        # Every sample of a prompt draws its first token from the prompt's last logits.
+        rows = [row for row, owned in zip(logits, first_rows) for _ in owned]
+        live = [s for owned in first_rows for s in owned]
+        step_logits = np.stack(rows)
+        while live:
+            tokens, logprobs = token_sampling.choose(
+                step_logits, [s.rng for s in live], config.temperature, config.top_p
+            )
+            for seq, token, logprob in zip(live, tokens, logprobs):
+                self._append(seq, int(token), float(logprob), stop, config.max_new_tokens)
+            live = [s for s in live if not s.done]
+            if not live:
+                break
+            entries = [Entry(s.tokens[-1], s.pos, (s.seq_id,), True) for s in live]
+            for s in live:
+                s.pos += 1
+            step_logits = engine.decode(entries)
+        for seq in sequences:
+            results[seq.prompt_index].append(
+                LlamaGeneration(seq.text, tuple(seq.tokens), seq.logprob, seq.stopped, seq.seed)
+            )
+
+    def _append(self, seq: _Sequence, token: int, logprob: float, stop: str, max_new: int) -> None:
+        engine = self.engine
+        if engine.is_end(token):
+            # End of generation: the model chose to stop; the token is counted
+            # (it was decoded) but adds no text.
+            seq.tokens.append(token)
+            seq.logprob += logprob
+            seq.done = seq.stopped = True
+            seq.text = seq.raw.decode("utf-8", errors="replace")
+            return
+        seq.tokens.append(token)
+        seq.logprob += logprob
+        seq.raw += engine.piece(token)
+        text = seq.raw.decode("utf-8", errors="replace")
+        cut = text.find(stop) if stop else -1
+        if cut >= 0:
+            seq.text, seq.done, seq.stopped = text[:cut], True, True
+        elif len(seq.tokens) >= max_new:
+            seq.text, seq.done = text, True
+        else:
+            seq.text = text

@@ -1,0 +1,53 @@
+"""The OpenAI-compatible backend against a real server: llama-cpp-python's own
+server serving Gemma 3 270M on loopback (RELIABILITY.md §1-2: it ignores ``n``
+and repeats a sample for a repeated seed)."""
+
+from __future__ import annotations
+
+from ttscale.backends.openai import OpenAIBackend
+from ttscale.cards import gemma3_270m
+from ttscale.pools import pools_from_samples
+from ttscale.store import Store
+from ttscale.sweep import run_sweep
+from ttscale.tasks import get_task
+from ttscale.types import SamplingConfig
+
+CONFIG = SamplingConfig(temperature=1.0, max_new_tokens=12)
+
+
+def _backend(url: str) -> OpenAIBackend:
+    # top_k/min_p/repeat_penalty off: sample from the distribution the config names.
+    return OpenAIBackend.from_spec(
+        f"openai:{url}/v1#gemma", card=gemma3_270m().card, trust_env=False, max_concurrency=2, timeout_s=60,
+        extra_body={"top_k": 0, "min_p": 0, "repeat_penalty": 1.0},
+    )  # fmt: skip
+
+
+def test_n_is_detected_as_ignored_and_samples_fan_out_with_their_own_seeds(llama_server):
+    with _backend(llama_server) as backend:
+        pool = backend.generate(["def add(a, b):\n"], [[11, 12, 13, 14]], CONFIG, stop="\n\n")[0]
+        assert backend.n_mode == "fan-out" and not backend.prefill_shared
+        assert [g.seed for g in pool] == [11, 12, 13, 14]
+        assert all(g.error is None for g in pool)
+        assert len({g.text for g in pool}) >= 2  # distinct seeds, distinct samples
+        assert all(0 < len(g.token_ids) <= CONFIG.max_new_tokens for g in pool)
+        # The server repeats a sample for a repeated seed: the fan-out is reproducible.
+        again = backend.generate(["def add(a, b):\n"], [[12]], CONFIG, stop="\n\n")[0][0]
+        assert again.text == pool[1].text
+        assert backend.usage.completion_tokens >= sum(len(g.token_ids) for g in pool)
+        assert backend.usage.prompt_tokens > 0
+
+
+def test_a_sweep_on_the_real_server_stores_graded_samples_and_resumes(llama_server, tmp_path):
+    task = get_task("arith:digits=1,operands=2,scratchpad=0")
+    problems = task.problems(3, seed=0)
+    with Store(tmp_path / "store.sqlite") as store, _backend(llama_server) as backend:
+        first = run_sweep(store, "real", backend, task, problems, 2, CONFIG, run_seed=0)
+        assert first.generated == 6
+        again = run_sweep(store, "real", backend, task, problems, 2, CONFIG, run_seed=0)
+        assert again.generated == 0 and again.backend_calls == 0
+        samples = store.samples("real")
+    assert len(samples) == 6 and all(s.status == "ok" for s in samples)
+    assert all(s.prefill_flops > 0 and s.decode_flops > 0 for s in samples)
+    (cell,) = pools_from_samples(samples).values()
+    assert len(cell) == 3 and all(p.n == 2 for p in cell)
