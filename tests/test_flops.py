@@ -71,3 +71,20 @@ def test_matmul_rate_and_seconds():
     rate = flops.measure_matmul_flops(size=64, seconds=0.05)
     assert rate > 1e6
     assert flops.seconds_at(3e9, 1.5e9) == 2.0
+
+
+def test_global_layers_attend_past_the_window():
+    """Gemma-style interleaving: windowed layers cap their keys, global layers do not."""
+    from dataclasses import replace
+
+    base = ModelCard(name="w", params_total=1000, params_non_embedding=800, n_layers=6, d_model=8, n_heads=2,
+                     d_ff=32, vocab_size=10, context_length=4096, sliding_window=4)  # fmt: skip
+    mixed = replace(base, global_layers=1)
+    d_attn = 8
+    # At context 10: five layers see 4 keys, one sees 10.
+    extra = flops.forward_flops_per_token(mixed, 10) - flops.forward_flops_per_token(base, 10)
+    assert extra == 4.0 * d_attn * (10 - 4)
+    # Prefill of 6 tokens: the global layer sums 1..6 = 21 keys, a windowed one 1+2+3+4+4+4 = 18.
+    assert flops.prefill_flops(mixed, 6) - flops.prefill_flops(base, 6) == 4.0 * d_attn * (21 - 18)
+    # Inside the window every layer sees every key: no difference.
+    assert flops.decode_flops(mixed, 1, 3) == flops.decode_flops(base, 1, 3)

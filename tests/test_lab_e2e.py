@@ -66,7 +66,10 @@ def test_rerun_resumes_from_the_store_without_generating(smoke_report):
             "select count(*) from (select distinct run, model, task, problem_id, config, sample_index from samples)"
         ).fetchone()
         assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
-    assert rows == distinct == 5 * 3 * 24 * 8
+        by_run = dict(db.execute("select run, count(*) from samples group by run").fetchall())
+    # 5 models x 8 samples x (test: 3 tasks x 24 problems, calibration: 2 sums tasks x 16 problems)
+    assert rows == distinct == 5 * 8 * (3 * 24 + 2 * 16)
+    assert by_run == {"lab-smoke-seed0": 5 * 8 * 3 * 24, "lab-smoke-seed0/calib": 5 * 8 * 2 * 16}
 
 
 def test_json_to_stdout_parses(smoke_report):

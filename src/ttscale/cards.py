@@ -12,10 +12,10 @@ each layer. Accepted specs:
     PATH.yaml | PATH.yml          a card written by hand, e.g. for an API model (cards_yaml.py)
 
 Interleaved attention. Gemma 3 attends through a 512-token sliding window in five
-layers of every six and globally in the sixth. ``flops.py`` applies
-``ModelCard.sliding_window`` to every layer, so the functions here split the layers
-into groups by window and add each group's attention term to the matmul term once:
-with one group they equal ``flops.py`` exactly.
+layers of every six and globally in the sixth. A ``ModelCard`` holds one window and
+the number of global layers (``global_layers``), which is what ``flops.py`` counts
+with; the functions here take each layer's own window (so several distinct windows
+would also be counted right) and equal ``flops.py`` whenever there is one window.
 
 Training compute. When only the training tokens D are published, ``train_flops`` is
 the estimate ``pretrain_flops_estimate``: 6·N·D with N the *non-embedding*
@@ -85,7 +85,7 @@ def _attention_groups(loaded: LoadedCard) -> list[ModelCard]:
     4·n_layers·d_attn·(keys attended) for it.
     """
     counts = Counter(loaded.layer_windows)
-    return [replace(loaded.card, n_layers=n, sliding_window=window, params_non_embedding=0, vocab_size=0)
+    return [replace(loaded.card, n_layers=n, sliding_window=window, global_layers=0, params_non_embedding=0, vocab_size=0)
             for window, n in sorted(counts.items(), key=lambda item: (item[0] is None, item[0] or 0))]
 
 

@@ -316,6 +316,7 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
         n_kv_heads=n_kv_heads,
         head_dim=head_dim,
         sliding_window=max((w for w in windows if w), default=None),
+        global_layers=sum(w is None for w in windows) if any(windows) else 0,
         quantization=file_type_name(file_type) if isinstance(file_type, int) else None,
         bits_per_weight=total_bytes * 8 / params_total if params_total else None,
     )

@@ -157,6 +157,7 @@ def card_from_hf_config(path: str | Path, name: str | None = None) -> LoadedCard
         n_kv_heads=kv_heads,
         head_dim=head_dim,
         sliding_window=max((w for w in windows if w), default=None),
+        global_layers=sum(w is None for w in windows) if any(windows) else 0,
         quantization=quantization,
         bits_per_weight=bits_per_weight,
         provenance=f"Hugging Face config {path.name} (model_type {model_type}): parameters counted from "

@@ -33,20 +33,37 @@ def _attention_width(card: ModelCard) -> int:
     return card.n_heads * head_dim
 
 
-def _attended(card: ModelCard, context: int) -> int:
-    """Keys a query at context length ``context`` attends to (the sliding window caps it)."""
-    return min(context, card.sliding_window) if card.sliding_window else context
+def _window_groups(card: ModelCard) -> tuple[tuple[int, int | None], ...]:
+    """(layers, window) groups: the windowed layers and the ones that attend globally.
+
+    ``card.sliding_window`` caps every layer except ``card.global_layers`` of them
+    (Gemma 3: five of every six layers windowed, the sixth global).
+    """
+    if not card.sliding_window:
+        return ((card.n_layers, None),)
+    global_layers = min(card.global_layers or 0, card.n_layers)
+    return tuple((n, w) for n, w in ((card.n_layers - global_layers, card.sliding_window), (global_layers, None)) if n)
 
 
-def _attended_sum(card: ModelCard, first: int, last: int) -> int:
-    """Sum of ``_attended(card, c)`` for c = first .. last (0 if last < first), in closed form."""
+def _keys_sum(window: int | None, first: int, last: int) -> int:
+    """Sum of min(c, window) for c = first .. last (0 if last < first), in closed form."""
     if last < first:
         return 0
-    window = card.sliding_window or last
+    window = window or last
     low_end = min(last, window)  # contexts first..low_end attend to all their keys
     total = (first + low_end) * (low_end - first + 1) // 2 if low_end >= first else 0
     total += window * (last - max(first - 1, window)) if last > window else 0
     return total
+
+
+def _layer_keys(card: ModelCard, context: int) -> int:
+    """Keys attended, summed over layers, by a query at context length ``context``."""
+    return sum(n * (min(context, w) if w else context) for n, w in _window_groups(card))
+
+
+def _layer_keys_sum(card: ModelCard, first: int, last: int) -> int:
+    """``_layer_keys`` summed over contexts first .. last."""
+    return sum(n * _keys_sum(w, first, last) for n, w in _window_groups(card))
 
 
 def _check_count(name: str, value: int) -> None:
@@ -78,7 +95,7 @@ def forward_flops_per_token(card: ModelCard, context: int) -> float:
     activations, residuals and rotary embeddings.
     """
     _check_count("context", context)
-    return matmul_flops_per_token(card) + 4.0 * card.n_layers * _attended(card, context) * _attention_width(card)
+    return matmul_flops_per_token(card) + 4.0 * _layer_keys(card, context) * _attention_width(card)
 
 
 def prefill_flops(card: ModelCard, prompt_tokens: int) -> float:
@@ -94,8 +111,8 @@ def prefill_flops(card: ModelCard, prompt_tokens: int) -> float:
     Leaves out what ``forward_flops_per_token`` leaves out.
     """
     _check_count("prompt_tokens", prompt_tokens)
-    attended = _attended_sum(card, 1, prompt_tokens)
-    return prompt_tokens * matmul_flops_per_token(card) + 4.0 * card.n_layers * _attention_width(card) * attended
+    attended = _layer_keys_sum(card, 1, prompt_tokens)
+    return prompt_tokens * matmul_flops_per_token(card) + 4.0 * _attention_width(card) * attended
 
 
 def decode_flops(card: ModelCard, prompt_tokens: int, new_tokens: int) -> float:
@@ -116,8 +133,8 @@ def decode_flops(card: ModelCard, prompt_tokens: int, new_tokens: int) -> float:
     _check_count("prompt_tokens", prompt_tokens)
     _check_count("new_tokens", new_tokens)
     passes = max(new_tokens - 1, 0)
-    attended = _attended_sum(card, prompt_tokens + 1, prompt_tokens + passes)
-    return passes * matmul_flops_per_token(card) + 4.0 * card.n_layers * _attention_width(card) * attended
+    attended = _layer_keys_sum(card, prompt_tokens + 1, prompt_tokens + passes)
+    return passes * matmul_flops_per_token(card) + 4.0 * _attention_width(card) * attended
 
 
 def train_flops(card: ModelCard, tokens: int, seq_len: int) -> float:

@@ -38,6 +38,7 @@ class ModelCard:
     n_kv_heads: int | None = None
     head_dim: int | None = None
     sliding_window: int | None = None
+    global_layers: int = 0  # layers that attend globally although sliding_window is set
     quantization: str | None = None
     bits_per_weight: float | None = None
     train_tokens: int | None = None

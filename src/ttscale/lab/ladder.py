@@ -50,14 +50,20 @@ class LabPreset:
     sampling: SamplingConfig
     batch_size: int
     n_boot: int
+    # Problems of the "calib" split sampled for strategies that choose a
+    # threshold there (cascades); never used to score anything.
+    n_calibration_problems: int
 
     def plan(self, seed: int) -> dict:
         """Everything that determines the stored samples (the run's identity).
 
         Analysis settings (``n_boot``) are left out: changing them re-analyses
-        the same samples instead of refusing the stored run.
+        the same samples instead of refusing the stored run. So is the
+        calibration count: the calibration split is a run of its own with its
+        own plan, and the test samples do not depend on it (so stores made
+        before the field existed still resume).
         """
-        sampled = {k: v for k, v in asdict(self).items() if k != "n_boot"}
+        sampled = {k: v for k, v in asdict(self).items() if k not in ("n_boot", "n_calibration_problems")}
         return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE)}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
@@ -124,6 +130,7 @@ PRESETS: dict[str, LabPreset] = {
         sampling=_SAMPLING,
         batch_size=16,
         n_boot=100,
+        n_calibration_problems=16,
     ),
     "default": LabPreset(
         name="default",
@@ -140,6 +147,7 @@ PRESETS: dict[str, LabPreset] = {
         sampling=_SAMPLING,
         batch_size=16,
         n_boot=300,
+        n_calibration_problems=100,
     ),
     "full": LabPreset(
         name="full",
@@ -158,6 +166,7 @@ PRESETS: dict[str, LabPreset] = {
         sampling=_SAMPLING,
         batch_size=16,
         n_boot=1000,
+        n_calibration_problems=150,
     ),
 }
 

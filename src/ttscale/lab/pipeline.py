@@ -3,6 +3,11 @@
 Each step is resumable: checkpoints are cached by config hash, samples live in
 the run's SQLite store (only missing keys are generated), and the analysis is
 recomputed from the store, so a killed lab re-run picks up where it stopped.
+
+Two splits are sampled: "test" (every task; every point is scored there) and
+"calib" (the tasks cascades run on), stored as a run of its own,
+``"{run}/calib"``, so a strategy that chooses a threshold chooses it on
+problems that are never scored.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.checkpoints import load_or_train
-from ttscale.lab.ladder import LEVELS, SHORT_NAMES, TRAIN_MIXTURE, LabPreset
+from ttscale.lab.ladder import LEVELS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, LabPreset
 from ttscale.lab.model import TinyGPT
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
@@ -56,8 +61,47 @@ def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256) -> Iterato
         yield from batch
 
 
+# The tasks whose calibration split is sampled: those cascades run on in the
+# lab (answer-only sums and scratchpad sums). Factoring is left out to keep the
+# lab's sampling time down (no lab model solves a fifth of it); add it here to
+# get verifier cascades there (a strategy needing calibration is skipped on a
+# task without calibration pools, even with a fixed threshold).
+CALIBRATION_TASKS = (SUMS, SUMS_COT)
+
+
+@dataclass(frozen=True)
+class SplitSweep:
+    """One split to sample: into which run, for which tasks, how many problems."""
+
+    run: str
+    split: str
+    tasks: tuple[str, ...]
+    n_problems: int
+
+
 def run_name(preset: LabPreset, seed: int) -> str:
     return f"lab-{preset.name}-seed{seed}"
+
+
+def calibration_run_name(run: str) -> str:
+    return f"{run}/calib"
+
+
+def calibration_plan(preset: LabPreset, seed: int) -> dict:
+    """The calibration run's identity: the lab's plan plus what its own samples depend on."""
+    return {
+        "of": preset.plan(seed),
+        "split": "calib",
+        "n_problems": preset.n_calibration_problems,
+        "tasks": list(CALIBRATION_TASKS),
+    }
+
+
+def split_sweeps(preset: LabPreset, run: str) -> tuple[SplitSweep, ...]:
+    sweeps = [SplitSweep(run, "test", TRAIN_MIXTURE, preset.n_problems)]
+    if preset.n_calibration_problems > 0:
+        sweeps.append(SplitSweep(calibration_run_name(run), "calib", CALIBRATION_TASKS, preset.n_calibration_problems))
+    return tuple(sweeps)
 
 
 def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, dict, float]:
@@ -87,25 +131,35 @@ def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: 
 
 
 def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar, store: Store) -> tuple[int, int, float]:
+    """Sample every split of ``split_sweeps`` (test, then calibration) into the store."""
     started = time.perf_counter()
     generated = total = 0
-    for name, model in models.items():
-        backend = TinyBackend(name=name, card=cards[name], model=model)
-        for spec in TRAIN_MIXTURE:
-            task = get_task(spec)
-            problems = task.problems(preset.n_problems, seed, "test")
-            advance = add_bar(f"sample {name} {SHORT_NAMES[spec]}", preset.n_problems * preset.n_samples)
-            stats = run_sweep(store, run, backend, task, problems, preset.n_samples, preset.sampling, seed, progress=advance)
-            generated += stats.generated
-            total += stats.planned
+    for sweep in split_sweeps(preset, run):
+        label = "sample" if sweep.split == "test" else f"sample {sweep.split}"
+        for name, model in models.items():
+            backend = TinyBackend(name=name, card=cards[name], model=model)
+            for spec in sweep.tasks:
+                task = get_task(spec)
+                problems = task.problems(sweep.n_problems, seed, sweep.split)
+                advance = add_bar(f"{label} {name} {SHORT_NAMES[spec]}", sweep.n_problems * preset.n_samples)
+                stats = run_sweep(
+                    store, sweep.run, backend, task, problems, preset.n_samples, preset.sampling, seed, progress=advance
+                )
+                generated += stats.generated
+                total += stats.planned
     return generated, total, time.perf_counter() - started
 
 
 def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, ModelCard], seed: int):
+    """Points of every technique, scored on the test run; calibration pools go to
+    the strategies that choose a threshold (and only to them)."""
     pools = pools_from_samples(store.samples(run))
+    calibration = pools_from_samples(store.samples(calibration_run_name(run)))
     details: list[PointDetail] = []
     for spec in preset.techniques():
-        details.extend(technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed))
+        details.extend(
+            technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed, calibration=calibration or None)
+        )
     result = tradeoff.analyse([d.point for d in details], levels=list(LEVELS), n_boot=preset.n_boot, seed=seed)
     return pools, details, result
 
@@ -128,11 +182,15 @@ def run_lab(
     run = run_name(preset, seed)
     with Store(out_dir / "store.sqlite") as store:
         store.start_run(run, preset.plan(seed))
+        if preset.n_calibration_problems > 0:
+            store.start_run(calibration_run_name(run), calibration_plan(preset, seed))
         with steps(console, enabled=show_progress) as add_bar:
             models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
             generated, total, sample_s = sample_ladder(preset, seed, run, models, cards, add_bar, store)
         pools, details, result = analyse_run(preset, run, store, cards, seed)
         store.finish_run(run)
+        if preset.n_calibration_problems > 0:
+            store.finish_run(calibration_run_name(run))
     outcome = LabOutcome(
         out_dir=out_dir,
         run=run,

@@ -1,0 +1,128 @@
+"""Ensemble: k samples from each of several models, one plurality vote over all.
+
+``cells = [model_1, model_2, ...]`` (two or more). Every model draws ``k``
+samples of the same problem; the answer is the plurality answer of the union
+(plain, unweighted: every sample one vote). Ties are broken as
+``estimators.majority_at_k`` breaks them, over the union of the pools: larger
+count in all the pools together, then the smaller answer string. ``None``
+answers take their slots but never win. Compute is the sum of each model's
+``Pool.inference_flops(k)`` (every model pays its own prefill).
+
+Replay is Monte Carlo: the union's vote has no cheap closed form across
+models (each model's k-subset is constrained separately), so every problem
+averages ``perms`` independent draws (a uniformly random k-subset of each
+model's pool per draw), seeded by (seed, problem id). Compute is exact. The
+Monte-Carlo standard error of the mean performance is in
+``Evaluation.notes["mc_standard_error"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ttscale.errors import InputError
+from ttscale.pools import Pool
+from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.strategies.registry import STRATEGIES
+from ttscale.types import stable_hash
+
+
+@dataclass(frozen=True)
+class UnionClasses:
+    """The answers of one problem across models, ranked in tie-break order."""
+
+    rank: tuple[np.ndarray, ...]  # per model, per sample: the answer's rank (-1 for None)
+    correct: np.ndarray  # per rank: is that answer correct
+
+
+def union_classes(pools: Sequence[Pool]) -> UnionClasses:
+    """Rank every answer of the union: larger total count first, then the smaller string."""
+    counts: dict[str, int] = {}
+    verdicts: dict[str, set[bool]] = {}
+    for pool in pools:
+        for answer, ok in zip(pool.answers, pool.correct):
+            if answer is not None:
+                counts[answer] = counts.get(answer, 0) + 1
+                verdicts.setdefault(answer, set()).add(bool(ok))
+    for answer, seen in verdicts.items():
+        if len(seen) > 1:
+            raise InputError(
+                f"strategy 'ensemble': answer {answer!r} of problem {pools[0].problem_id!r} is graded both correct "
+                "and wrong; voting needs one verdict per answer"
+            )
+    ranked = sorted(counts, key=lambda a: (-counts[a], a))
+    index = {answer: i for i, answer in enumerate(ranked)}
+    rank = tuple(np.array([index.get(a, -1) if a is not None else -1 for a in pool.answers]) for pool in pools)
+    return UnionClasses(rank=rank, correct=np.array([verdicts[a] == {True} for a in ranked], dtype=bool))
+
+
+def problem_seed(seed: int, problem_id: str) -> int:
+    """The same problem gets the same draws whatever the order or the other problems."""
+    return int(stable_hash(["ensemble", seed, problem_id], length=12), 16)
+
+
+def random_subsets(n: int, k: int, perms: int, rng: np.random.Generator) -> np.ndarray:
+    """(perms, k) indices: each row a uniformly random k-subset of range(n)."""
+    # The k smallest of n uniform keys are a uniform k-subset; partitioning is O(n), sorting O(n log n).
+    return np.argpartition(rng.random((perms, n)), k - 1, axis=1)[:, :k]
+
+
+def union_vote_wins(pools: Sequence[Pool], k: int, perms: int, seed: int) -> np.ndarray:
+    """(perms,) bool: did the plurality of the union of k draws per model answer correctly, per draw."""
+    classes = union_classes(pools)
+    rng = np.random.default_rng(problem_seed(seed, pools[0].problem_id))
+    drawn = np.concatenate(
+        [ranks[random_subsets(len(ranks), k, perms, rng)] for ranks in classes.rank], axis=1
+    )  # (perms, models * k) answer ranks
+    n_classes = len(classes.correct)
+    if n_classes == 0:
+        return np.zeros(perms, dtype=bool)
+    # One bincount over (draw, answer) cells counts every draw's votes; None (-1) gets a bin of its own.
+    cells = np.arange(perms)[:, None] * (n_classes + 1) + (drawn + 1)
+    votes = np.bincount(cells.ravel(), minlength=perms * (n_classes + 1)).reshape(perms, n_classes + 1)[:, 1:]
+    # argmax takes the first maximum: the lowest rank, i.e. the tie-break winner.
+    winner = votes.argmax(axis=1)
+    return (votes.max(axis=1) > 0) & classes.correct[winner]
+
+
+@dataclass(frozen=True)
+class EnsembleStrategy:
+    name: str = "ensemble"
+    description: str = "k samples from each model; plurality answer of all of them"
+    params: tuple[Param, ...] = (
+        Param("k", int, 1, 1_000_000, 1, "samples per model"),
+        Param("perms", int, 1, 1_000_000, 1000, "random draws per problem (Monte-Carlo replay)"),
+    )
+    n_models: int | None = None
+    uses_verifier: bool = False
+    needs_calibration: bool = False
+
+    def evaluate(
+        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
+    ) -> Evaluation:
+        check_aligned(self.name, cells, None)
+        k, perms = int(settings["k"]), int(settings["perms"])
+        for cell in cells:
+            too_small = [p.problem_id for p in cell if p.n < k]
+            if too_small:
+                raise InputError(
+                    f"strategy 'ensemble': k={k} exceeds the pool size of model {cell[0].model!r} "
+                    f"on problem {too_small[0]!r}"
+                )
+        problems = list(zip(*cells))  # per problem: one pool per model
+        performance = np.array([union_vote_wins(pools, k, perms, seed).mean() for pools in problems])
+        # Per-problem binomial variance of the Monte-Carlo mean, summed over problems.
+        variance = (performance * (1 - performance) / max(perms - 1, 1)).sum() / len(problems) ** 2
+        return Evaluation(
+            performance=performance,
+            infer_flops=np.array([sum(p.inference_flops(k, False) for p in pools) for pools in problems]),
+            infer_seconds=np.array([sum(p.inference_seconds(k) for p in pools) for pools in problems]),
+            draws=np.full(len(problems), float(k * len(cells))),
+            notes={"mc_standard_error": float(np.sqrt(variance))},
+        )
+
+
+ENSEMBLE = STRATEGIES.register("ensemble")(EnsembleStrategy())
