@@ -11,7 +11,7 @@ so a kind whose extra is not installed fails only when it is used, with the
 install hint.
 
 Kinds: ``openai:URL#MODEL`` (an OpenAI-compatible server), ``tiny:PATH[#NAME]``
-(a lab checkpoint).
+(a lab checkpoint), ``gguf:PATH`` and ``gemma3-270m`` (in-process llama.cpp).
 """
 
 from __future__ import annotations
@@ -45,21 +45,21 @@ def _tiny(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
 
 
 @BACKEND_KINDS.register("gguf")
-def _gguf(rest: str, **kwargs: Any) -> Backend:
+def _gguf(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
     from ttscale.backends.llama_cpp import LlamaCppBackend
 
     if not rest:
         raise InputError("model spec 'gguf:PATH' needs a path to a .gguf file")
-    return LlamaCppBackend.from_gguf(rest, **kwargs)
+    return LlamaCppBackend.from_gguf(rest, n_threads=threads, **kwargs)
 
 
 @BACKEND_KINDS.register("gemma3-270m")
-def _gemma3_270m(rest: str, **kwargs: Any) -> Backend:
+def _gemma3_270m(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
     from ttscale.backends.llama_cpp import LlamaCppBackend
 
     if rest:
         raise InputError(f"model spec 'gemma3-270m' takes nothing after it, got {rest!r}")
-    return LlamaCppBackend.gemma3_270m(**kwargs)
+    return LlamaCppBackend.gemma3_270m(n_threads=threads, **kwargs)
 
 
 # Specs that are a whole model name, without KIND:REST.

@@ -1,11 +1,23 @@
 """The lab's tiny torch models as a backend: batched, KV-cached sampling with
-the prompt prefilled once per pool."""
+the prompt prefilled once per pool.
+
+``load_checkpoint_backend("PATH[#NAME]")`` (model spec ``tiny:PATH[#NAME]``)
+opens a lab checkpoint (``ttscale.lab.checkpoints``: the weights and the model
+card), so lab models can be swept like any other model; the backend is named
+after the card, or NAME when given.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
+import torch
+
+from ttscale.errors import InputError
 from ttscale.lab import sampler, tokenizer
 from ttscale.lab.model import TinyGPT
 from ttscale.types import ModelCard, SamplingConfig
@@ -47,3 +59,23 @@ class TinyBackend:
             for i, pool in zip(indices, pools):
                 results[i] = pool
         return [r if r is not None else [] for r in results]
+
+
+def load_checkpoint_backend(rest: str, threads: int | None = None) -> TinyBackend:
+    """The backend of ``tiny:PATH[#NAME]``; ``threads`` sets torch's CPU threads."""
+    from ttscale.lab.checkpoints import load_result
+
+    path_text, _, name = rest.partition("#")
+    path = Path(path_text.strip()).expanduser()
+    if not path_text.strip():
+        raise InputError(f"model spec 'tiny:{rest}': give a checkpoint file, e.g. 'tiny:~/.cache/ttscale/tinygpt-....pt'")
+    if not path.is_file():
+        raise InputError(f"model spec 'tiny:{rest}': no such checkpoint file {str(path)!r}")
+    try:
+        result = load_result(path, name.strip() or None)
+    except (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        raise InputError(f"model spec 'tiny:{rest}': {str(path)!r} is not a readable lab checkpoint ({exc})") from None
+    if threads:
+        torch.set_num_threads(threads)
+    card = dataclasses.replace(result.card, provenance=f"{result.card.provenance}; checkpoint {path.resolve()}")
+    return TinyBackend(name=card.name, card=card, model=result.model)

@@ -19,7 +19,7 @@ app = typer.Typer(
 
 def _load_commands() -> None:
     # Imported for their side effect of registering commands on ``app``.
-    from ttscale.cli import card_cmd, lab_cmd, tradeoff_cmd, verify_cmd  # noqa: F401
+    from ttscale.cli import card_cmd, lab_cmd, sweep_cmd, tradeoff_cmd, verify_cmd  # noqa: F401
 
 
 def main() -> None:

@@ -9,33 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from ttscale.report import html
-from ttscale.report.budget_plots import plot_budget_curves, plot_table
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_finite_rate
-from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
-
-
-def points_frame(details) -> pd.DataFrame:
-    """The points in the tradeoff CSV format, plus where each came from."""
-    return pd.DataFrame(
-        [
-            {
-                "technique": d.point.technique,
-                "model": d.point.model,
-                "train_flops": d.point.train_flops,
-                "infer_flops": d.point.infer_flops,
-                "performance": d.point.performance,
-                "ci_low": d.point.ci_low,
-                "ci_high": d.point.ci_high,
-                "task": d.task,
-                "strategy": d.strategy,
-                "k": d.k,
-                "mean_draws": d.mean_draws,
-                "infer_seconds": d.infer_seconds,
-            }
-            for d in details
-        ]
-    )
+from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
 
 
 def cards_frame(cards, rates) -> pd.DataFrame:
@@ -72,13 +48,6 @@ def write_lab_report(outcome, preset, pools) -> Path:
     summary = summary_frame(outcome.result)
     cards = cards_frame(outcome.cards, outcome.train_flops_per_second)
 
-    budget_png = plot_budget_curves(outcome.details, out / "performance_vs_inference.png")
-    iso_png = out / "iso_performance.png"
-    plot_iso_diagram(outcome.result, [d.point for d in outcome.details], iso_png)
-    rate_png = out / "exchange_rate.png"
-    plot_exchange_rate(outcome.result, rate_png)
-    table_png = plot_table(summary, out / "summary_table.png", "span of efficient exchange per technique")
-
     result = dict(outcome.result)
     result["lab"] = {
         "preset": preset.name,
@@ -94,9 +63,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "samples_generated": outcome.samples_generated,
         "techniques_with_finite_rate": techniques_with_finite_rate(outcome.result),
     }
-    tmp_csv = out / "points.csv.tmp"
-    points.to_csv(tmp_csv, index=False)
-    tmp_csv.replace(out / "points.csv")
+    write_csv(points, out / "points.csv")
     write_json(result, out / "tradeoff.json")
 
     technique_rows = pd.DataFrame(
@@ -110,28 +77,10 @@ def write_lab_report(outcome, preset, pools) -> Path:
             f"{preset.n_problems} test problems per task, {preset.n_samples} samples per problem"
         ),
         sections=[
-            html.Section(
-                "Summary",
-                paragraphs=[
-                    "Span of efficient exchange: the part of each iso-performance curve where the exchange "
-                    f"rate |d log IC / d log TC| lies between 1/{result.get('ratio', 6):g} and "
-                    f"{result.get('ratio', 6):g}, in orders of magnitude (OOM) of training and inference compute.",
-                ],
-                tables=[html.Table("technique | span in TC | span in IC | how the span changes with scale", summary)],
-                figures=[html.Figure("summary table", table_png)],
-            ),
-            html.Section(
-                "Iso-performance curves",
-                paragraphs=["Curves are drawn only where the measured points support them; shading marks the efficient span."],
-                figures=[html.Figure("iso-performance diagram (TC x IC)", iso_png),
-                         html.Figure("exchange rate along each curve", rate_png)],
-            ),
-            html.Section(
-                "Performance vs inference compute",
-                paragraphs=["Each line is one model; k samples per problem replayed exactly from one pool; bands are "
-                            "95% bootstrap intervals over problems."],
-                figures=[html.Figure("performance vs inference compute per model and strategy", budget_png)],
-            ),
+            *tradeoff_sections(outcome.result, outcome.details, out),
+            budget_section(outcome.details, out, [
+                "Each line is one model; k samples per problem replayed exactly from one pool; bands are "
+                "95% bootstrap intervals over problems."]),
             html.Section("Techniques", tables=[html.Table("what each technique measures", technique_rows)]),
             html.Section("Models", tables=[html.Table("model cards (training compute counted exactly)", cards)]),
             html.Section("Points", tables=[html.Table("every point of the tradeoff", points)]),

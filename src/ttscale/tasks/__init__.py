@@ -10,6 +10,11 @@ Families:
 - ``factor`` (digits 2..6, default 3): factor a semiprime; cheap exact verifier.
 - ``arith`` (digits 1..5, default 2; operands 2..6, default 3; scratchpad 0/1,
   default 0): a sum, answered directly or after column-by-column steps; no verifier.
+- ``humaneval``: the 164 HumanEval problems, graded in the sandbox.
+- ``jsonl:PATH[?grader=...,stop=...,tolerance=...]``: your own problems from a
+  JSONL file (``jsonl_task``). A task class with a ``from_spec`` classmethod,
+  like this one, gets everything after the first colon verbatim (a path may
+  hold ``,`` and ``=``) instead of ``name=value`` parameters.
 
 Besides the ``Task`` protocol every task offers, for the lab trainer,
 ``demonstrations(count, seed)`` (train split only) and
@@ -26,6 +31,7 @@ from ttscale.registry import Registry
 from ttscale.tasks.arith import ArithTask
 from ttscale.tasks.factor import FactorTask
 from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks.jsonl_task import JsonlTask
 from ttscale.tasks.spec import build, parse_spec
 from ttscale.tasks.splits import SPLITS
 
@@ -35,12 +41,18 @@ TASKS: Registry[Any] = Registry("task")
 TASKS.register("factor")(FactorTask)
 TASKS.register("arith")(ArithTask)
 TASKS.register("humaneval")(HumanEvalTask)  # code: graded in the sandbox
+TASKS.register("jsonl")(JsonlTask)  # user problems: "jsonl:PATH[?options]"
 
 
 def get_task(spec: str) -> Any:
     """The task named by ``spec``; InputError (with "did you mean") on a bad name or value."""
+    if isinstance(spec, str) and spec.strip():
+        family, _, rest = spec.strip().partition(":")
+        cls = TASKS.get(family.strip())
+        if hasattr(cls, "from_spec"):
+            return cls.from_spec(rest)
     family, raw = parse_spec(spec)
     return build(TASKS.get(family), family, raw)
 
 
-__all__ = ["SPLITS", "TASKS", "ArithTask", "FactorTask", "get_task"]
+__all__ = ["SPLITS", "TASKS", "ArithTask", "FactorTask", "JsonlTask", "get_task"]

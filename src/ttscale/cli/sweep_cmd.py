@@ -1,0 +1,85 @@
+"""``ttscale sweep``: sample real models on a task, then report their curves and the tradeoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ttscale.cli import app
+from ttscale.errors import InputError
+from ttscale.types import SamplingConfig
+
+
+def sampling_config(temperature: float, top_p: float, max_tokens: int) -> SamplingConfig:
+    """The sampling settings, or an InputError naming the option."""
+    if not temperature >= 0:
+        raise InputError(f"--temperature must be >= 0, got {temperature!r}")
+    if not 0 < top_p <= 1:
+        raise InputError(f"--top-p must be in (0, 1], got {top_p!r}")
+    if max_tokens < 1:
+        raise InputError(f"--max-tokens must be >= 1, got {max_tokens!r}")
+    return SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=max_tokens)
+
+
+def summary_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("model", "strategy", "k", "perf.", "95% CI", "IC FLOPs/problem", "s/problem"):
+        table.add_column(column, justify="left" if column in ("model", "strategy") else "right")
+    for row in rows:
+        ci = "" if row["ci_low"] is None else f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
+        table.add_row(row["model"], row["strategy"], str(row["k"]), f"{row['performance']:.3f}", ci,
+                      f"{row['infer_flops']:.3g}", f"{row['seconds_per_problem']:.3g}")
+    return table
+
+
+@app.command()
+def sweep(
+    model: List[str] = typer.Option(..., "--model", help="Model spec, repeatable: tiny:CKPT[#NAME], gguf:PATH, "
+                                    "gemma3-270m, openai:URL#MODEL."),
+    task: str = typer.Option(..., help="Task spec: arith:..., factor:..., humaneval, jsonl:PATH[?grader=...]."),
+    n: int = typer.Option(..., "--n", help="Samples per problem."),
+    limit: Optional[int] = typer.Option(None, help="Use the first K test problems (default: all of them)."),
+    strategy: List[str] = typer.Option([], "--strategy", help="Extra strategy NAME[:param=value,...], repeatable."),
+    temperature: float = typer.Option(0.8, help="Sampling temperature."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Most new tokens per sample."),
+    seed: int = typer.Option(0, help="Seed for the problems' choice and every sample."),
+    threads: int = typer.Option(0, help="CPU threads for local models (0: the backend's default)."),
+    n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
+    out: Path = typer.Option(Path("sweep-report"), help="Report directory (HTML, PNG, CSV, tradeoff.json, store)."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+) -> None:
+    """Sample N completions per problem from each model (resumable), then report performance vs inference
+    compute per model and strategy, and the training-inference tradeoff between the models."""
+    from ttscale.model_sweep import SweepSettings, sweep_and_report
+    from ttscale.report.json_out import write_json
+    from ttscale.report.sweep_report import summary_rows
+
+    if threads < 0:
+        raise InputError(f"--threads must be >= 0, got {threads}")
+    settings = SweepSettings(
+        models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
+        sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None, n_boot=n_boot,
+    )
+    console = Console(stderr=True)
+    run, analysis, result = sweep_and_report(settings, out, console=console, show_progress=not quiet)
+    if json_out:
+        write_json(result, json_out)
+    info = result["sweep"]
+    console.print(summary_table(summary_rows(analysis, settings.n),
+                                f"{info['task']}: {info['problems']} problems x {settings.n} samples"))
+    for note in info["notes"]:
+        console.print(f"note: {note}")
+    overhead = info["overhead_share"]
+    console.print(
+        f"sweep: {len(run.models)} model(s), {info['planned']} samples ({info['generated']} new, "
+        f"{info['backend_calls']} backend calls); backend {info['backend_seconds']:.1f}s, grading "
+        f"{info['grading_seconds']:.1f}s, orchestration overhead "
+        + ("n/a" if overhead is None else f"{overhead:.1%}")
+        + f" of {info['sampling_wall_seconds']:.1f}s sampling; {run.wall_seconds:.0f}s -> {out / 'index.html'}"
+    )

@@ -1,0 +1,261 @@
+"""``ttscale sweep``: several models x one task -> pools in a store -> curves and the tradeoff.
+
+For each model spec (``backend_from_spec``), ``n`` samples for each of the
+task's first ``limit`` test problems are drawn with ``run_sweep`` into
+``OUT/store.sqlite``, under one run whose name comes from the task, the
+sampling config and the seed. The run's plan (task and its file fingerprint,
+sampling, seed, n, problem count) is checked by ``Store.start_run``, so a
+re-run with other settings into the same directory is refused rather than
+mixed in. Models are *not* part of the plan: a sweep may grow by models. A
+killed sweep re-run continues where it stopped; a finished one makes no
+backend call and only re-writes the report.
+
+Every setting is checked before anything is loaded or sampled, so a typo in a
+strategy or a bad ``--n`` fails at once with the option's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ttscale.backends.registry import backend_from_spec
+from ttscale.errors import InputError
+from ttscale.pools import pools_from_samples
+from ttscale.progress import steps
+from ttscale.store import Store
+from ttscale.strategies import resolve
+from ttscale.sweep import SweepStats, run_sweep
+from ttscale.tasks import get_task
+from ttscale.types import ModelCard, Problem, SamplingConfig
+
+ChunkHook = Callable[[str, int], None]  # (model name, samples just stored): for callers that watch progress
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    models: tuple[str, ...]
+    task: str
+    n: int
+    limit: int | None = None  # None: every test problem of the task
+    strategies: tuple[str, ...] = ()
+    sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
+    seed: int = 0
+    threads: int | None = None
+    n_boot: int = 200
+    max_chunk_problems: int = 64  # most problems per backend call (see ``sample_model``)
+    chunk_seconds: float = 20.0  # aimed-at seconds per backend call
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    spec: str
+    name: str
+    card: ModelCard
+    stats: SweepStats
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    out_dir: Path
+    run: str
+    task: Any
+    problems: tuple[Problem, ...]
+    settings: SweepSettings
+    models: tuple[ModelRun, ...]
+    notes: tuple[str, ...]
+    wall_seconds: float
+
+    @property
+    def stats(self) -> dict:
+        """Totals over models; ``overhead_share``: sampling wall time spent neither in the
+        backend nor in grading (which includes sandbox runs and the store writes)."""
+        total = {f: sum(getattr(m.stats, f) for m in self.models)
+                 for f in ("planned", "already_done", "generated", "backend_calls",
+                           "backend_seconds", "grading_seconds", "wall_seconds")}
+        busy = total["backend_seconds"] + total["grading_seconds"]
+        wall = total["wall_seconds"]
+        # A finished sweep re-run only reads the store: its "overhead" says nothing.
+        total["overhead_share"] = max(0.0, 1.0 - busy / wall) if total["generated"] and wall > 0 else None
+        return total
+
+
+def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
+    return f"sweep:{task_name}:{config.key}:seed{seed}"
+
+
+def check_settings(settings: SweepSettings, task: Any) -> None:
+    """Every option checked before anything is loaded or sampled; errors name the option."""
+    if not settings.models:
+        raise InputError("--model: give at least one model spec")
+    for option, value in (("--n", settings.n), ("--limit", settings.limit)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InputError(f"{option} must be an integer >= 1, got {value!r}")
+    if settings.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {settings.seed}")
+    if settings.threads is not None and settings.threads < 1:
+        raise InputError(f"--threads must be >= 1, got {settings.threads}")
+    if settings.n_boot < 0:
+        raise InputError(f"--n-boot must be >= 0, got {settings.n_boot}")
+    if len(set(settings.models)) != len(settings.models):
+        raise InputError(f"--model: a spec is given twice ({', '.join(settings.models)})")
+    for spec in settings.strategies:
+        strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
+        if strategy.uses_verifier and not task.has_verifier:
+            raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
+        if "k" in values and values["k"] > settings.n:
+            raise InputError(f"--strategy {spec!r}: k={values['k']:g} is more than the --n {settings.n} samples drawn")
+
+
+def choose_problems(settings: SweepSettings, task: Any) -> tuple[list[Problem], list[str]]:
+    notes: list[str] = []
+    available = task.split_size("test") if hasattr(task, "split_size") else None
+    if available is None and settings.limit is None:
+        raise InputError(f"--limit: task {task.name!r} cannot say how many problems it has; give --limit")
+    count = settings.limit or available
+    if available is not None and count > available:
+        notes.append(f"--limit {count} is more than the {available} test problems of the task; all {available} used")
+        count = available
+    return task.problems(count, settings.seed, "test"), notes
+
+
+def sweep_plan(settings: SweepSettings, task: Any, problems: Sequence[Problem]) -> dict:
+    """What determines the stored samples, besides the model: the run's identity."""
+    config = settings.sampling
+    return {
+        "command": "ttscale sweep",
+        "task": task.name,
+        "task_fingerprint": getattr(task, "fingerprint", None),
+        "sampling": {"temperature": config.temperature, "top_p": config.top_p,
+                     "max_new_tokens": config.max_new_tokens},
+        "seed": settings.seed,
+        "n": settings.n,
+        "problems": len(problems),
+    }
+
+
+def load_backends(settings: SweepSettings) -> list[tuple[str, Any]]:
+    """Every model loaded before sampling starts, so a bad spec fails before any work."""
+    kwargs = {"threads": settings.threads} if settings.threads else {}
+    loaded: list[tuple[str, Any]] = []
+    for spec in settings.models:
+        backend = backend_from_spec(spec, **kwargs)
+        clash = [s for s, b in loaded if b.name == backend.name]
+        if clash:
+            raise InputError(f"--model {spec!r} and --model {clash[0]!r} are both named {backend.name!r}; "
+                             "give one a distinct name (e.g. tiny:PATH#NAME)")
+        loaded.append((spec, backend))
+    return loaded
+
+
+def start_run(store: Store, run: str, plan: dict) -> None:
+    try:
+        store.start_run(run, plan)
+    except InputError as exc:
+        raise InputError(f"--out: {exc} (ttscale sweep: use another --out directory, or the stored sweep's "
+                         "--n/--limit/sampling settings and an unchanged task file)") from None
+
+
+def run_model_sweep(
+    settings: SweepSettings,
+    out_dir: Path,
+    console=None,
+    show_progress: bool = True,
+    on_chunk: ChunkHook | None = None,
+) -> SweepRun:
+    """Sample every model into ``out_dir/store.sqlite`` (resumable); the report is written separately."""
+    started = time.perf_counter()
+    task = get_task(settings.task)
+    check_settings(settings, task)
+    problems, notes = choose_problems(settings, task)
+    backends = load_backends(settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = run_name(task.name, settings.sampling, settings.seed)
+    models: list[ModelRun] = []
+    with Store(out_dir / "store.sqlite") as store:
+        start_run(store, run, sweep_plan(settings, task, problems))
+        with steps(console, enabled=show_progress) as add_bar:
+            for spec, backend in backends:
+                store.put_model(backend.card)
+                advance = add_bar(f"sample {backend.name}", settings.n * len(problems))
+                stats = sample_model(store, run, backend, task, problems, settings,
+                                     _with_hook(advance, on_chunk, backend.name))
+                models.append(ModelRun(spec, backend.name, backend.card, stats))
+                if hasattr(backend, "close"):  # its pools are drawn: free its memory for the rest
+                    backend.close()
+        store.finish_run(run)
+    return SweepRun(out_dir, run, task, tuple(problems), settings, tuple(models), tuple(notes),
+                    time.perf_counter() - started)
+
+
+def sample_model(store: Store, run: str, backend: Any, task: Any, problems: Sequence[Problem],
+                 settings: SweepSettings, progress: Callable[[int], None]) -> SweepStats:
+    """``run_sweep`` over chunks of problems sized to take about ``chunk_seconds`` each.
+
+    A lab model draws a chunk of 64 problems in a blink, a 270M model on two
+    cores needs a minute per problem: one fixed chunk size would either starve
+    the batched sampler or leave the progress bar (and a kill's lost work) at
+    many minutes per step. So the first chunk is one problem, and each next one
+    is sized from the measured seconds per problem. Samples do not depend on
+    the chunking (every sample has its own seed).
+    """
+    parts: list[SweepStats] = []
+    start, size = 0, 1
+    while start < len(problems):
+        chunk = problems[start:start + size]
+        stats = run_sweep(store, run, backend, task, chunk, settings.n, settings.sampling, settings.seed,
+                          chunk_problems=size, progress=progress)
+        parts.append(stats)
+        start += len(chunk)
+        per_problem = stats.wall_seconds / len(chunk) if stats.generated else 0.0
+        wanted = settings.chunk_seconds / per_problem if per_problem > 0 else 2 * size  # nothing drawn: grow
+        size = max(1, min(settings.max_chunk_problems, int(wanted)))
+    return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
+
+
+def load_pools(run: SweepRun) -> tuple[dict, int]:
+    """The pools of this invocation's models and problems (a store may hold more), and
+    how many of their samples failed (stored as errors, retried by the next run)."""
+    wanted = {p.problem_id for p in run.problems}
+    config = run.settings.sampling.key
+    with Store(run.out_dir / "store.sqlite") as store:
+        samples = [s for m in run.models for s in store.samples(run.run, m.name, run.task.name, config)]
+        errors = sum(len(store.samples(run.run, m.name, run.task.name, config, status="error")) for m in run.models)
+    return pools_from_samples(s for s in samples if s.key.problem_id in wanted), errors
+
+
+def sweep_and_report(
+    settings: SweepSettings,
+    out_dir: Path,
+    console=None,
+    show_progress: bool = True,
+    on_chunk: ChunkHook | None = None,
+) -> tuple[SweepRun, Any, dict]:
+    """Sample (resumably), analyse, write the report; returns (run, analysis, tradeoff.json content)."""
+    from ttscale.report.sweep_report import write_sweep_report
+    from ttscale.sweep_analysis import analyse_sweep
+
+    started = time.perf_counter()
+    run = run_model_sweep(settings, out_dir, console, show_progress, on_chunk)
+    pools, errors = load_pools(run)
+    analysis = analyse_sweep(pools, {m.name: m.card for m in run.models}, run.task.name, settings.n,
+                             bool(run.task.has_verifier), settings.strategies, settings.n_boot, settings.seed)
+    notes = run.notes + ((f"{errors} sample(s) failed in the backend (stored as errors, left out of every "
+                          "estimate); run the same command again to retry them",) if errors else ())
+    run = dataclasses.replace(run, notes=notes, wall_seconds=time.perf_counter() - started)
+    result = write_sweep_report(run, analysis)
+    return run, analysis, result
+
+
+def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: str) -> Callable[[int], None]:
+    if hook is None:
+        return advance
+
+    def both(count: int) -> None:
+        advance(count)
+        hook(model, count)
+
+    return both

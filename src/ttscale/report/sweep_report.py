@@ -1,0 +1,132 @@
+"""The sweep's report: index.html (self-contained), PNGs, points.csv (the
+tradeoff points: models with a known training compute, valid input for
+``ttscale tradeoff``), curves.csv (every model's curves) and tradeoff.json
+(the tradeoff engine's schema plus a ``sweep`` section: models, cards, every
+point, notes and the timings, ``overhead_share`` among them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+
+from ttscale.report import html
+from ttscale.report.json_out import write_json
+from ttscale.report.summary import summary_frame
+from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.sweep_analysis import BUILTIN
+
+
+def models_frame(run) -> pd.DataFrame:
+    rows = []
+    for m in run.models:
+        card, stats = m.card, m.stats
+        rows.append({
+            "model": m.name,
+            "spec": m.spec,
+            "params (total)": card.params_total,
+            "layers": card.n_layers,
+            "train tokens": card.train_tokens,
+            "train FLOPs": card.train_flops if card.train_flops is not None else "unknown",
+            "samples": stats.planned,
+            "new samples": stats.generated,
+            "backend seconds": stats.backend_seconds,
+            "provenance": card.provenance,
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_rows(analysis, n: int) -> list[dict]:
+    """The terminal table: built-in curves at k = 1 and k = n, every --strategy point."""
+    builtin = {name for name, _, _ in BUILTIN}
+    rows = []
+    for d in analysis.details:
+        if d.point.technique in builtin and d.k not in (1, n):
+            continue
+        rows.append({"model": d.point.model, "strategy": d.point.technique, "k": d.k,
+                     "performance": d.point.performance, "ci_low": d.point.ci_low, "ci_high": d.point.ci_high,
+                     "infer_flops": d.point.infer_flops, "seconds_per_problem": d.infer_seconds})
+    return rows
+
+
+def sweep_json(run, analysis) -> dict:
+    settings, stats = run.settings, run.stats
+    known = sorted({d.point.model for d in analysis.tradeoff_details})
+    result = dict(analysis.result)
+    result["sweep"] = {
+        "run": run.run,
+        "task": run.task.name,
+        "task_fingerprint": getattr(run.task, "fingerprint", None),
+        "n": settings.n,
+        "problems": len(run.problems),
+        "problem_ids": [p.problem_id for p in run.problems],
+        "sampling": dataclasses.asdict(settings.sampling),
+        "seed": settings.seed,
+        "strategies": list(settings.strategies),
+        "models": [{"name": m.name, "spec": m.spec, "card": m.card.to_dict(),
+                    "train_flops_known": _tc_known(m.card),
+                    "stats": dataclasses.asdict(m.stats)} for m in run.models],
+        "techniques": [{"name": t.name, "strategy": t.arms[0].strategy, "description": t.description}
+                       for t in analysis.techniques],
+        "points": points_frame(analysis.details).to_dict(orient="records"),
+        "summary_table": summary_frame(analysis.result).to_dict(orient="records"),
+        "tradeoff": {"models": known, "distinct_train_flops": analysis.distinct_train_flops,
+                     "nothing_to_trade": analysis.nothing_to_trade},
+        "notes": [*run.notes, *analysis.notes],
+        **stats,
+        "sampling_wall_seconds": stats["wall_seconds"],
+        "wall_seconds": run.wall_seconds,
+    }
+    return result
+
+
+def _tc_known(card) -> bool:
+    return card.train_flops is not None and math.isfinite(card.train_flops)
+
+
+def write_sweep_report(run, analysis) -> dict:
+    """Write every file of the report into ``run.out_dir``; returns the tradeoff.json content."""
+    out = run.out_dir
+    result = sweep_json(run, analysis)
+    write_csv(points_frame(analysis.tradeoff_details), out / "points.csv")
+    write_csv(points_frame(analysis.details), out / "curves.csv")
+    write_json(result, out / "tradeoff.json")
+
+    info = result["sweep"]
+    sections = []
+    if analysis.nothing_to_trade:
+        sections.append(html.Section("Tradeoff", paragraphs=[
+            f"Nothing to trade: the swept models with a known training compute span "
+            f"{analysis.distinct_train_flops} distinct training compute value(s), and an exchange between "
+            "training and inference compute needs at least two. The curves below still show what inference "
+            "compute buys each model."]))
+    else:
+        sections.extend(tradeoff_sections(analysis.result, analysis.tradeoff_details, out))
+    sections.append(budget_section(analysis.details, out, [
+        "Each line is one model; k samples per problem replayed exactly from its pool of n; bands are 95% "
+        "bootstrap intervals over problems. pass@k is an oracle bound (any of k correct), not a deployable method."]))
+    techniques = pd.DataFrame([{"technique": t["name"], "strategy": t["strategy"], "what": t["description"]}
+                               for t in info["techniques"]])
+    sections.append(html.Section("Techniques", tables=[html.Table("what each curve measures", techniques)]))
+    sections.append(html.Section("Models", tables=[html.Table("models and their sampling", models_frame(run))]))
+    if info["notes"]:
+        sections.append(html.Section("Notes", paragraphs=info["notes"]))
+    sections.append(html.Section("Points", tables=[html.Table("every point (curves.csv)", points_frame(analysis.details))]))
+    overhead = info["overhead_share"]
+    report = html.Report(
+        title="ttscale sweep: performance vs inference compute, and the training-inference tradeoff",
+        subtitle=(f"task {info['task']}: {info['problems']} test problems, {info['n']} samples each, "
+                  f"{len(run.models)} model(s); run {run.run}"),
+        sections=sections,
+        meta={
+            "wall seconds": f"{run.wall_seconds:.1f}",
+            "backend seconds": f"{info['backend_seconds']:.1f}",
+            "grading seconds (incl. sandbox and store writes)": f"{info['grading_seconds']:.1f}",
+            "orchestration overhead": "n/a (nothing sampled)" if overhead is None else f"{overhead:.1%}",
+            "samples": f"{info['planned']} ({info['generated']} generated in this invocation)",
+            "store": str(out / "store.sqlite"),
+        },
+    )
+    html.write(report, out / "index.html")
+    return result

@@ -1,0 +1,225 @@
+"""`ttscale sweep` end to end on lab checkpoints (`tiny:`): the report, the tradeoff
+between two models of different training compute, resume after a kill, a
+finished sweep re-run that generates nothing, a JSONL task, and clear errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ttscale.backends.registry import backend_from_spec
+from ttscale.cli import _load_commands, app
+from ttscale.errors import InputError
+from ttscale.lab.checkpoints import save_result
+from ttscale.lab.model import TinyConfig, TinyGPT, model_card
+from ttscale.lab.trainer import TrainResult, train
+from ttscale.model_sweep import SweepSettings, run_model_sweep, sweep_and_report
+from ttscale.store import Store
+from ttscale.tasks import get_task
+from ttscale.types import SamplingConfig
+
+TASK = "arith:digits=2,operands=2"
+runner = CliRunner()
+
+
+def tiny_config(width: int) -> TinyConfig:
+    return TinyConfig(d_model=width, n_layers=1, n_heads=2, d_ff=2 * width, context_length=16)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    _load_commands()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models run fastest, and reproducibly, on one thread
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Two trained models of different training compute, and one whose card has none."""
+    root = tmp_path_factory.mktemp("ckpt")
+    task = get_task(TASK)
+
+    def documents():
+        for epoch in itertools.count():
+            yield from task.demonstrations(256, epoch)
+
+    paths = {}
+    for name, width, tokens in (("small", 16, 1024), ("large", 32, 2048)):
+        result = train(tiny_config(width), documents, tokens, seed=0, batch_size=8, name=name)
+        save_result(result, root / f"{name}.pt")
+        paths[name] = root / f"{name}.pt"
+    torch.manual_seed(1)
+    config = tiny_config(16)
+    untrained = TrainResult(model=TinyGPT(config).eval(), card=model_card(config, "mystery", None, None),
+                            config=config, seed=1, batch_size=1, steps=0, wall_seconds=0.0,
+                            achieved_flops_per_second=math.nan, final_loss=math.nan, loss_curve=())
+    save_result(untrained, root / "mystery.pt")
+    paths["mystery"] = root / "mystery.pt"
+    return paths
+
+
+def sweep_args(checkpoints, out: Path, *extra: str) -> list[str]:
+    return ["sweep", "--model", f"tiny:{checkpoints['small']}", "--model", f"tiny:{checkpoints['large']}",
+            "--task", TASK, "--n", "4", "--limit", "6", "--max-tokens", "5", "--seed", "3", "--n-boot", "10",
+            "--quiet", "--out", str(out), *extra]
+
+
+def invoke(args: list[str]):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def two_models(checkpoints, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "report"
+    first = invoke(sweep_args(checkpoints, out, "--strategy", "majority:k=2", "--json", str(out / "copy.json")))
+    return out, first.output
+
+
+def stored(out: Path) -> list[tuple]:
+    with Store(out / "store.sqlite") as store:
+        runs = [r[0] for r in store._query("SELECT run FROM runs")]
+        return [(s.key, s.seed, s.completion, s.tokens, s.logprob, s.answer, s.correct, s.decode_flops)
+                for run in runs for s in store.samples(run)]
+
+
+def test_report_files_and_a_tradeoff_between_two_models(two_models):
+    out, output = two_models
+    for name in ("index.html", "tradeoff.json", "points.csv", "curves.csv", "store.sqlite", "summary_table.png",
+                 "iso_performance.png", "exchange_rate.png", "performance_vs_inference.png"):
+        assert (out / name).stat().st_size > 0, name
+    result = json.loads((out / "tradeoff.json").read_text())
+    assert result == json.loads((out / "copy.json").read_text())
+    assert result["schema_version"] == 1 and set(result["techniques"]) >= {"pass@k (oracle)", "maj@k", "best-of-n"}
+    sweep = result["sweep"]
+    assert sweep["tradeoff"] == {"models": ["large", "small"], "distinct_train_flops": 2, "nothing_to_trade": False}
+    assert {p["model"] for p in sweep["points"]} == {"small", "large"}
+    assert len({p["train_flops"] for p in sweep["points"]}) == 2
+    assert sweep["generated"] == sweep["planned"] == 2 * 6 * 4
+    assert 0.0 <= sweep["overhead_share"] < 1.0
+    ks = sorted({p["k"] for p in sweep["points"] if p["technique"] == "maj@k"})
+    assert ks == [1, 2, 3, 4]
+    assert "first-verified@k" not in result["techniques"]  # arith has no verifier
+    assert "Iso-performance curves" in (out / "index.html").read_text()
+    assert "majority:k=2" in output and "overhead" in output  # the terminal summary
+
+
+def test_strategy_option_appears_as_rows(two_models):
+    out, _ = two_models
+    points = json.loads((out / "tradeoff.json").read_text())["sweep"]["points"]
+    rows = [p for p in points if p["technique"] == "majority:k=2"]
+    assert {(p["model"], p["k"]) for p in rows} == {("small", 2), ("large", 2)}
+    assert "majority:k=2" in (out / "points.csv").read_text()
+
+
+def settings_of_two_models(checkpoints, **changes) -> SweepSettings:
+    """What ``sweep_args`` asks for, as library settings."""
+    return SweepSettings(
+        models=(f"tiny:{checkpoints['small']}", f"tiny:{checkpoints['large']}"), task=TASK, n=4, limit=6,
+        sampling=SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=5), seed=3, n_boot=10, **changes,
+    )
+
+
+def test_a_finished_sweep_rerun_generates_nothing(two_models, checkpoints):
+    out, _ = two_models
+    before = stored(out)
+    run = run_model_sweep(settings_of_two_models(checkpoints), out, show_progress=False)
+    assert run.stats["generated"] == 0 and run.stats["backend_calls"] == 0 and run.stats["overhead_share"] is None
+    assert run.stats["already_done"] == run.stats["planned"] == 2 * 6 * 4
+    assert stored(out) == before
+
+
+def test_a_killed_sweep_resumes_to_the_same_samples(two_models, checkpoints, tmp_path):
+    reference, _ = two_models
+    out = tmp_path / "killed"
+    settings = settings_of_two_models(checkpoints, max_chunk_problems=2)
+
+    chunks = []
+
+    def kill(model: str, count: int) -> None:
+        chunks.append(count)
+        if len(chunks) == 2:
+            raise KeyboardInterrupt  # as if killed once the second chunk is stored
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep_and_report(settings, out, show_progress=False, on_chunk=kill)
+    assert chunks == [4, 8] and len(stored(out)) == 12  # chunks of one problem, then two
+    resumed = json.loads(invoke(sweep_args(checkpoints, out, "--json", "-")).stdout)["sweep"]
+    assert resumed["already_done"] == 12 and resumed["generated"] == 2 * 6 * 4 - 12
+    assert stored(out) == stored(reference)
+
+
+def test_one_model_or_one_training_compute_has_nothing_to_trade(checkpoints, tmp_path):
+    problems = tmp_path / "sums.jsonl"
+    lines = [{"id": f"p{i}", "prompt": f"A{10 + i}+{20 + i}=", "answer": 30 + 2 * i} for i in range(5)]
+    lines[0]["verifier"] = "assert answer is not None and answer.isdigit()"
+    problems.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "jsonl"
+    result = invoke(["sweep", "--model", f"tiny:{checkpoints['small']}", "--model", f"tiny:{checkpoints['mystery']}",
+                     "--task", f"jsonl:{problems}?grader=numeric,stop=line", "--n", "3", "--max-tokens", "4",
+                     "--n-boot", "5", "--quiet", "--out", str(out), "--json", "-"])
+    data = json.loads(result.stdout)
+    sweep = data["sweep"]
+    assert sweep["problems"] == 5 and sweep["tradeoff"]["nothing_to_trade"]
+    assert {p["model"] for p in sweep["points"]} == {"small", "mystery"}  # curves for both
+    assert any("'mystery': its card has no train_flops" in note for note in sweep["notes"])
+    assert any("accept their first sample" in note for note in sweep["notes"])  # 4 lines lack a verifier
+    assert any(p["technique"] == "first-verified@k" for p in sweep["points"])
+    assert "mystery" not in (out / "points.csv").read_text() and "mystery" in (out / "curves.csv").read_text()
+    page = (out / "index.html").read_text()
+    assert "Nothing to trade" in page and not (out / "iso_performance.png").exists()
+
+
+def test_the_tiny_kind_loads_a_checkpoint_by_its_card_name(checkpoints):
+    backend = backend_from_spec(f"tiny:{checkpoints['large']}")
+    assert backend.name == backend.card.name == "large" and backend.card.train_flops > 0
+    assert backend_from_spec(f"tiny:{checkpoints['large']}#renamed").name == "renamed"
+    with pytest.raises(InputError, match="no such checkpoint file"):
+        backend_from_spec("tiny:/no/such.pt")
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (["--model", "tinny:x.pt"], ["unknown backend kind 'tinny'", "did you mean 'tiny'"]),
+        (["--task", "arth"], ["unknown task 'arth'", "did you mean 'arith'"]),
+        (["--strategy", "majorty:k=2"], ["unknown strategy 'majorty'", "did you mean 'majority'"]),
+        (["--strategy", "majority:k=9"], ["--strategy 'majority:k=9'", "more than the --n 4"]),
+        (["--strategy", "first-verified"], ["needs a verifier"]),
+        (["--n", "0"], ["--n must be an integer >= 1, got 0"]),
+        (["--limit", "0"], ["--limit must be an integer >= 1, got 0"]),
+        (["--top-p", "0"], ["--top-p"]),
+    ],
+)
+def test_bad_options_are_named(checkpoints, tmp_path, change, words):
+    args = sweep_args(checkpoints, tmp_path / "bad")
+    option, value = change
+    if option == "--model":
+        args[args.index("--model") + 1] = value
+    elif option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += change
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, InputError), (result.output, result.exception)
+    for word in words:
+        assert word in str(result.exception), str(result.exception)
+    assert not (tmp_path / "bad" / "store.sqlite").exists()  # refused before any sampling
+
+
+def test_a_changed_plan_in_the_same_directory_is_refused(two_models, checkpoints):
+    out, _ = two_models
+    args = sweep_args(checkpoints, out)
+    args[args.index("--limit") + 1] = "5"
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, InputError)
+    assert "differs in: problems" in str(result.exception) and "--out" in str(result.exception)
