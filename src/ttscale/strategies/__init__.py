@@ -12,6 +12,8 @@ from typing import Sequence
 
 from ttscale.pools import Pool
 from ttscale.strategies import uniform  # noqa: F401  (registers the uniform strategies)
+from ttscale.strategies import adaptive_vote  # noqa: F401  (registers adaptive-vote, window-vote)
+from ttscale.strategies import allocation  # noqa: F401  (registers allocate)
 from ttscale.strategies import cascade  # noqa: F401  (registers the cascade)
 from ttscale.strategies import ensemble  # noqa: F401  (registers the ensemble)
 from ttscale.strategies.base import (

@@ -1,0 +1,287 @@
+"""Difficulty-aware allocation: one budget of samples for a whole set of problems,
+spent where another sample is expected to help most.
+
+``allocate:budget=B,probe=p`` may draw ``floor(B x problems)`` samples in all:
+
+1. Probe: every problem gets ``probe`` samples.
+2. Rounds: each round gives one more sample to each of the ``ceil(problems/8)``
+   eligible problems with the highest expected gain per FLOP (a batched greedy:
+   one backend call per round), until the budget is spent or no problem is
+   eligible. The last round takes only what is left, so the total is exact.
+3. Answer: the first verified sample when the task has a verifier (and one was
+   drawn), else the plurality vote (the tie-break of ``strategies.stopping``).
+
+Only what is known at inference time steers the spending: the answers drawn,
+the verifier's verdicts and each sample's compute; never ``correct``.
+
+Expected gain of one more sample, per problem:
+- Verifier tasks: the chance the next sample passes, (passes + 1) / (draws + 2)
+  (Laplace); a problem with a verified sample is settled.
+- Voting tasks: with a votes for the leader and b for the runner-up, the chance
+  that the leader is the true mode is V(a, b) = P(Beta(a+1, b+1) > 1/2) (as in
+  ``stopping.PosteriorRule``). Drawing m more samples (top-two share
+  ~ Beta-Binomial(m, a+1, b+1)) and answering with the then-leader raises it to
+  E[max(V, 1-V)]; the gain per sample is the best of (that rise) / m over
+  m in 1, 2, 4, 8, 16 (one sample alone rarely flips a leader, so a one-step
+  look-ahead would see no gain at all); of m samples, Binomial(m, rho) land
+  on the top two, rho = (a+b+2)/(draws+3). It is weighted by the chance that
+  the leader beats every other answer drawn (the pairwise V multiplied, as if
+  independent): a vote spread thin over many answers has no clear mode, and
+  such a mode is rarely right, so settling its top two is worth little.
+  A vote is settled when V(a, b) >= ``conf``.
+Gain is divided by the problem's marginal cost: the mean decode (+ verifier)
+FLOPs of its samples drawn so far (+ the prompt prefill when the backend does
+not share it).
+
+Hopeless (no more samples): the 95% upper credible bound of the leader's share
+of draws (votes), or of the verifier pass rate (verifier tasks), is below
+``hopeless``, from a uniform Beta prior. A problem also stops at its pool size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from scipy.special import betainc, betaln, gammaln
+
+from ttscale.errors import InputError
+from ttscale.pools import Pool
+from ttscale.strategies.adaptive_vote import PERMS, correct_by_class, pool_classes, random_orders
+from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.strategies.registry import STRATEGIES
+from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
+
+BUDGET = Param("budget", float, 1, 1_000_000, None, "mean samples per problem; the set may draw budget x problems")
+PROBE = Param("probe", int, 1, 1_000_000, 2, "samples every problem gets first, to judge its difficulty")
+CONF = Param("conf", float, 0.5, 0.999999, 0.95, "a vote is settled when P(leader is the mode) >= conf")
+HOPELESS = Param("hopeless", float, 0, 1, 0.1, "stop on a problem whose leader share (or pass rate) is credibly below this")
+HORIZONS = (1, 2, 4, 8, 16)
+HOPELESS_CREDIBILITY = 0.95
+
+
+@lru_cache(maxsize=8)
+def _top_two_gain_tables(size: int) -> np.ndarray:
+    """table[j, a, b] (a >= b votes): expected rise in P(answer is the mode) after j more top-two votes."""
+    a = np.arange(size)[:, None]
+    b = np.arange(size)[None, :]
+    now = leader_is_mode_probability(np.maximum(a, b), np.minimum(a, b))
+    tables = np.zeros((max(HORIZONS) + 1, size, size))
+    for j in range(1, max(HORIZONS) + 1):
+        for k in range(j + 1):  # k of the j votes go to the leader: Beta-Binomial(j, a+1, b+1)
+            pmf = np.exp(gammaln(j + 1) - gammaln(k + 1) - gammaln(j - k + 1)
+                         + betaln(a + 1 + k, b + 1 + j - k) - betaln(a + 1, b + 1))
+            # Answering with the then-leader: right about the mode with max(V, 1 - V).
+            tables[j] += pmf * leader_is_mode_probability(np.maximum(a + k, b + j - k), np.minimum(a + k, b + j - k))
+        tables[j] -= now
+    tables.setflags(write=False)
+    return tables
+
+
+def vote_gain(leader_votes, runner_up_votes, draws, tables: np.ndarray) -> np.ndarray:
+    """Best expected rise in P(answer is the mode) per extra sample, over look-ahead horizons.
+
+    Of m more samples, j ~ Binomial(m, rho) land on the top two answers, with
+    rho = (a + b + 2) / (draws + 3) (Laplace): on a problem whose answers are
+    spread thin, more samples rarely separate the top two.
+    """
+    a, b = np.asarray(leader_votes), np.asarray(runner_up_votes)
+    rho = (a + b + 2.0) / (np.asarray(draws) + 3.0)
+    best = np.zeros(a.shape)
+    for m in HORIZONS:
+        j = np.arange(m + 1)[:, None]
+        choose = np.array([math.comb(m, k) for k in range(m + 1)], dtype=float)[:, None]
+        pmf = choose * rho**j * (1.0 - rho) ** (m - j)
+        best = np.maximum(best, (pmf * tables[j, a, b]).sum(axis=0) / m)
+    return best
+
+
+@lru_cache(maxsize=8)
+def _log_beats_table(size: int) -> np.ndarray:
+    """table[a, c] = log P(a votes beat c votes) (pairwise V); 0 for c = 0: an answer never drawn is no rival."""
+    a = np.arange(size)
+    table = np.log(leader_is_mode_probability(a[:, None], a[None, :]))
+    table[:, 0] = 0.0
+    table.setflags(write=False)
+    return table
+
+
+@dataclass(frozen=True)
+class AllocationReplay:
+    """Per (order, problem): draws spent, final correctness, why spending stopped."""
+
+    draws: np.ndarray  # (orders, problems) int
+    correct: np.ndarray  # (orders, problems) bool
+    settled: np.ndarray  # (orders, problems) bool
+    hopeless: np.ndarray  # (orders, problems) bool
+    exhausted: np.ndarray  # (orders, problems) bool: drew its whole pool
+
+
+@dataclass
+class _State:
+    """What the allocator knows, one row per (order, problem): row = order * problems + problem."""
+
+    tally: VoteTally
+    passes: np.ndarray  # verified samples drawn
+    cost_sum: np.ndarray  # FLOPs of the samples drawn (decode, verifier, unshared prefill)
+    first_verified_correct: np.ndarray  # for scoring only: the allocator never reads it
+
+    def mean_cost(self, rows) -> np.ndarray:
+        return np.maximum(self.cost_sum[rows] / np.maximum(self.tally.draws[rows], 1), np.finfo(float).tiny)
+
+
+def _gather(per_problem: Sequence[np.ndarray], orders: Sequence[np.ndarray], fill) -> np.ndarray:
+    """Each problem's per-sample values in each order: (orders x problems, longest pool), padded with ``fill``."""
+    longest = max(len(v) for v in per_problem)
+    dtype = np.result_type(*[np.asarray(v).dtype for v in per_problem])
+    out = np.full((orders[0].shape[0], len(per_problem), longest), fill, dtype=dtype)
+    for i, (values, order) in enumerate(zip(per_problem, orders)):
+        out[:, i, : len(values)] = np.asarray(values)[order]
+    return out.reshape(-1, longest)
+
+
+def _judge(state: _State, verify: bool, conf: float, hopeless: float, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(settled, hopeless) for ``rows``."""
+    tally, draws = state.tally, state.tally.draws[rows]
+    hits = state.passes[rows] if verify else tally.leader_votes[rows]
+    # Upper tail of the Beta(hits+1, misses+1) posterior of the pass rate / leader share at `hopeless`.
+    upper_tail = 1.0 - betainc(hits + 1.0, draws - hits + 1.0, hopeless)
+    if verify:
+        settled = hits > 0
+    else:
+        mode = leader_is_mode_probability(tally.leader_votes[rows], tally.runner_up_votes[rows])
+        settled = (hits > 0) & (mode >= conf)
+    return settled, upper_tail < 1.0 - HOPELESS_CREDIBILITY
+
+
+def _clear_mode_probability(tally: VoteTally, rows: np.ndarray, log_beats: np.ndarray) -> np.ndarray:
+    """P(the leader beats every other answer drawn so far): pairwise posteriors, multiplied as if independent."""
+    a = tally.leader_votes[rows]
+    every_class = log_beats[a[:, None], tally.counts[rows]].sum(axis=1)
+    return np.exp(every_class - log_beats[a, a])  # the leader is no rival of itself
+
+
+def _priority(state: _State, verify: bool, gain_tables: np.ndarray, rows) -> np.ndarray:
+    """Expected gain in P(correct answer) of one more sample, per FLOP, for ``rows``."""
+    tally, draws = state.tally, state.tally.draws[rows]
+    if verify:
+        gain = (state.passes[rows] + 1.0) / (draws + 2.0)
+    else:
+        # A vote spread thin over many answers has no clear mode, and such a
+        # mode is rarely right: settling its top two is worth little.
+        settle = vote_gain(tally.leader_votes[rows], tally.runner_up_votes[rows], draws, gain_tables)
+        gain = settle * _clear_mode_probability(tally, rows, _log_beats_table(len(gain_tables[0])))
+    return gain / state.mean_cost(rows)
+
+
+def allocate(
+    pools: Sequence[Pool], budget: float, probe: int, conf: float, hopeless: float, orders: Sequence[np.ndarray]
+) -> AllocationReplay:
+    """Replay the allocation under each order: ``orders[i]`` is (orders, n_i), a permutation of pool i per row."""
+    problems, n_orders = len(pools), orders[0].shape[0]
+    sizes = np.array([p.n for p in pools])
+    classes = [pool_classes(p) for p in pools]
+    width = max(c.n_classes for c in classes)
+    verify = all(p.verified is not None for p in pools)
+    # Rows are order-major: row = order * problems + problem; columns are draw positions.
+    seq = _gather([np.where(c.ids == c.n_classes, width, c.ids) for c in classes], orders, width)
+    scores = _gather([p.scores for p in pools], orders, 0.0)
+    verified = _gather([p.verified if verify else np.zeros(p.n, bool) for p in pools], orders, False)
+    right = _gather([p.correct for p in pools], orders, False)
+    unshared_prefill = [0.0 if p.prefill_shared else p.prefill_flops for p in pools]
+    cost = _gather([p.decode_flops + (p.verifier_flops if verify else 0.0) + extra
+                    for p, extra in zip(pools, unshared_prefill)], orders, 0.0)
+    size_of_row = np.tile(sizes, n_orders)
+    all_rows = np.arange(problems * n_orders)
+    state = _State(VoteTally.empty(len(all_rows), width), np.zeros(len(all_rows), np.int64),
+                   np.zeros(len(all_rows)), np.zeros(len(all_rows), bool))
+
+    def draw(rows: np.ndarray) -> None:
+        t = state.tally.draws[rows]
+        passed = verified[rows, t]
+        first = rows[passed & (state.passes[rows] == 0)]
+        state.first_verified_correct[first] = right[first, state.tally.draws[first]]
+        state.passes[rows] += passed
+        state.cost_sum[rows] += cost[rows, t]
+        state.tally.add(rows, seq[rows, t], scores[rows, t])
+
+    for _ in range(probe):
+        draw(all_rows)
+    remaining = np.full(n_orders, int(math.floor(budget * problems + 1e-9)) - probe * problems)
+    round_size = max(1, math.ceil(problems / 8))
+    gain_tables = _top_two_gain_tables(int(sizes.max()) + 1)
+    settled, hopeless_now = _judge(state, verify, conf, hopeless, all_rows)
+    priority = _priority(state, verify, gain_tables, all_rows)
+    while True:
+        eligible = (~settled & ~hopeless_now & (state.tally.draws < size_of_row)).reshape(n_orders, problems)
+        take = np.minimum(np.minimum(round_size, remaining), eligible.sum(axis=1))
+        if not take.any():
+            break
+        score = np.where(eligible, priority.reshape(n_orders, problems), -np.inf)
+        top = np.argpartition(-score, round_size - 1, axis=1)[:, :round_size] if round_size < problems \
+            else np.broadcast_to(np.arange(problems), score.shape)
+        # Highest priority first within the round, so a short last round takes the best.
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable"), axis=1)
+        chosen = np.arange(top.shape[1])[None, :] < take[:, None]
+        rows = (np.arange(n_orders)[:, None] * problems + top)[chosen]
+        draw(rows)
+        remaining -= take
+        settled[rows], hopeless_now[rows] = _judge(state, verify, conf, hopeless, rows)
+        priority[rows] = _priority(state, verify, gain_tables, rows)
+    problem_of_row = np.tile(np.arange(problems), n_orders)
+    voted = correct_by_class(classes, width)[problem_of_row, state.tally.leader]
+    correct = np.where(state.passes > 0, state.first_verified_correct, voted) if verify else voted
+    shape = (n_orders, problems)
+    return AllocationReplay(
+        draws=state.tally.draws.reshape(shape),
+        correct=correct.reshape(shape),
+        settled=settled.reshape(shape),
+        hopeless=hopeless_now.reshape(shape),
+        exhausted=(state.tally.draws >= size_of_row).reshape(shape),
+    )
+
+
+@dataclass(frozen=True)
+class DifficultyAwareAllocation:
+    name: str = "allocate"
+    description: str = "one budget for the whole set: probe every problem, then sample where the gain per FLOP is highest"
+    params: tuple[Param, ...] = (BUDGET, PROBE, CONF, HOPELESS, PERMS)
+    n_models: int | None = 1
+    uses_verifier: bool = False  # set per evaluation: the verifier is used (and paid) when the pools have one
+    needs_calibration: bool = False
+
+    def evaluate(
+        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
+    ) -> Evaluation:
+        check_aligned(self.name, cells, 1)
+        pools = list(cells[0])
+        budget, probe = float(settings["budget"]), int(settings["probe"])
+        small = min(pools, key=lambda p: p.n)
+        if probe > budget:
+            raise InputError(f"strategy {self.name!r}: parameter 'probe' must be <= budget={budget:g}, got {probe}")
+        if budget > small.n:
+            raise InputError(
+                f"strategy {self.name!r}: parameter 'budget' must be <= the pool size "
+                f"({small.n} for problem {small.problem_id!r}), got {budget:g}"
+            )
+        orders = random_orders(pools, int(settings["perms"]), max(p.n for p in pools), seed)
+        replay = allocate(pools, budget, probe, float(settings["conf"]), float(settings["hopeless"]), orders)
+        verify = all(p.verified is not None for p in pools)
+        draws = replay.draws.mean(axis=0)
+        return Evaluation(
+            performance=replay.correct.mean(axis=0),
+            infer_flops=np.array([p.inference_flops(d, verify) for p, d in zip(pools, draws)]),
+            infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
+            draws=draws,
+            notes={
+                "settled_rate": float(replay.settled.mean()),
+                "hopeless_rate": float(replay.hopeless.mean()),
+                "exhausted_rate": float(replay.exhausted.mean()),
+            },
+        )
+
+
+ALLOCATE = STRATEGIES.register("allocate")(DifficultyAwareAllocation())
