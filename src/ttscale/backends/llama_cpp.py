@@ -16,6 +16,7 @@ at an end-of-generation token, or at ``max_new_tokens``.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -82,6 +83,8 @@ class LlamaCppBackend:
         self.n_threads = n_threads or default_threads()
         self.max_seqs = max_seqs
         self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads)
+        # Token choice runs between llama.cpp calls, on the cores llama.cpp just left idle.
+        self._choosers = ThreadPoolExecutor(self.n_threads, thread_name_prefix="ttscale-choose") if self.n_threads > 1 else None
 
     @classmethod
     def from_gguf(cls, path: str, **kwargs) -> "LlamaCppBackend":
@@ -98,6 +101,8 @@ class LlamaCppBackend:
         return cls(card.name, card, gemma3_270m_path(), **kwargs)
 
     def close(self) -> None:
+        if self._choosers is not None:
+            self._choosers.shutdown()
         self.engine.close()
 
     def count_tokens(self, text: str) -> int:
@@ -170,7 +175,7 @@ class LlamaCppBackend:
         step_logits = np.stack(rows)
         while live:
             tokens, logprobs = token_sampling.choose(
-                step_logits, [s.rng for s in live], config.temperature, config.top_p
+                step_logits, [s.rng for s in live], config.temperature, config.top_p, self._choosers
             )
             for seq, token, logprob in zip(live, tokens, logprobs):
                 self._append(seq, int(token), float(logprob), stop, config.max_new_tokens)

@@ -13,55 +13,96 @@ log-probability whatever batch it ran in.
   temperature 1 over the full vocabulary (the free scorer), whatever the
   sampling settings, as in the lab's sampler.
 
-Cost: a few passes over each row (Gemma's vocabulary is 262k), vectorised
-over rows; the nucleus sorts only a candidate slice found by argpartition.
+Cost matters: Gemma's vocabulary is 262k, and this runs once per decode step
+for every live row, between llama.cpp calls. So each row gets one or two exp
+passes and a few reductions: the inverse CDF finds its block from block sums
+(``np.add.reduceat``) and runs a cumulative sum over one block only, and the
+nucleus is searched among the tokens above a probability threshold (lowered
+until they hold the top-p mass), never by sorting the vocabulary.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-NUCLEUS_CANDIDATES = 2048  # a slice this wide nearly always holds the top-p mass
+BLOCK = 4096
+THRESHOLDS = (1e-2, 1e-3, 1e-4, 1e-5, 0.0)  # candidate floors tried for the nucleus, coarse to fine
 
 
-def logsumexp_rows(logits: np.ndarray) -> np.ndarray:
-    peak = logits.max(axis=1, keepdims=True)
-    return (peak + np.log(np.exp(logits - peak).sum(axis=1, keepdims=True)))[:, 0]
+def _inverse_cdf(weights: np.ndarray, target: float) -> int:
+    """The index i where the running sum of ``weights`` first exceeds ``target``."""
+    starts = np.arange(0, weights.size, BLOCK)
+    block_sums = np.add.reduceat(weights, starts)
+    cum = np.cumsum(block_sums, dtype=np.float64)
+    b = min(int(np.searchsorted(cum, target, side="right")), starts.size - 1)
+    within = target - (cum[b - 1] if b else 0.0)
+    block = weights[starts[b] : starts[b] + BLOCK]
+    i = int(np.searchsorted(np.cumsum(block, dtype=np.float64), within, side="right"))
+    return int(starts[b] + min(i, block.size - 1))
 
 
-def _nucleus_draw(probs: np.ndarray, top_p: float, u: float) -> int:
-    """Inverse-CDF draw from the smallest set of tokens whose mass reaches top_p."""
-    width = min(NUCLEUS_CANDIDATES, probs.size)
-    candidates = np.argpartition(probs, probs.size - width)[probs.size - width :]
-    if probs[candidates].sum() < top_p:  # a very flat row: fall back to a full sort
-        candidates = np.arange(probs.size)
+def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """Token ids of the nucleus (the most probable tokens holding ``top_p`` of the mass), most probable first."""
+    for floor in THRESHOLDS:
+        candidates = np.flatnonzero(probs >= floor)
+        # Every token above the floor outranks every token below it, so once the
+        # tokens above hold top_p of the mass the nucleus lies among them.
+        if probs[candidates].sum() >= top_p or floor == 0.0:
+            break
     order = candidates[np.argsort(-probs[candidates], kind="stable")]
-    mass = np.cumsum(probs[order])
-    keep = min(int(np.searchsorted(mass, top_p)) + 1, mass.size)  # rows sum to 1
-    kept = mass[:keep]
-    return int(order[min(int(np.searchsorted(kept, u * kept[-1], side="right")), keep - 1)])
+    mass = np.cumsum(probs[order], dtype=np.float64)
+    keep = min(int(np.searchsorted(mass, top_p)) + 1, order.size)
+    return order[:keep]
 
 
 def choose(
-    logits: np.ndarray, rngs: list[np.random.Generator], temperature: float, top_p: float
+    logits: np.ndarray,
+    rngs: list[np.random.Generator],
+    temperature: float,
+    top_p: float,
+    pool: ThreadPoolExecutor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and their temperature-1 log-probabilities, one per row."""
+    """Token ids and their temperature-1 log-probabilities, one per row.
+
+    With a thread ``pool`` the rows are split between its threads (numpy
+    releases the GIL in its array loops; llama.cpp's own threads are idle
+    while tokens are chosen). The result does not depend on the split.
+    """
     logits = np.asarray(logits, dtype=np.float32)
+    uniforms = [rng.random() for rng in rngs]  # one draw per row and step, always
+    workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
+    if workers < 2 or logits.shape[0] < 4:
+        return _choose_rows(logits, uniforms, temperature, top_p)
+    bounds = np.linspace(0, logits.shape[0], workers + 1).astype(int)
+    parts = list(pool.map(lambda ab: _choose_rows(logits[ab[0] : ab[1]], uniforms[ab[0] : ab[1]], temperature, top_p),
+                          zip(bounds[:-1], bounds[1:])))  # fmt: skip
+    return np.concatenate([t for t, _ in parts]), np.concatenate([lp for _, lp in parts])
+
+
+def _choose_rows(
+    logits: np.ndarray, uniforms: list[float], temperature: float, top_p: float
+) -> tuple[np.ndarray, np.ndarray]:
     rows = logits.shape[0]
-    log_z = logsumexp_rows(logits)
-    uniforms = np.array([rng.random() for rng in rngs])  # one draw per row and step, always
+    peak = logits.max(axis=1, keepdims=True)
+    shifted = logits - peak
+    weights = np.exp(shifted)  # temperature 1, unnormalised
+    log_z = peak[:, 0].astype(np.float64) + np.log(weights.sum(axis=1, dtype=np.float64))
     if temperature == 0.0:
         tokens = logits.argmax(axis=1)
     else:
-        scaled = logits / np.float32(temperature)
-        probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        if top_p >= 1.0:
-            cdf = np.cumsum(probs, axis=1)
-            tokens = np.array(
-                [min(int(np.searchsorted(cdf[r], uniforms[r] * cdf[r, -1], side="right")), cdf.shape[1] - 1) for r in range(rows)]
-            )
-        else:
-            tokens = np.array([_nucleus_draw(probs[r], top_p, uniforms[r]) for r in range(rows)])
-    chosen = logits[np.arange(rows), tokens]
-    return tokens.astype(np.int64), (chosen - log_z).astype(np.float64)
+        if temperature != 1.0:
+            np.multiply(shifted, np.float32(1.0 / temperature), out=shifted)
+            np.exp(shifted, out=weights)
+        totals = weights.sum(axis=1, dtype=np.float64)
+        tokens = np.empty(rows, dtype=np.int64)
+        for r in range(rows):
+            if top_p >= 1.0:
+                tokens[r] = _inverse_cdf(weights[r], uniforms[r] * totals[r])
+            else:
+                kept = _nucleus(weights[r] / np.float32(totals[r]), top_p)
+                kept_weights = weights[r, kept]
+                tokens[r] = kept[_inverse_cdf(kept_weights, uniforms[r] * float(kept_weights.sum(dtype=np.float64)))]
+    chosen = logits[np.arange(rows), tokens].astype(np.float64)
+    return tokens.astype(np.int64), chosen - log_z
