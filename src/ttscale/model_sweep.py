@@ -199,11 +199,15 @@ def sample_model(store: Store, run: str, backend: Any, task: Any, problems: Sequ
     cores needs a minute per problem: one fixed chunk size would either starve
     the batched sampler or leave the progress bar (and a kill's lost work) at
     many minutes per step. So the first chunk is one problem, and each next one
-    is sized from the measured seconds per problem. Samples do not depend on
-    the chunking (every sample has its own seed).
+    is sized from the measured seconds per problem. A backend that decodes
+    several prompts' samples together (``max_seqs``, e.g. llama.cpp) gets at
+    least enough problems per call to fill its batch. Every sample has its own
+    seed, so the chunking does not change what is drawn (for llama.cpp, up to
+    the rounding of its kernels, which varies with the batch's shape).
     """
     parts: list[SweepStats] = []
-    start, size = 0, 1
+    fill = max(1, int(getattr(backend, "max_seqs", 1)) // settings.n)
+    start, size = 0, fill
     while start < len(problems):
         chunk = problems[start:start + size]
         stats = run_sweep(store, run, backend, task, chunk, settings.n, settings.sampling, settings.seed,
@@ -212,7 +216,7 @@ def sample_model(store: Store, run: str, backend: Any, task: Any, problems: Sequ
         start += len(chunk)
         per_problem = stats.wall_seconds / len(chunk) if stats.generated else 0.0
         wanted = settings.chunk_seconds / per_problem if per_problem > 0 else 2 * size  # nothing drawn: grow
-        size = max(1, min(settings.max_chunk_problems, int(wanted)))
+        size = max(fill, min(settings.max_chunk_problems, int(wanted)))
     return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
 
 
