@@ -105,6 +105,9 @@ def run_sweep(
     if progress and already:
         progress(already)
 
+    # Tasks with several stop strings (HumanEval) give them all to the backend,
+    # so a sample ends at the first one instead of running on to the token limit.
+    stops = getattr(task, "stop_sequences", None) or task.stop
     calls = generated = 0
     backend_seconds = grading_seconds = 0.0
     for start in range(0, len(todo), chunk_problems):
@@ -112,7 +115,7 @@ def run_sweep(
         prompts = [p.prompt for p, _ in chunk]
         seeds = [[sample_seed(run_seed, backend.name, task.name, p.problem_id, i) for i in missing] for p, missing in chunk]
         t0 = time.perf_counter()
-        pools = backend.generate(prompts, seeds, config, task.stop)
+        pools = backend.generate(prompts, seeds, config, stops)
         t1 = time.perf_counter()
         calls += 1
         rows = sum(len(m) for _, m in chunk)

@@ -94,3 +94,10 @@ def test_spec_errors_name_the_value():
         backend_from_spec("gemma3-270m:extra")
     with pytest.raises(InputError, match="max_seqs"):
         backend_from_spec("gemma3-270m", max_seqs=0)
+
+
+def test_the_first_of_several_stop_strings_ends_the_sample(gemma):
+    config = SamplingConfig(temperature=0.0, max_new_tokens=40)
+    one = gemma.generate([PROMPT], [[0]], config, stop="\n")[0][0]
+    several = gemma.generate([PROMPT], [[0]], config, stop=("never-produced", "\n"))[0][0]
+    assert several.text == one.text and several.token_ids == one.token_ids and several.finished

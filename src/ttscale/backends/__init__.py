@@ -3,7 +3,7 @@ strategy is never tied to one backend class."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, Union
 
 from ttscale.types import ModelCard, SamplingConfig
 
@@ -17,6 +17,14 @@ class Generation(Protocol):
     error: str | None  # set when the backend failed to produce this sample (not a result)
 
 
+Stop = Union[str, Sequence[str]]  # one stop string, or several (the first one produced ends the sample)
+
+
+def stop_strings(stop: Stop) -> tuple[str, ...]:
+    """The stop strings as a tuple, empty ones dropped."""
+    return tuple(s for s in ((stop,) if isinstance(stop, str) else tuple(stop)) if s)
+
+
 class Backend(Protocol):
     name: str
     card: ModelCard
@@ -25,7 +33,7 @@ class Backend(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def generate(
-        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[Generation]]:
         """One list of generations per prompt, one generation per seed."""
         ...

@@ -9,7 +9,7 @@ seed, so a sample depends on (model, prompt, seed, settings) — up to the float
 rounding of llama.cpp's batched kernels, which can differ slightly with the
 batch's shape.
 
-A sequence ends at the stop string (cut from the text; its tokens are kept),
+A sequence ends at the first stop string (cut from the text; its tokens are kept),
 at an end-of-generation token, or at ``max_new_tokens``.
 """
 
@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ttscale.backends import token_sampling
+from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
 from ttscale.errors import InputError
 from ttscale.types import ModelCard, SamplingConfig
@@ -110,7 +110,7 @@ class LlamaCppBackend:
 
     # ------------------------------------------------------------------
     def generate(
-        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[LlamaGeneration]]:
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
@@ -205,7 +205,7 @@ class LlamaCppBackend:
         seq.logprob += logprob
         seq.raw += engine.piece(token)
         text = seq.raw.decode("utf-8", errors="replace")
-        cut = text.find(stop) if stop else -1
+        cut = min((i for s in stop_strings(stop) if (i := text.find(s)) >= 0), default=-1)
         if cut >= 0:
             seq.text, seq.done, seq.stopped = text[:cut], True, True
         elif len(seq.tokens) >= max_new:

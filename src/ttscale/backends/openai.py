@@ -60,6 +60,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from ttscale.backends import stop_strings
 from ttscale.backends.http_retry import (
     BackendError,
     BackendRequestError,
@@ -201,8 +202,8 @@ class OpenAIBackend:
                     temperature=config.temperature, top_p=config.top_p, seed=int(seed), stream=False)  # fmt: skip
         if n > 1:
             body["n"] = n
-        if stop:
-            body["stop"] = [stop]
+        if stop_strings(stop):
+            body["stop"] = list(stop_strings(stop))
         if self._logprobs:
             body["logprobs"] = 1
         return body

@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 
 from ttscale.errors import InputError
+from ttscale.backends import Stop, stop_strings
 from ttscale.lab import sampler, tokenizer
 from ttscale.lab.model import TinyGPT
 from ttscale.types import ModelCard, SamplingConfig
@@ -36,8 +37,11 @@ class TinyBackend:
         return len(tokenizer.encode_prompt(text))
 
     def generate(
-        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[sampler.Generation]]:
+        # The sampler stops on one string; with several, samples stop at the
+        # first and the task cuts at the others when it grades.
+        stop = (stop_strings(stop) or ("",))[0]
         # The sampler draws the same number of samples for every prompt of a
         # call; a resumed pool may miss different indices per problem, so
         # prompts are grouped by how many samples they still need.
