@@ -45,6 +45,7 @@ class SweepSettings:
     sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
     seed: int = 0
     threads: int | None = None
+    cards: tuple[str, ...] = ()  # "MODEL=CARD_SPEC": the card of a model whose backend cannot read one
     n_boot: int = 200
     max_chunk_problems: int = 64  # most problems per backend call (see ``sample_model``)
     chunk_seconds: float = 20.0  # aimed-at seconds per backend call
@@ -137,12 +138,33 @@ def sweep_plan(settings: SweepSettings, task: Any, problems: Sequence[Problem]) 
     }
 
 
+def given_cards(entries: Sequence[str], models: Sequence[str]) -> dict[str, ModelCard]:
+    """``--card MODEL=CARD``: MODEL is a --model spec, or the model name after its '#';
+    CARD anything ``ttscale card`` reads (a GGUF, an HF config.json, a YAML card, gemma3-270m)."""
+    from ttscale.cards import load_card
+
+    cards: dict[str, ModelCard] = {}
+    for entry in entries:
+        key, eq, spec = entry.partition("=")
+        if not eq or not key or not spec:
+            raise InputError(f"--card {entry!r}: expected MODEL=CARD, e.g. gemma=gemma3-270m or gemma=card.yaml")
+        matches = [m for m in models if key in (m, m.rpartition("#")[2])]
+        if not matches:
+            raise InputError(f"--card {entry!r}: {key!r} names none of the --model specs ({', '.join(models)})")
+        card = load_card(spec).card
+        for model in matches:
+            cards[model] = card
+    return cards
+
+
 def load_backends(settings: SweepSettings) -> list[tuple[str, Any]]:
     """Every model loaded before sampling starts, so a bad spec fails before any work."""
     kwargs = {"threads": settings.threads} if settings.threads else {}
+    cards = given_cards(settings.cards, settings.models)
     loaded: list[tuple[str, Any]] = []
     for spec in settings.models:
-        backend = backend_from_spec(spec, **kwargs)
+        card = cards.get(spec)
+        backend = backend_from_spec(spec, **kwargs, **({"card": card} if card else {}))
         clash = [s for s, b in loaded if b.name == backend.name]
         if clash:
             raise InputError(f"--model {spec!r} and --model {clash[0]!r} are both named {backend.name!r}; "

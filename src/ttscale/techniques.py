@@ -71,18 +71,24 @@ def budgets_up_to(n: int) -> tuple[int, ...]:
 def default_groups(strategy: Strategy, models: Sequence[str], cards: Mapping[str, ModelCard]) -> list[tuple[str, ...]]:
     """Which models a strategy runs on when the arm names none.
 
-    Single-model: each model. Two models (small, large): every pair of models
-    adjacent in training compute, and every model paired with the largest.
-    Any number: every adjacent pair, and all models together.
+    Single-model strategies: each model. Multi-model strategies pair models of
+    different *size* (non-embedding parameters, which set the cost per sample),
+    each size represented by its best-trained model (most training compute):
+    a cascade from a model to one as large is no cascade. Two models (small,
+    large): consecutive sizes, and every size with the largest. Any number:
+    consecutive sizes, and all sizes together.
     """
-    ordered = sorted(models, key=lambda m: (float(cards[m].train_flops or 0.0), m))
     if strategy.n_models == 1:
-        return [(m,) for m in ordered]
+        return [(m,) for m in sorted(models)]
+    best: dict[int, str] = {}
+    for m in sorted(models):
+        size = int(cards[m].params_non_embedding)
+        if size not in best or float(cards[m].train_flops or 0) > float(cards[best[size]].train_flops or 0):
+            best[size] = m
+    ordered = [best[size] for size in sorted(best)]
     pairs = list(zip(ordered, ordered[1:]))
     if strategy.n_models == 2:
-        largest = ordered[-1] if ordered else None
-        extra = [(m, largest) for m in ordered[:-2]]
-        return list(dict.fromkeys(pairs + extra))
+        return list(dict.fromkeys(pairs + [(m, ordered[-1]) for m in ordered[:-1]]))
     return list(dict.fromkeys(pairs + ([tuple(ordered)] if len(ordered) > 2 else [])))
 
 

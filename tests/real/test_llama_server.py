@@ -51,3 +51,35 @@ def test_a_sweep_on_the_real_server_stores_graded_samples_and_resumes(llama_serv
     assert all(s.prefill_flops > 0 and s.decode_flops > 0 for s in samples)
     (cell,) = pools_from_samples(samples).values()
     assert len(cell) == 3 and all(p.n == 2 for p in cell)
+
+
+def test_ttscale_sweep_against_the_real_server_with_a_given_card(llama_server, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ttscale.cli import _load_commands, app
+
+    _load_commands()
+
+    out = tmp_path / "report"
+    args = ["sweep", "--model", f"openai:{llama_server}/v1#gemma", "--card", "gemma=gemma3-270m",
+            "--task", "arith:digits=1,operands=2,scratchpad=0", "--n", "2", "--limit", "2", "--max-tokens", "6",
+            "--out", str(out), "--json", "-", "--quiet", "--n-boot", "20"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sweep = json.loads(result.stdout)["sweep"]
+    assert sweep["generated"] == 4 and (out / "index.html").is_file()
+
+
+def test_a_card_for_a_model_not_swept_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from ttscale.cli import _load_commands, app
+
+    _load_commands()
+
+    args = ["sweep", "--model", "openai:http://127.0.0.1:9/v1#gemma", "--card", "other=gemma3-270m",
+            "--task", "arith", "--n", "1", "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "'other' names none of the --model specs" in str(result.exception)

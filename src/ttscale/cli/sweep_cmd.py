@@ -49,6 +49,8 @@ def sweep(
     max_tokens: int = typer.Option(256, "--max-tokens", help="Most new tokens per sample."),
     seed: int = typer.Option(0, help="Seed for the problems' choice and every sample."),
     threads: int = typer.Option(0, help="CPU threads for local models (0: the backend's default)."),
+    card: List[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of a --model whose "
+                                   "backend cannot read one (openai:...), e.g. gemma=gemma3-270m or gemma=card.yaml."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
     out: Path = typer.Option(Path("sweep-report"), help="Report directory (HTML, PNG, CSV, tradeoff.json, store)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
@@ -64,7 +66,7 @@ def sweep(
         raise InputError(f"--threads must be >= 0, got {threads}")
     settings = SweepSettings(
         models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
-        sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None, n_boot=n_boot,
+        sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None, cards=tuple(card), n_boot=n_boot,
     )
     console = Console(stderr=True)
     run, analysis, result = sweep_and_report(settings, out, console=console, show_progress=not quiet)
