@@ -80,6 +80,6 @@ def test_a_card_for_a_model_not_swept_is_refused(tmp_path):
     _load_commands()
 
     args = ["sweep", "--model", "openai:http://127.0.0.1:9/v1#gemma", "--card", "other=gemma3-270m",
-            "--task", "arith", "--n", "1", "--out", str(tmp_path)]  # fmt: skip
+            "--task", "arith", "--n", "1", "--limit", "1", "--out", str(tmp_path)]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "'other' names none of the --model specs" in str(result.exception)
