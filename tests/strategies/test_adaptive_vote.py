@@ -156,7 +156,7 @@ def test_live_run_equals_the_replay_of_the_stored_samples_in_index_order(live_se
 
 
 def test_live_batches_draw_the_same_samples_with_fewer_calls(live_setup):
-    backend, task, problems, pools = live_setup
+    backend, task, problems, _pools = live_setup
     one = run_live(backend, task, problems[0], CONFIG, 11, {"conf": 0.9, "cap": CAP})
     batched = run_live(backend, task, problems[0], CONFIG, 11, {"conf": 0.9, "cap": CAP}, batch=3)
     assert (batched.answer, batched.draws) == (one.answer, one.draws)

@@ -16,10 +16,9 @@ evaluated with it) and correctness and draws are averaged over them. Compute is
 ``pool.inference_flops(mean draws)``: the shared prompt prefill once, and the
 pool's mean per-sample decode cost per draw.
 
-Live: ``run_live`` draws from a backend one sample (or a small batch) at a time
-with the sweep's per-sample seeds, so it draws exactly the samples a sweep
-stores at indices 0, 1, 2, ... and its answer equals the replay of that stored
-pool in identity order.
+Live: ``run_live`` draws one sample (or a small batch) at a time with the
+sweep's per-sample seeds: the samples a sweep stores at indices 0, 1, 2, ...,
+so its answer equals the replay of that pool in identity order.
 """
 
 from __future__ import annotations
@@ -278,12 +277,11 @@ def run_live(
         for index, generation in enumerate(generations, start=start):
             sample = _to_sample(run, backend, task, problem, config, index, generation, prompt_tokens, per_sample)
             if sample.status != "ok":
-                raise RuntimeError(f"run_live: backend failed on problem {problem.problem_id!r} sample {index}: {sample.error}")
+                raise RuntimeError(f"run_live: problem {problem.problem_id!r} sample {index} failed: {sample.error}")
             samples.append(sample)
             if stopped:
                 continue  # generated in the same batch after the stop: paid for, not counted
-            answer = sample.answer
-            answer_id = cap if answer is None else ids.setdefault(answer, len(ids))
+            answer_id = cap if sample.answer is None else ids.setdefault(sample.answer, len(ids))
             tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
             stopped = bool(should_stop(tally, rule, cap, min_draws)[0])
     draws = int(tally.draws[0])

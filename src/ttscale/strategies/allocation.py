@@ -58,7 +58,7 @@ from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 BUDGET = Param("budget", float, 1, 1_000_000, None, "mean samples per problem; the set may draw budget x problems")
 PROBE = Param("probe", int, 1, 1_000_000, 2, "samples every problem gets first, to judge its difficulty")
 CONF = Param("conf", float, 0.5, 0.999999, 0.95, "a vote is settled when P(leader is the mode) >= conf")
-HOPELESS = Param("hopeless", float, 0, 1, 0.1, "stop on a problem whose leader share (or pass rate) is credibly below this")
+HOPELESS = Param("hopeless", float, 0, 1, 0.1, "give up when the leader share (or pass rate) is credibly below this")
 HORIZONS = (1, 2, 4, 8, 16)
 HOPELESS_CREDIBILITY = 0.95
 
@@ -210,7 +210,7 @@ def allocate(
 
     for _ in range(probe):
         draw(all_rows)
-    remaining = np.full(n_orders, int(math.floor(budget * problems + 1e-9)) - probe * problems)
+    remaining = np.full(n_orders, math.floor(budget * problems + 1e-9) - probe * problems)
     round_size = max(1, math.ceil(problems / 8))
     gain_tables = _top_two_gain_tables(int(sizes.max()) + 1)
     settled, hopeless_now = _judge(state, verify, conf, hopeless, all_rows)
@@ -224,7 +224,8 @@ def allocate(
         top = np.argpartition(-score, round_size - 1, axis=1)[:, :round_size] if round_size < problems \
             else np.broadcast_to(np.arange(problems), score.shape)
         # Highest priority first within the round, so a short last round takes the best.
-        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable"), axis=1)
+        ranked = np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, ranked, axis=1)
         chosen = np.arange(top.shape[1])[None, :] < take[:, None]
         rows = (np.arange(n_orders)[:, None] * problems + top)[chosen]
         draw(rows)
@@ -247,7 +248,7 @@ def allocate(
 @dataclass(frozen=True)
 class DifficultyAwareAllocation:
     name: str = "allocate"
-    description: str = "one budget for the whole set: probe every problem, then sample where the gain per FLOP is highest"
+    description: str = "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest"
     params: tuple[Param, ...] = (BUDGET, PROBE, CONF, HOPELESS, PERMS)
     n_models: int | None = 1
     uses_verifier: bool = False  # set per evaluation: the verifier is used (and paid) when the pools have one
