@@ -188,7 +188,7 @@ def _verdict(ratio: float, target: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="/tmp/default-report/store.sqlite")
+    parser.add_argument("--store", default="lab-report/store.sqlite", help="a lab store: run the README main command first")
     parser.add_argument("--run", default="lab-default-seed0")
     parser.add_argument("--perms", type=int, default=200)
     parser.add_argument("--n-boot", type=int, default=500)

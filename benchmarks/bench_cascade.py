@@ -1,6 +1,6 @@
 """Cascades and ensembles on a lab store: how much inference they save.
 
-    .venv/bin/python benchmarks/bench_cascade.py --store /tmp/lab-calib/store.sqlite [--write]
+    .venv/bin/python benchmarks/bench_cascade.py [--store lab-report/store.sqlite] [--write]
 
 Cascade (small model first, escalate when its vote agreement is low) against
 the large model alone at k_large samples, at the large model's accuracy: the
@@ -212,7 +212,7 @@ def write_section(path: Path, section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="/tmp/lab-calib/store.sqlite")
+    parser.add_argument("--store", default="lab-report/store.sqlite", help="a lab store: run the README main command first")
     parser.add_argument("--run", default=None, help="the scored run (default: the one with a /calib split)")
     parser.add_argument("--tol", type=float, default=0.01)
     parser.add_argument("--n-boot", type=int, default=300)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from ttscale.errors import InputError
 from ttscale.lab.model import TinyConfig
 from ttscale.lab.tokenizer import vocab_size
-from ttscale.techniques import Arm, TechniqueSpec, budgets_up_to
+from ttscale.techniques import TechniqueSpec
 from ttscale.types import SamplingConfig
 
 FACTOR = "factor:digits=4"
@@ -67,34 +67,9 @@ class LabPreset:
         return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE)}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
-        ks = budgets_up_to(self.n_samples)
-        return (
-            TechniqueSpec(
-                "repeated sampling, cheap verification",
-                (Arm.uniform(FACTOR, "first-verified", ks),),
-                "factoring: sample until the product checks out",
-            ),
-            TechniqueSpec(
-                "repeated sampling, majority vote",
-                (Arm.uniform(SUMS_COT, "majority", ks),),
-                "answer-only sums (no verifier; scratchpad form): plurality answer of k samples",
-            ),
-            TechniqueSpec(
-                "best-of-n, log-prob scorer",
-                (Arm.uniform(SUMS_COT, "best-of-n", ks),),
-                "answer-only sums (scratchpad form): the sample with the highest mean token log-probability",
-            ),
-            TechniqueSpec(
-                "chain of thought",
-                (Arm.uniform(SUMS, "majority", (1,)), Arm.uniform(SUMS_COT, "majority", (1,))),
-                "the same sums answered directly or after a scratchpad",
-            ),
-            TechniqueSpec(
-                "scaling policy",
-                (Arm.uniform(SUMS_COT, "majority", (1,)),),
-                "one sample per problem from each model (scratchpad sums): size N and tokens D traded",
-            ),
-        )
+        from ttscale.lab.lab_techniques import lab_techniques  # it reads this module's task names
+
+        return lab_techniques(self.n_samples)
 
 
 def _rung(d_model: int, n_layers: int, tokens: int) -> Rung:

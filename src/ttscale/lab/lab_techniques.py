@@ -1,0 +1,91 @@
+"""The lab's technique table: which strategies, on which task, at which settings.
+
+Every technique becomes a row of the tradeoff summary and a set of points on
+the iso-performance diagram. Uniform strategies (k samples for every problem)
+are the baselines; the adaptive ones spend inference where it pays (adaptive
+votes, difficulty-aware allocation) or across models (cascades, ensembles), and
+are read against the baselines on the same stored pools.
+
+Settings scale with the pool size N, so the smoke preset (N = 8) and the
+default (N = 64) run the same table. Voting techniques use the scratchpad sums:
+the answer-only form is right 0-9% of the time on these models, where votes
+have nothing to settle.
+"""
+
+from __future__ import annotations
+
+from ttscale.lab.ladder import FACTOR, SUMS, SUMS_COT
+from ttscale.techniques import Arm, TechniqueSpec, budgets_up_to
+
+
+def _settings(**columns) -> tuple[dict, ...]:
+    """Rows of settings from equal-length columns."""
+    names = list(columns)
+    return tuple(dict(zip(names, values)) for values in zip(*columns.values()))
+
+
+def uniform_techniques(n: int) -> tuple[TechniqueSpec, ...]:
+    ks = budgets_up_to(n)
+    return (
+        TechniqueSpec(
+            "repeated sampling, cheap verification",
+            (Arm.uniform(FACTOR, "first-verified", ks),),
+            "factoring: sample until the product checks out",
+        ),
+        TechniqueSpec(
+            "repeated sampling, majority vote",
+            (Arm.uniform(SUMS_COT, "majority", ks),),
+            "answer-only sums (no verifier; scratchpad form): plurality answer of k samples",
+        ),
+        TechniqueSpec(
+            "best-of-n, log-prob scorer",
+            (Arm.uniform(SUMS_COT, "best-of-n", ks),),
+            "answer-only sums (scratchpad form): the sample with the highest mean token log-probability",
+        ),
+        TechniqueSpec(
+            "chain of thought",
+            (Arm.uniform(SUMS, "majority", (1,)), Arm.uniform(SUMS_COT, "majority", (1,))),
+            "the same sums answered directly or after a scratchpad",
+        ),
+        TechniqueSpec(
+            "scaling policy",
+            (Arm.uniform(SUMS_COT, "majority", (1,)),),
+            "one sample per problem from each model (scratchpad sums): size N and tokens D traded",
+        ),
+    )
+
+
+def adaptive_techniques(n: int) -> tuple[TechniqueSpec, ...]:
+    caps = [k for k in budgets_up_to(n) if k >= 2]
+    confs = (0.8, 0.9, 0.99)
+    budgets = sorted({b for b in (1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32) if b <= n})
+    return (
+        TechniqueSpec(
+            "adaptive vote",
+            (Arm(SUMS_COT, "adaptive-vote", tuple({"conf": 0.95, "cap": k} for k in caps)
+                 + tuple({"conf": c, "cap": n} for c in confs)),),  # fmt: skip
+            "scratchpad sums: sample until P(leader is the true mode) >= conf (Beta posterior), at most cap",
+        ),
+        TechniqueSpec(
+            "difficulty-aware allocation",
+            (Arm(SUMS_COT, "allocate", tuple({"budget": b, "probe": 1 if b < 2 else 2} for b in budgets)),
+             Arm(FACTOR, "allocate", tuple({"budget": b, "probe": 1} for b in budgets))),  # fmt: skip
+            "a probe per problem, then the rest of a fixed total where the expected gain per FLOP is highest",
+        ),
+        TechniqueSpec(
+            "cascade",
+            (Arm(SUMS_COT, "cascade", _settings(k_small=(1, 2, 4, 4, 8, 8), k_large=(1, 1, 1, 4, 4, 8),
+                                                tol=(0.01,) * 6)),),  # fmt: skip
+            "small model's vote first; escalate to the large one when its agreement falls below a threshold "
+            "chosen on the calibration split",
+        ),
+        TechniqueSpec(
+            "ensemble",
+            (Arm(SUMS_COT, "ensemble", tuple({"k": k} for k in budgets_up_to(min(n, 16)))),),
+            "k samples from each model, one plurality vote over all of them",
+        ),
+    )
+
+
+def lab_techniques(n: int) -> tuple[TechniqueSpec, ...]:
+    return uniform_techniques(n) + adaptive_techniques(n)
