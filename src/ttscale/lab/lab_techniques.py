@@ -67,10 +67,16 @@ def adaptive_techniques(n: int) -> tuple[TechniqueSpec, ...]:
             "scratchpad sums: sample until P(leader is the true mode) >= conf (Beta posterior), at most cap",
         ),
         TechniqueSpec(
-            "difficulty-aware allocation",
-            (Arm(SUMS_COT, "allocate", tuple({"budget": b, "probe": 1 if b < 2 else 2} for b in budgets)),
-             Arm(FACTOR, "allocate", tuple({"budget": b, "probe": 1} for b in budgets))),  # fmt: skip
-            "a probe per problem, then the rest of a fixed total where the expected gain per FLOP is highest",
+            "difficulty-aware allocation, votes",
+            (Arm(SUMS_COT, "allocate", tuple({"budget": b, "probe": 1 if b < 2 else 2} for b in budgets)),),
+            "scratchpad sums: a probe per problem, then the rest of a fixed total where the expected gain in "
+            "vote accuracy per FLOP is highest (baseline: majority vote)",
+        ),
+        TechniqueSpec(
+            "difficulty-aware allocation, verifier",
+            (Arm(FACTOR, "allocate", tuple({"budget": b, "probe": 1} for b in budgets)),),
+            "factoring: a probe per problem, then the rest where the verifier is likeliest to pass next "
+            "(baseline: repeated sampling with cheap verification)",
         ),
         TechniqueSpec(
             "cascade",
