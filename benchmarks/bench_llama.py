@@ -66,6 +66,10 @@ def run(threads: int = 2, samples: int = 16, max_new: int = 64, rounds: int = 3)
     prompt_ids = backend.engine.tokenize(prompt)
     times: dict[str, list[float]] = {"batched": [], "sequential": [], "high_level": [], "engine": []}
     tokens: dict[str, int] = {}
+    # Warm-up (not timed): llama.cpp sizes its compute buffers for each new batch shape.
+    backend.generate([prompt], [seeds], SamplingConfig(temperature=1.0, max_new_tokens=4), stop="")
+    backend.generate([prompt], [seeds[:1]], SamplingConfig(temperature=1.0, max_new_tokens=4), stop="")
+    high_level.create_completion(prompt, max_tokens=4, temperature=1.0, seed=0)
     for _ in range(rounds):
         pool, seconds = _timed(lambda: backend.generate([prompt], [seeds], config, stop="")[0])
         times["batched"].append(seconds)

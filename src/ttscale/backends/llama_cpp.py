@@ -185,7 +185,7 @@ class LlamaCppBackend:
             entries = [Entry(s.tokens[-1], s.pos, (s.seq_id,), True) for s in live]
             for s in live:
                 s.pos += 1
-            step_logits = engine.decode(entries)
+            step_logits = engine.decode(entries, copy=False)  # read before the next decode
         for seq in sequences:
             results[seq.prompt_index].append(
                 LlamaGeneration(seq.text, tuple(seq.tokens), seq.logprob, seq.stopped, seq.seed)

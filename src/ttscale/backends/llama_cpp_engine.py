@@ -144,12 +144,13 @@ class LlamaEngine:
     def drop_sequence(self, seq_id: int) -> None:
         self.lib.llama_memory_seq_rm(self.memory, seq_id, -1, -1)
 
-    def decode(self, entries: list[Entry]) -> np.ndarray:
+    def decode(self, entries: list[Entry], copy: bool = True) -> np.ndarray:
         """Decode a list of tokens (split into chunks that fit the batch).
 
         Returns the logits of the entries that asked for them, in order, as a
-        (rows x vocab) float32 array (a copy: the next decode overwrites
-        llama.cpp's buffer).
+        (rows x vocab) float32 array. With ``copy=False`` and one chunk it is a
+        view of llama.cpp's own buffer, valid only until the next decode (the
+        decode loop reads it at once: no 16 MB copy per step).
         """
         rows: list[np.ndarray] = []
         for start in range(0, len(entries), self.capacity):
@@ -170,7 +171,9 @@ class LlamaEngine:
             if wanted:
                 pointer = self.lib.llama_get_logits(self.ctx)
                 block = np.ctypeslib.as_array(pointer, shape=(wanted * self.n_vocab,))
-                rows.append(block.reshape(wanted, self.n_vocab).copy())
+                block = block.reshape(wanted, self.n_vocab)
+                single = start + self.capacity >= len(entries)
+                rows.append(block if (single and not copy and not rows) else block.copy())
         if not rows:
             return np.zeros((0, self.n_vocab), dtype=np.float32)
         return np.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]

@@ -23,6 +23,7 @@ until they hold the top-p mass), never by sorting the vocabulary.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -81,21 +82,37 @@ def choose(
     return np.concatenate([t for t, _ in parts]), np.concatenate([lp for _, lp in parts])
 
 
+_workspace = threading.local()
+
+
+def _buffers(rows: int, vocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two (rows x vocab) float32 scratch arrays, kept per thread: allocating
+    16 MB afresh at every decode step costs page faults comparable to the math."""
+    held = getattr(_workspace, "arrays", None)
+    if held is None or held[0].shape[0] < rows or held[0].shape[1] != vocab:
+        held = (np.empty((rows, vocab), np.float32), np.empty((rows, vocab), np.float32))
+        _workspace.arrays = held
+    return held[0][:rows], held[1][:rows]
+
+
 def _choose_rows(
     logits: np.ndarray, uniforms: list[float], temperature: float, top_p: float
 ) -> tuple[np.ndarray, np.ndarray]:
     rows = logits.shape[0]
+    shifted, weights = _buffers(rows, logits.shape[1])
     peak = logits.max(axis=1, keepdims=True)
-    shifted = logits - peak
-    weights = np.exp(shifted)  # temperature 1, unnormalised
-    log_z = peak[:, 0].astype(np.float64) + np.log(weights.sum(axis=1, dtype=np.float64))
+    np.subtract(logits, peak, out=shifted)
+    np.exp(shifted, out=weights)  # temperature 1, unnormalised
+    sums = weights.sum(axis=1).astype(np.float64)  # float32 pairwise sums: accurate to ~1e-7
+    log_z = peak[:, 0].astype(np.float64) + np.log(sums)
     if temperature == 0.0:
         tokens = logits.argmax(axis=1)
     else:
+        totals = sums
         if temperature != 1.0:
             np.multiply(shifted, np.float32(1.0 / temperature), out=shifted)
             np.exp(shifted, out=weights)
-        totals = weights.sum(axis=1, dtype=np.float64)
+            totals = weights.sum(axis=1).astype(np.float64)
         tokens = np.empty(rows, dtype=np.int64)
         for r in range(rows):
             if top_p >= 1.0:
