@@ -39,7 +39,6 @@ from ttscale.tasks import get_task
 from ttscale.techniques import default_groups
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- bench_cascade:start -->", "<!-- bench_cascade:end -->"
 K_SMALL_GRID = (1, 2, 4, 8, 16)
 K_LARGE = (1, 4)
 ENSEMBLE_KS = (1, 4, 16)
@@ -199,17 +198,6 @@ def markdown(cascades, ensembles, source, tol, n_boot, perms, command) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default="lab-report/store.sqlite", help="a lab store: run the README main command first")
@@ -231,7 +219,9 @@ def main() -> None:
     section = markdown(cascades, ensembles, source, args.tol, args.n_boot, args.perms, command)
     print(section)
     if args.write:
-        write_section(Path(args.out), section)
+        import bench_md
+
+        bench_md.write_section("bench_cascade", section, Path(args.out))
         print(f"wrote the bench_cascade section of {args.out}")
 
 

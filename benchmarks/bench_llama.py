@@ -90,6 +90,7 @@ def run(threads: int = 2, samples: int = 16, max_new: int = 64, rounds: int = 3)
         outs, seconds = _timed(high)
         times["high_level"].append(seconds)
         tokens["high_level"] = sum(o["usage"]["completion_tokens"] for o in outs)
+        print("seconds this round:", {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
     high_level.close()
     backend.close()
     rate = {k: tokens[k] / statistics.median(v) for k, v in times.items()}

@@ -194,7 +194,11 @@ def test_threshold_selection_only_ever_sees_calibration_pools(monkeypatch):
 
     monkeypatch.setattr(cascade, "choose_threshold", spy)
     # Through the techniques layer, as the lab calls it.
-    cards = {m: ModelCard(m, 10, 10, 1, 8, 1, 32, 16, 64, train_flops=f) for m, f in (("small", 1e3), ("large", 1e6))}
+    # Two sizes: a cascade pairs models of different size (the default groups).
+    cards = {
+        m: ModelCard(m, size, size, 1, 8, 1, 32, 16, 64, train_flops=f)
+        for m, size, f in (("small", 10, 1e3), ("large", 100, 1e6))
+    }
     pools = {("small", "t", "c"): test[0], ("large", "t", "c"): test[1]}
     calibration = {("small", "t", "c"): calib[0], ("large", "t", "c"): calib[1]}
     spec = TechniqueSpec("cascade", (Arm("t", "cascade", ({"k_small": 2, "k_large": 1, "tol": 0.0},)),))

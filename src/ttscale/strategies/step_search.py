@@ -1,0 +1,239 @@
+"""Steps for tree search: how a partial solution grows by one step, and what that costs.
+
+A *step* is what a backend generates from ``prompt + prefix`` up to a step
+boundary. ``StepFormat`` says where steps end: an intermediate step ends with
+the ``delimiter`` (";" in the lab's scratchpad), the final one with the task's
+stop string ``final_end`` ("\\n", after "#answer"). A step that reaches neither
+within ``max_step_tokens`` is *truncated* and ends the solution (malformed).
+
+Two stop strings, one ``stop`` per backend call. The lab's tiny backend stops
+on one string only (the first it is given), so a call stops on the boundary this step is *expected* to
+end with (``StepFormat.first_stop``: the scratchpad has a known number of
+column steps before the answer). When a generation crosses the other boundary
+first (the text holds it, or the call ran to its token limit), the step is cut
+there, and — because its logprob and token count then include tokens past the
+cut — it is drawn again **with the same seed** and the other stop string. A
+sample is a pure function of (model, prompt, seed, config), so the re-draw
+reproduces the step exactly and ends at the cut: the step's text, tokens and
+log-probability are exact, and both calls are charged to the ledger (the
+re-draws are counted as ``regenerations``). With a good ``first_stop`` hint
+they are rare; without a hint (``intermediate_steps=None``) every final step
+costs one re-draw.
+
+Seeds: a step's seed is a pure function of (run seed, model, problem, node
+path, child index) (``step_seed``), so a search is reproducible, resumable per
+problem, and independent of which other problems share its batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from ttscale import flops
+from ttscale.backends import Backend
+from ttscale.errors import InputError
+from ttscale.strategies.search_ledger import ComputeLedger
+from ttscale.types import Problem, SamplingConfig, stable_hash
+
+
+@dataclass(frozen=True)
+class StepFormat:
+    """Where steps end, and how long a step and a solution may get."""
+
+    delimiter: str  # ends an intermediate step
+    final_end: str  # ends the final step: the task's stop string
+    max_step_tokens: int  # token limit of one step's generation
+    max_depth: int  # steps in a solution at most (the final one included)
+    # Hint only (which stop to try first): intermediate steps before the final one.
+    intermediate_steps: Callable[[Problem], int] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.delimiter or not self.final_end or self.delimiter == self.final_end:
+            raise InputError(f"StepFormat: delimiter and final_end must be distinct non-empty strings, got "
+                             f"{self.delimiter!r}, {self.final_end!r}")
+        if self.max_step_tokens <= 0 or self.max_depth <= 0:
+            raise InputError(f"StepFormat: max_step_tokens and max_depth must be positive, got "
+                             f"{self.max_step_tokens!r}, {self.max_depth!r}")
+
+    def first_stop(self, problem: Problem, depth: int) -> str:
+        """The stop string to try for the step at ``depth`` (0-based)."""
+        if self.intermediate_steps is not None and depth >= self.intermediate_steps(problem):
+            return self.final_end
+        return self.delimiter
+
+    def cut(self, text: str, finished: bool, stop: str) -> tuple[str, str, bool]:
+        """(step text, its end, exact) for a generation made with ``stop``.
+
+        The step runs to the earliest boundary; end "" marks a truncated step.
+        ``exact`` is false when the generation went past the step's end, so its
+        tokens and logprob must come from a re-draw with ``stop=end``.
+        """
+        full = text + (stop if finished else "")
+        found = [(full.find(s), s) for s in (self.delimiter, self.final_end) if s in full]
+        if not found:
+            return text, "", True
+        position, end = min(found)
+        return full[:position], end, finished and end == stop and position == len(text)
+
+    def key(self) -> dict:
+        return {"delimiter": self.delimiter, "final_end": self.final_end,
+                "max_step_tokens": self.max_step_tokens, "max_depth": self.max_depth}
+
+
+def step_format_for(task) -> StepFormat:
+    """The step format of a task that has one (today: the lab's scratchpad sums).
+
+    A code task would plug in ``StepFormat(delimiter="\\n", final_end=task.stop, ...)``:
+    one line of code per step.
+    """
+    if getattr(task, "family", None) == "arith" and getattr(task, "scratchpad", 0):
+        digits = task.digits
+        column_step = 2 * task.operands + 5  # "d+d+d+c=tt;": digits, pluses, carry, "=", total, ";"
+        answer_step = len(str(task.operands * (10**digits - 1))) + 2  # "#ddd" and the stop string
+        return StepFormat(
+            delimiter=";",
+            final_end=task.stop,
+            max_step_tokens=max(column_step, answer_step) + 2,  # two tokens of slack
+            max_depth=digits + 2,  # the columns, the answer, and one step of slack for a wrong turn
+            intermediate_steps=lambda problem, d=digits: d,
+        )
+    raise InputError(f"tree search: task {getattr(task, 'name', task)!r} has no step format "
+                     "(supported: arith with scratchpad=1)")
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    end: str  # the delimiter, the final end, or "" (truncated)
+    n_tokens: int  # tokens generated for it, its end included
+    logprob: float  # their total log-probability (temperature 1)
+    seed: int
+
+
+@dataclass(eq=False)
+class Node:
+    """A partial solution: the steps so far. Search statistics live here too."""
+
+    steps: tuple[Step, ...] = ()
+    path: tuple[int, ...] = ()
+    final_end: str = "\n"
+    dead: bool = False  # no room left in the context: cannot grow
+    value: float = float("nan")  # the scorer's value of this prefix
+    visits: int = 0
+    total: float = 0.0
+    children: list[Node] = field(default_factory=list)
+    expanded: bool = False
+    exhausted: bool = False  # nothing below is expandable (MCTS)
+
+    @property
+    def prefix(self) -> str:
+        return "".join(s.text + s.end for s in self.steps)
+
+    @property
+    def completion(self) -> str:
+        """The prefix without the final stop string (what a sweep stores)."""
+        text = self.prefix
+        return text.removesuffix(self.final_end)
+
+    @property
+    def depth(self) -> int:
+        return len(self.steps)
+
+    @property
+    def logprob(self) -> float:
+        return sum(s.logprob for s in self.steps)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(s.n_tokens for s in self.steps)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.steps) and self.steps[-1].end == self.final_end
+
+    def is_terminal(self, max_depth: int) -> bool:
+        """Cannot grow: no room, the depth limit, or the last step was final or truncated."""
+        last_end = self.steps[-1].end if self.steps else None
+        return self.dead or self.depth >= max_depth or last_end in (self.final_end, "")
+
+    def child(self, step: Step, index: int) -> Node:
+        return Node(self.steps + (step,), self.path + (index,), self.final_end)
+
+
+def step_seed(run_seed: int, model: str, problem_id: str, path: Sequence[int], index: int) -> int:
+    """A reproducible 31-bit seed for child ``index`` of the node at ``path``."""
+    return int(stable_hash([run_seed, model, problem_id, list(path), index], length=8), 16) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    owner: int  # the problem's row in the ledger
+    problem: Problem
+    node: Node
+    seeds: tuple[int, ...]
+
+
+class StepSampler:
+    """Draws steps through a Backend in batched calls and charges every call to a ledger."""
+
+    def __init__(self, backend: Backend, step_format: StepFormat, temperature: float = 1.0, top_p: float = 1.0):
+        self.backend, self.format = backend, step_format
+        self.config = SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=step_format.max_step_tokens)
+
+    def has_room(self, problem: Problem, node: Node) -> bool:
+        """Whether the context can take at least one more token."""
+        return self.backend.count_tokens(problem.prompt + node.prefix) < self.backend.card.context_length
+
+    def sample(self, requests: Sequence[StepRequest], ledger: ComputeLedger) -> list[list[Step]]:
+        """One list of steps per request, one step per seed ([] when the node has no room)."""
+        out: list[list[Step]] = [[] for _ in requests]
+        by_stop: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            if self.has_room(r.problem, r.node):
+                by_stop.setdefault(self.format.first_stop(r.problem, r.node.depth), []).append(i)
+        redraws: dict[str, list[tuple[int, int]]] = {}  # stop -> (request, seed position)
+        for stop, members in by_stop.items():
+            gens = self._call([requests[i] for i in members], [requests[i].seeds for i in members], stop, ledger)
+            for i, pool in zip(members, gens):
+                for j, g in enumerate(pool):
+                    text, end, exact = self.format.cut(g.text, g.finished, stop)
+                    out[i].append(Step(text, end, len(g.token_ids), float(g.logprob), int(g.seed)))
+                    if not exact:
+                        redraws.setdefault(end, []).append((i, j))
+        for stop, members in redraws.items():
+            gens = self._call([requests[i] for i, _ in members], [(out[i][j].seed,) for i, j in members], stop, ledger)
+            for (i, j), pool in zip(members, gens):
+                g = pool[0]
+                text, end, _ = self.format.cut(g.text, g.finished, stop)
+                out[i][j] = replace(out[i][j], text=text, end=end, n_tokens=len(g.token_ids), logprob=float(g.logprob))
+                ledger.regenerations[requests[i].owner] += 1
+        for r, steps in zip(requests, out):
+            ledger.step_samples[r.owner] += len(steps)
+        return out
+
+    def _call(self, requests: Sequence[StepRequest], seeds: Sequence[Sequence[int]], stop: str, ledger: ComputeLedger):
+        card, shared = self.backend.card, self.backend.prefill_shared
+        contexts = [r.problem.prompt + r.node.prefix for r in requests]
+        started = time.perf_counter()
+        gens = self.backend.generate(contexts, [list(s) for s in seeds], self.config, stop)
+        seconds = time.perf_counter() - started
+        owners, costs = [], []
+        for r, context, pool in zip(requests, contexts, gens):
+            errors = [g.error for g in pool if getattr(g, "error", None)]
+            if errors:
+                raise RuntimeError(f"backend {self.backend.name!r} failed on problem {r.problem.problem_id!r}: {errors[0]}")
+            tokens = self.backend.count_tokens(context)
+            # TinyBackend prefills every prompt of a call once for all its seeds;
+            # a backend that does not share the prefill pays it per seed.
+            prefill = flops.prefill_flops(card, tokens) * (1 if shared else len(pool))
+            decode = sum(flops.decode_flops(card, tokens, len(g.token_ids)) for g in pool)
+            ledger.prefill_tokens[r.owner] += tokens * (1 if shared else len(pool))
+            ledger.prefill_flops[r.owner] += prefill
+            ledger.generated_tokens[r.owner] += sum(len(g.token_ids) for g in pool)
+            ledger.calls[r.owner] += 1
+            owners.append(r.owner)
+            costs.append(prefill + decode)
+        ledger.charge_generation(owners, costs, seconds)
+        return gens
