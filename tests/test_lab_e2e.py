@@ -44,7 +44,8 @@ def test_tradeoff_json_has_the_engine_schema_and_every_point(smoke_report):
     result = json.loads((out / "tradeoff.json").read_text())
     techniques = result["techniques"]
     assert {"repeated sampling, cheap verification", "repeated sampling, majority vote", "chain of thought",
-            "scaling policy", "best-of-n, log-prob scorer"} <= set(techniques)
+            "scaling policy", "best-of-n, log-prob scorer", "beam search, log-prob scorer",
+            "MCTS, log-prob scorer"} <= set(techniques)
     for tech in techniques.values():
         for level in tech["levels"].values():
             assert "exchange_rate_median" in level and "curve" in level
@@ -70,6 +71,21 @@ def test_rerun_resumes_from_the_store_without_generating(smoke_report):
     # 5 models x 8 samples x (test: 3 tasks x 24 problems, calibration: 2 sums tasks x 16 problems)
     assert rows == distinct == 5 * 8 * (3 * 24 + 2 * 16)
     assert by_run == {"lab-smoke-seed0": 5 * 8 * 3 * 24, "lab-smoke-seed0/calib": 5 * 8 * 2 * 16}
+    # Tree search: 24 problems x 5 models x 5 settings searched once; the re-run only read them.
+    with sqlite3.connect(out / "store.sqlite") as db:
+        (searched,) = db.execute("select count(*) from search_results").fetchone()
+    assert searched == 24 * 5 * 5
+
+
+def test_tree_search_points_sit_next_to_the_replayed_ones(smoke_report):
+    out, _, _ = smoke_report
+    points = json.loads((out / "tradeoff.json").read_text())["lab"]["points"]
+    beams = [p for p in points if p["technique"] == "beam search, log-prob scorer"]
+    assert len(beams) == 5 * 3  # every model at widths 1, 2, 4
+    for p in beams:
+        assert 0 <= p["performance"] <= 1 and p["infer_flops"] > 0 and p["train_flops"] > 0
+    page = (out / "index.html").read_text()
+    assert "beam search over scratchpad steps" in page and "live search" in page
 
 
 def test_json_to_stdout_parses(smoke_report):

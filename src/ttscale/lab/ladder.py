@@ -41,6 +41,10 @@ class Rung:
     train_tokens: int
 
 
+# Preset fields the stored test samples do not depend on (left out of the run plan).
+ANALYSIS_ONLY = ("n_boot", "n_calibration_problems", "n_search_problems", "value_calibration_problems")
+
+
 @dataclass(frozen=True)
 class LabPreset:
     name: str
@@ -53,6 +57,11 @@ class LabPreset:
     # Problems of the "calib" split sampled for strategies that choose a
     # threshold there (cascades); never used to score anything.
     n_calibration_problems: int
+    # Tree search (run live, not replayed): test problems of the scratchpad
+    # task searched per model (0: none), and calib problems sampled to train
+    # each model's learned value model (0: the log-probability scorer only).
+    n_search_problems: int = 0
+    value_calibration_problems: int = 0
 
     def plan(self, seed: int) -> dict:
         """Everything that determines the stored samples (the run's identity).
@@ -61,9 +70,10 @@ class LabPreset:
         the same samples instead of refusing the stored run. So is the
         calibration count: the calibration split is a run of its own with its
         own plan, and the test samples do not depend on it (so stores made
-        before the field existed still resume).
+        before the field existed still resume). Nor the tree-search counts:
+        search results are stored under content hashes of their own.
         """
-        sampled = {k: v for k, v in asdict(self).items() if k not in ("n_boot", "n_calibration_problems")}
+        sampled = {k: v for k, v in asdict(self).items() if k not in ANALYSIS_ONLY}
         return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE)}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
@@ -106,6 +116,7 @@ PRESETS: dict[str, LabPreset] = {
         batch_size=16,
         n_boot=100,
         n_calibration_problems=16,
+        n_search_problems=24,
     ),
     "default": LabPreset(
         name="default",
@@ -123,6 +134,8 @@ PRESETS: dict[str, LabPreset] = {
         batch_size=16,
         n_boot=300,
         n_calibration_problems=100,
+        n_search_problems=200,
+        value_calibration_problems=1000,
     ),
     "full": LabPreset(
         name="full",
@@ -142,6 +155,8 @@ PRESETS: dict[str, LabPreset] = {
         batch_size=16,
         n_boot=1000,
         n_calibration_problems=150,
+        n_search_problems=250,
+        value_calibration_problems=4000,
     ),
 }
 

@@ -25,6 +25,7 @@ from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.checkpoints import load_or_train
 from ttscale.lab.ladder import LEVELS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, LabPreset
+from ttscale.lab.lab_tree_search import search_ladder
 from ttscale.lab.model import TinyGPT
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
@@ -46,6 +47,7 @@ class LabOutcome:
     wall_seconds: float
     train_seconds: float
     sample_seconds: float
+    search_seconds: float  # tree search, value models included
     samples_generated: int
     samples_total: int
 
@@ -150,12 +152,14 @@ def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar
     return generated, total, time.perf_counter() - started
 
 
-def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, ModelCard], seed: int):
+def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, ModelCard], seed: int,
+                searched: list[PointDetail] = ()):
     """Points of every technique, scored on the test run; calibration pools go to
-    the strategies that choose a threshold (and only to them)."""
+    the strategies that choose a threshold (and only to them). ``searched``:
+    the tree-search points (run live, see ``lab_tree_search``)."""
     pools = pools_from_samples(store.samples(run))
     calibration = pools_from_samples(store.samples(calibration_run_name(run)))
-    details: list[PointDetail] = []
+    details: list[PointDetail] = list(searched)
     for spec in preset.techniques():
         details.extend(
             technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed, calibration=calibration or None)
@@ -187,7 +191,10 @@ def run_lab(
         with steps(console, enabled=show_progress) as add_bar:
             models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
             generated, total, sample_s = sample_ladder(preset, seed, run, models, cards, add_bar, store)
-        pools, details, result = analyse_run(preset, run, store, cards, seed)
+            started_search = time.perf_counter()
+            searched = search_ladder(preset, seed, run, models, cards, store, cache_dir, add_bar)
+            search_s = time.perf_counter() - started_search
+        pools, details, result = analyse_run(preset, run, store, cards, seed, searched)
         store.finish_run(run)
         if preset.n_calibration_problems > 0:
             store.finish_run(calibration_run_name(run))
@@ -201,6 +208,7 @@ def run_lab(
         wall_seconds=time.perf_counter() - started,
         train_seconds=train_s,
         sample_seconds=sample_s,
+        search_seconds=search_s,
         samples_generated=generated,
         samples_total=total,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ttscale.lab.lab_tree_search import search_technique_rows
 from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_finite_rate
@@ -59,6 +60,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "wall_seconds": outcome.wall_seconds,
         "train_seconds": outcome.train_seconds,
         "sample_seconds": outcome.sample_seconds,
+        "search_seconds": outcome.search_seconds,
         "samples_total": outcome.samples_total,
         "samples_generated": outcome.samples_generated,
         "techniques_with_finite_rate": techniques_with_finite_rate(outcome.result),
@@ -68,7 +70,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
 
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
-         for t in preset.techniques()]
+         for t in preset.techniques()] + search_technique_rows(outcome.details)
     )
     report = html.Report(
         title="ttscale lab: the training-inference compute tradeoff on tiny models",
@@ -89,6 +91,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
             "wall seconds": f"{outcome.wall_seconds:.1f}",
             "training seconds": f"{outcome.train_seconds:.1f}",
             "sampling seconds": f"{outcome.sample_seconds:.1f}",
+            "tree-search seconds (value models included)": f"{outcome.search_seconds:.1f}",
             "samples": f"{outcome.samples_total} ({outcome.samples_generated} generated in this invocation)",
             "store": str(out / "store.sqlite"),
         },
