@@ -27,9 +27,14 @@ from ttscale.errors import InputError
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
 from ttscale.store import Store
+from ttscale.store_search import SearchResultStore
 from ttscale.strategies import resolve
+from ttscale.strategies.step_scorers import LogProbScorer
+from ttscale.strategies.step_search import step_format_for
+from ttscale.strategies.tree_search import SEARCHES, SearchSettings, point_of, run_search, search_from_spec, technique_name
 from ttscale.sweep import SweepStats, run_sweep
 from ttscale.tasks import get_task
+from ttscale.techniques import PointDetail
 from ttscale.types import ModelCard, Problem, SamplingConfig
 
 ChunkHook = Callable[[str, int], None]  # (model name, samples just stored): for callers that watch progress
@@ -57,6 +62,7 @@ class ModelRun:
     name: str
     card: ModelCard
     stats: SweepStats
+    searched: tuple[PointDetail, ...] = ()  # tree-search points (live, not replayed from the pools)
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,48 @@ def check_settings(settings: SweepSettings, task: Any) -> None:
     if len(set(settings.models)) != len(settings.models):
         raise InputError(f"--model: a spec is given twice ({', '.join(settings.models)})")
     for spec in settings.strategies:
-        strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
+        if search_from_spec(spec) is not None:
+            check_search(spec, task)
+            continue
+        try:
+            strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
+        except InputError as exc:
+            raise InputError(f"{exc}; or a live tree search: {', '.join(SEARCHES)}") from None
         if strategy.uses_verifier and not task.has_verifier:
             raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
         if "k" in values and values["k"] > settings.n:
             raise InputError(f"--strategy {spec!r}: k={values['k']:g} is more than the --n {settings.n} samples drawn")
+
+
+def check_search(spec: str, task: Any) -> None:
+    """A tree search needs steps (the task's step format) and, in a sweep, the log-probability scorer."""
+    settings = search_from_spec(spec)
+    if settings.scorer != "logprob":
+        raise InputError(f"--strategy {spec!r}: scorer={settings.scorer} needs a learned value model, which only "
+                         "the lab trains; a sweep searches with scorer=logprob")
+    try:
+        step_format_for(task)
+    except InputError as exc:
+        raise InputError(f"--strategy {spec!r}: {exc}") from None
+
+
+def search_specs(settings: SweepSettings) -> list[tuple[str, SearchSettings]]:
+    return [(spec, found) for spec in settings.strategies if (found := search_from_spec(spec)) is not None]
+
+
+def search_model(store: Store, backend: Any, task: Any, problems: Sequence[Problem], settings: SweepSettings,
+                 add_bar) -> list[PointDetail]:
+    """Every ``--strategy beam:...``/``mcts:...`` on one model, live; results stored per problem (resumable)."""
+    details = []
+    with SearchResultStore.for_store(store) as results:
+        for spec, search in search_specs(settings):
+            advance = add_bar(f"{spec} {backend.name}", len(problems))
+            scorer = LogProbScorer()
+            outcomes = run_search(backend, task, problems, search, scorer, settings.seed, results=results,
+                                  progress=advance)
+            details.append(point_of(technique_name(search, scorer), search, backend.card, task.name, outcomes,
+                                    n_boot=settings.n_boot, seed=settings.seed))
+    return details
 
 
 def choose_problems(settings: SweepSettings, task: Any) -> tuple[list[Problem], list[str]]:
@@ -205,7 +248,8 @@ def run_model_sweep(
                 advance = add_bar(f"sample {backend.name}", settings.n * len(problems))
                 stats = sample_model(store, run, backend, task, problems, settings,
                                      _with_hook(advance, on_chunk, backend.name))
-                models.append(ModelRun(spec, backend.name, backend.card, stats))
+                searched = search_model(store, backend, task, problems, settings, add_bar)
+                models.append(ModelRun(spec, backend.name, backend.card, stats, tuple(searched)))
                 if hasattr(backend, "close"):  # its pools are drawn: free its memory for the rest
                     backend.close()
         store.finish_run(run)
@@ -268,7 +312,8 @@ def sweep_and_report(
     run = run_model_sweep(settings, out_dir, console, show_progress, on_chunk)
     pools, errors = load_pools(run)
     analysis = analyse_sweep(pools, {m.name: m.card for m in run.models}, run.task.name, settings.n,
-                             bool(run.task.has_verifier), settings.strategies, settings.n_boot, settings.seed)
+                             bool(run.task.has_verifier), [s for s in settings.strategies if not search_from_spec(s)],
+                             settings.n_boot, settings.seed, searched=[d for m in run.models for d in m.searched])
     notes = run.notes + ((f"{errors} sample(s) failed in the backend (stored as errors, left out of every "
                           "estimate); run the same command again to retry them",) if errors else ())
     run = dataclasses.replace(run, notes=notes, wall_seconds=time.perf_counter() - started)

@@ -97,7 +97,10 @@ def analyse_sweep(
     strategy_specs: Sequence[str],
     n_boot: int,
     seed: int,
+    searched: Sequence[PointDetail] = (),
 ) -> SweepAnalysis:
+    """``searched``: tree-search points, run live by the sweep (a model without a known
+    training compute keeps its points in the curves, out of the tradeoff)."""
     notes: list[str] = []
     if has_verifier:
         pools, unverifiable = accept_first_without_verifier(pools)
@@ -111,7 +114,10 @@ def analyse_sweep(
     # NaN training compute lets a model without one keep its curves; it never reaches the tradeoff.
     all_cards = {m: c if m in known else dataclasses.replace(c, train_flops=math.nan) for m, c in cards.items()}
     techniques = sweep_techniques(task, n, has_verifier, strategy_specs)
-    details: list[PointDetail] = []
+    details: list[PointDetail] = [
+        d if d.point.model in known else dataclasses.replace(d, point=dataclasses.replace(d.point, train_flops=math.nan))
+        for d in searched
+    ]
     for spec in techniques:
         strategy = STRATEGIES.get(spec.arms[0].strategy)
         if strategy.needs_calibration:

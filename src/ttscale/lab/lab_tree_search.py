@@ -21,9 +21,7 @@ from ttscale.lab.ladder import SUMS_COT, LabPreset
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.store import Store
 from ttscale.store_search import SearchResultStore
-from ttscale.strategies.beam import BeamSettings
-from ttscale.strategies.mcts import MCTSSettings
-from ttscale.strategies.tree_search import SearchSettings, tree_search_points
+from ttscale.strategies.tree_search import default_search_settings, tree_search_points
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail
 from ttscale.types import ModelCard
@@ -32,20 +30,6 @@ SEARCH_TASK = SUMS_COT
 # Samples per calibration problem for the value models: many problems, few
 # samples each (the value model must see many digit combinations).
 VALUE_SAMPLES_PER_PROBLEM = 4
-
-
-def lab_search_settings(with_value: bool) -> tuple[SearchSettings, ...]:
-    """Beams of growing width and MCTS of growing budget, per scorer.
-
-    Widths 1, 2, 4 (x 4 expansions) span about 4 to 64 step samples per
-    problem over a scratchpad of 3-5 steps; MCTS at 8 and 16 expansions of 4
-    steps spends a comparable 32-64.
-    """
-    grid: list[SearchSettings] = []
-    for scorer in ("logprob", "value") if with_value else ("logprob",):
-        grid += [BeamSettings(width=w, expansions=4, scorer=scorer) for w in (1, 2, 4)]
-        grid += [MCTSSettings(expansions=e, branch=4, scorer=scorer) for e in (8, 16)]
-    return tuple(grid)
 
 
 def search_ladder(
@@ -76,29 +60,9 @@ def search_ladder(
                 n_samples=VALUE_SAMPLES_PER_PROBLEM,
             ))
             advance(1)
-    settings = lab_search_settings(with_value=values is not None)
+    settings = default_search_settings(("logprob", "value") if values is not None else ("logprob",))
     advance = add_bar("tree search", len(problems) * len(settings) * len(models))
     with SearchResultStore.for_store(store) as results:
         return tree_search_points(models, cards, task, problems, settings, value_models=values, results=results,
                                   run_seed=seed, n_boot=preset.n_boot, progress=advance)
 
-
-def search_technique_rows(details: list[PointDetail]) -> list[dict]:
-    """Rows of the report's technique table for the tree-search points among ``details``."""
-    what = {
-        "beam": "beam search over scratchpad steps: keep the best-scored partial solutions at each step; "
-                "width x expansions steps sampled per level",
-        "mcts": "MCTS over scratchpad steps: UCT selection, expansion by sampled steps, the scorer's value "
-                "backed up (no rollouts)",
-    }
-    rows: dict[str, dict] = {}
-    for d in details:
-        algorithm = d.strategy.split("-", 1)[0]
-        if algorithm in what and d.point.technique not in rows:
-            scorer = d.strategy.split("-", 1)[1]
-            how = ("the model's own log-probability of the prefix" if scorer == "logprob" else
-                   "a learned value model (trained on the model's calib-split samples; its training and data "
-                   "FLOPs in TC)")
-            rows[d.point.technique] = {"technique": d.point.technique, "what": f"{what[algorithm]}; scored by {how}",
-                                       "arms": f"{d.strategy} on {d.task} (live search)"}
-    return list(rows.values())

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ttscale.lab.lab_tree_search import search_technique_rows
+from ttscale.lab.lab_tree_search import SEARCH_TASK
 from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_finite_rate
 from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.strategies.tree_search import searched_techniques
 
 
 def cards_frame(cards, rates) -> pd.DataFrame:
@@ -70,7 +71,9 @@ def write_lab_report(outcome, preset, pools) -> Path:
 
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
-         for t in preset.techniques()] + search_technique_rows(outcome.details)
+         for t in preset.techniques()]
+        + [{"technique": name, "what": what, "arms": f"{strategy} on {SEARCH_TASK}"}
+           for name, strategy, what in searched_techniques(outcome.details)]
     )
     report = html.Report(
         title="ttscale lab: the training-inference compute tradeoff on tiny models",

@@ -15,6 +15,7 @@ from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame
 from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.strategies.tree_search import searched_techniques
 from ttscale.sweep_analysis import BUILTIN
 
 
@@ -68,7 +69,9 @@ def sweep_json(run, analysis) -> dict:
                     "train_flops_known": _tc_known(m.card),
                     "stats": dataclasses.asdict(m.stats)} for m in run.models],
         "techniques": [{"name": t.name, "strategy": t.arms[0].strategy, "description": t.description}
-                       for t in analysis.techniques],
+                       for t in analysis.techniques]
+                      + [{"name": name, "strategy": strategy, "description": what}
+                         for name, strategy, what in searched_techniques(analysis.details)],
         "points": points_frame(analysis.details).to_dict(orient="records"),
         "summary_table": summary_frame(analysis.result).to_dict(orient="records"),
         "tradeoff": {"models": known, "distinct_train_flops": analysis.distinct_train_flops,

@@ -34,13 +34,14 @@ def points_frame(details: Sequence[PointDetail]) -> pd.DataFrame:
                 "task": d.task,
                 "strategy": d.strategy,
                 "k": d.k,
+                "settings": ",".join(f"{key}={value:g}" for key, value in sorted(d.settings.items())),
                 "mean_draws": d.mean_draws,
                 "infer_seconds": d.infer_seconds,
             }
             for d in details
         ],
         columns=["technique", "model", "train_flops", "infer_flops", "performance", "ci_low", "ci_high",
-                 "task", "strategy", "k", "mean_draws", "infer_seconds"],
+                 "task", "strategy", "k", "settings", "mean_draws", "infer_seconds"],
     )
 
 

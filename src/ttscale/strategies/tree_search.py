@@ -18,6 +18,7 @@ Unlike the replayed strategies, a search cannot be replayed from stored pools
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -26,7 +27,7 @@ from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
 from ttscale.errors import InputError
 from ttscale.store_search import SearchResultStore
-from ttscale.strategies.base import Evaluation, summarize
+from ttscale.strategies.base import Evaluation, parse_spec, summarize
 from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
 from ttscale.strategies.search_ledger import SearchOutcome
@@ -40,8 +41,45 @@ ProgressFn = Callable[[int], None]  # called with the number of problems just fi
 ALGORITHM_NAMES = {"beam": "beam search", "mcts": "MCTS"}
 
 
+SEARCHES = {"beam": BeamSettings, "mcts": MCTSSettings}
+
+
+def search_from_spec(spec: str) -> SearchSettings | None:
+    """``beam:width=2,expansions=4`` or ``mcts:expansions=16,branch=4`` -> settings; None for any other name.
+
+    Errors name the spec, the parameter and the value; ranges are checked by the settings themselves.
+    """
+    name, raw = parse_spec(spec)
+    kind = SEARCHES.get(name)
+    if kind is None:
+        return None
+    defaults = {f.name: f.default for f in dataclasses.fields(kind)}
+    values: dict[str, object] = {}
+    for key, text in raw.items():
+        if key not in defaults:
+            raise InputError(f"--strategy {spec!r}: {name} has no parameter {key!r} (known: {', '.join(defaults)})")
+        if key == "scorer":
+            values[key] = text
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            raise InputError(f"--strategy {spec!r}: {key} must be a number, got {text!r}") from None
+        if isinstance(defaults[key], int):
+            if not number.is_integer():
+                raise InputError(f"--strategy {spec!r}: {key} must be an integer, got {text!r}")
+            number = int(number)
+        values[key] = number
+    values.setdefault("scorer", "logprob")
+    if values["scorer"] not in ("logprob", "value"):
+        raise InputError(f"--strategy {spec!r}: scorer must be 'logprob' or 'value', got {values['scorer']!r}")
+    return kind(**values)
+
+
 def default_search_settings(scorers: tuple[str, ...] = ("logprob", "value")) -> tuple[SearchSettings, ...]:
-    """A small grid for the lab: beams of growing width, MCTS of growing budget, per scorer."""
+    """The lab's grid, per scorer: beams of width 1, 2, 4 (x 4 expansions: about 4 to 64 step
+    samples per problem over a scratchpad of 3-5 steps), MCTS of 8 and 16 expansions of 4
+    steps (32-64 step samples)."""
     grid: list[SearchSettings] = []
     for scorer in scorers:
         grid += [BeamSettings(width=w, expansions=4, scorer=scorer) for w in (1, 2, 4)]
@@ -192,3 +230,23 @@ def tree_search_points(
             details.append(point_of(technique_name(settings, scorer), settings, cards[name], task.name, outcomes,
                                     extra, n_boot=n_boot, seed=run_seed))
     return details
+
+
+def searched_techniques(details: Sequence[PointDetail]) -> list[tuple[str, str, str]]:
+    """(technique, strategy, what it measures) for each tree-search technique among ``details``."""
+    what = {
+        "beam": "beam search over steps: the best-scored partial solutions kept at each step; "
+                "width x expansions steps sampled per level",
+        "mcts": "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up "
+                "(no rollouts)",
+    }
+    how = {"logprob": "the model's own log-probability of the prefix",
+           "value": "a learned value model (trained on the model's calib-split samples; its training and data "
+                    "FLOPs in TC)"}
+    found: dict[str, tuple[str, str, str]] = {}
+    for d in details:
+        algorithm, _, scorer = d.strategy.partition("-")
+        if algorithm in what and scorer in how and d.point.technique not in found:
+            found[d.point.technique] = (d.point.technique, d.strategy,
+                                        f"{what[algorithm]}; scored by {how[scorer]}; run live, not replayed")
+    return list(found.values())
