@@ -14,7 +14,7 @@ from ttscale.store_search import SearchResultStore
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.step_scorers import LogProbScorer, ValueScorer
-from ttscale.strategies.step_search import StepFormat, step_format_for
+from ttscale.strategies.step_search import CodeLines, Node, Step, StepFormat, step_format_for
 from ttscale.strategies.tree_search import (
     run_search,
     technique_name,
@@ -52,7 +52,33 @@ def test_cut_finds_the_step_end_and_flags_generations_that_ran_past_it():
     assert fmt.cut("1+2+0=0", False, ";") == ("1+2+0=0", "", True)  # truncated
 
 
-def test_step_format_is_only_defined_for_scratchpad_tasks():
+def test_code_lines_end_at_a_newline_and_the_solution_where_a_stop_sequence_would_begin():
+    fmt = CodeLines(ends=("\ndef ", "\nif __name__", "\n#"))
+    assert fmt.split("    return x", True, "\n") == ("    return x", "\n", False, True)
+    assert fmt.split("    a = 1\n    b", False, "\n") == ("    a = 1", "\n", False, True)  # ran past: cut
+    assert fmt.split("", True, "\n") == ("", "\n", False, True)  # a blank line
+    assert fmt.split("def helper(x):", True, "\n") == ("", "", True, True)  # a new top-level def: done
+    assert fmt.split("# tests", True, "\n") == ("", "", True, True)
+    assert fmt.split("    def inner():", True, "\n")[2] is False  # nested: still the body
+    assert fmt.split("    return compute(", False, "\n") == ("    return compute(", "", False, True)  # truncated
+    # A second blank line in a row ends the solution (a model that is done emits EOS again and again).
+    assert fmt.split("", True, "\n", prefix="    return x\n") == ("", "\n", False, True)
+    assert fmt.split("  ", True, "\n", prefix="    return x\n\n") == ("", "", True, True)
+    assert fmt.split("", True, "\n", prefix="    return x\n    \n") == ("", "", True, True)
+    with pytest.raises(InputError, match="start with a newline"):
+        CodeLines(ends=("def ",))
+
+
+def test_a_code_solution_is_its_lines_without_the_line_that_ended_it():
+    line = lambda text, end="\n", final=False: Step(text, end, 3, -1.0, 0, final)  # noqa: E731
+    node = Node()
+    for step in (line("    a = 1"), line("    return a"), line("", "", final=True)):
+        node = node.child(step, 0)
+    assert node.complete and node.is_terminal(10)
+    assert node.completion == "    a = 1\n    return a\n"
+
+
+def test_a_task_without_steps_has_no_step_format():
     from ttscale.tasks import get_task
 
     assert step_format_for(task()).max_depth == 4

@@ -68,7 +68,7 @@ def beam_search(
 ) -> list[SearchOutcome]:
     fmt, model = sampler.format, sampler.backend.name
     ledger = ComputeLedger(len(problems))
-    beams: list[list[Node]] = [[Node(final_end=fmt.final_end)] for _ in problems]
+    beams: list[list[Node]] = [[Node()] for _ in problems]
     complete_seen: list[list[Node]] = [[] for _ in problems]
     for depth in range(fmt.max_depth):
         per_node = settings.width * settings.expansions if depth == 0 else settings.expansions

@@ -100,7 +100,7 @@ def mcts_search(
 ) -> list[SearchOutcome]:
     fmt, model = sampler.format, sampler.backend.name
     ledger = ComputeLedger(len(problems))
-    roots = [Node(final_end=fmt.final_end) for _ in problems]
+    roots = [Node() for _ in problems]
     for _ in range(settings.expansions):
         picks = [(row, path) for row, root in enumerate(roots) if (path := _select(root, settings.exploration))]
         if not picks:

@@ -5,9 +5,12 @@ boundary. ``StepFormat`` says where steps end: an intermediate step ends with
 the ``delimiter`` (";" in the lab's scratchpad), the final one with the task's
 stop string ``final_end`` ("\\n", after "#answer"). A step that reaches neither
 within ``max_step_tokens`` is *truncated* and ends the solution (malformed).
+``CodeLines`` makes each line of a code completion a step (HumanEval), the
+solution ending where the task's stop sequences would begin.
 
-Two stop strings, one ``stop`` per backend call. The lab's tiny backend stops
-on one string only (the first it is given), so a call stops on the boundary this step is *expected* to
+Scratchpad steps have two stop strings, one ``stop`` per backend call. The lab's
+tiny backend stops on one string only (the first it is given), so a call stops on
+the boundary this step is *expected* to
 end with (``StepFormat.first_stop``: the scratchpad has a known number of
 column steps before the answer). When a generation crosses the other boundary
 first (the text holds it, or the call ran to its token limit), the step is cut
@@ -77,17 +80,74 @@ class StepFormat:
         position, end = min(found)
         return full[:position], end, finished and end == stop and position == len(text)
 
+    def split(self, text: str, finished: bool, stop: str, prefix: str = "") -> tuple[str, str, bool, bool]:
+        """(step text, its end, final, exact): ``cut``, and whether the step ends the solution."""
+        text, end, exact = self.cut(text, finished, stop)
+        return text, end, end == self.final_end, exact
+
     def key(self) -> dict:
         return {"delimiter": self.delimiter, "final_end": self.final_end,
                 "max_step_tokens": self.max_step_tokens, "max_depth": self.max_depth}
 
 
-def step_format_for(task) -> StepFormat:
-    """The step format of a task that has one (today: the lab's scratchpad sums).
+@dataclass(frozen=True)
+class CodeLines:
+    """Steps of a code completion: one line each (HumanEval's function bodies).
 
-    A code task would plug in ``StepFormat(delimiter="\\n", final_end=task.stop, ...)``:
-    one line of code per step.
+    A step ends at a newline. The solution ends where the task's stop
+    sequences say a completion ends (a new top-level ``def``, ``class``,
+    ``if __name__``, ``print(`` or comment): they all begin with a newline,
+    so a generated line that would begin one marks the solution as finished
+    *before* it; that line is charged but not kept (a final step with no
+    text). The end of generation (EOS) ends a line like a newline (backends
+    do not tell the two apart), so a second blank line in a row also ends the
+    solution: a model done with its answer emits EOS again and again, and a
+    function body does not hold two blank lines in a row. A line
+    that reaches ``max_step_tokens`` without a newline is truncated and ends
+    the solution, which is then graded as it stands, as is one that reaches
+    ``max_depth`` lines.
     """
+
+    ends: tuple[str, ...]  # the task's stop sequences, each starting with "\n"
+    max_step_tokens: int = 48
+    max_depth: int = 24
+    delimiter: str = "\n"
+
+    def __post_init__(self) -> None:
+        if not self.ends or not all(e.startswith(self.delimiter) and len(e) > 1 for e in self.ends):
+            raise InputError(f"CodeLines: every end must start with a newline and go on, got {self.ends!r}")
+        if self.max_step_tokens <= 0 or self.max_depth <= 0:
+            raise InputError(f"CodeLines: max_step_tokens and max_depth must be positive, got "
+                             f"{self.max_step_tokens!r}, {self.max_depth!r}")
+
+    def first_stop(self, problem: Problem, depth: int) -> str:
+        return self.delimiter
+
+    def split(self, text: str, finished: bool, stop: str, prefix: str = "") -> tuple[str, str, bool, bool]:
+        """``prefix``: the solution so far (a second blank line in a row ends it)."""
+        line, newline, _ = text.partition(self.delimiter)
+        if any((self.delimiter + line).startswith(e) for e in self.ends):
+            return "", "", True, True
+        previous_line_blank = prefix.endswith(self.delimiter) and not prefix[:-1].rpartition(self.delimiter)[2].strip()
+        if not line.strip() and previous_line_blank:
+            return "", "", True, True
+        if newline or finished:
+            return line, self.delimiter, False, True
+        return line, "", False, True  # truncated: no newline within the token limit
+
+    def key(self) -> dict:
+        return {"lines": True, "ends": list(self.ends), "max_step_tokens": self.max_step_tokens,
+                "max_depth": self.max_depth}
+
+
+Steps = StepFormat | CodeLines
+
+
+def step_format_for(task) -> Steps:
+    """The steps of a task that has them: the lab's scratchpad sums (one column per step),
+    HumanEval (one line of code per step)."""
+    if getattr(task, "family", None) == "humaneval":
+        return CodeLines(ends=tuple(task.stop_sequences))
     if getattr(task, "family", None) == "arith" and getattr(task, "scratchpad", 0):
         digits = task.digits
         column_step = 2 * task.operands + 5  # "d+d+d+c=tt;": digits, pluses, carry, "=", total, ";"
@@ -100,16 +160,17 @@ def step_format_for(task) -> StepFormat:
             intermediate_steps=lambda problem, d=digits: d,
         )
     raise InputError(f"tree search: task {getattr(task, 'name', task)!r} has no step format "
-                     "(supported: arith with scratchpad=1)")
+                     "(supported: arith with scratchpad=1, humaneval)")
 
 
 @dataclass(frozen=True)
 class Step:
     text: str
-    end: str  # the delimiter, the final end, or "" (truncated)
+    end: str  # the delimiter, the final end, or "" (truncated, or a code solution's end)
     n_tokens: int  # tokens generated for it, its end included
     logprob: float  # their total log-probability (temperature 1)
     seed: int
+    final: bool = False  # it ends the solution
 
 
 @dataclass(eq=False)
@@ -118,7 +179,6 @@ class Node:
 
     steps: tuple[Step, ...] = ()
     path: tuple[int, ...] = ()
-    final_end: str = "\n"
     dead: bool = False  # no room left in the context: cannot grow
     value: float = float("nan")  # the scorer's value of this prefix
     visits: int = 0
@@ -133,9 +193,10 @@ class Node:
 
     @property
     def completion(self) -> str:
-        """The prefix without the final stop string (what a sweep stores)."""
-        text = self.prefix
-        return text.removesuffix(self.final_end)
+        """The solution without its final end (the stop string a sweep cuts off too)."""
+        if self.complete:
+            return "".join(s.text + s.end for s in self.steps[:-1]) + self.steps[-1].text
+        return self.prefix
 
     @property
     def depth(self) -> int:
@@ -151,15 +212,15 @@ class Node:
 
     @property
     def complete(self) -> bool:
-        return bool(self.steps) and self.steps[-1].end == self.final_end
+        return bool(self.steps) and self.steps[-1].final
 
     def is_terminal(self, max_depth: int) -> bool:
         """Cannot grow: no room, the depth limit, or the last step was final or truncated."""
-        last_end = self.steps[-1].end if self.steps else None
-        return self.dead or self.depth >= max_depth or last_end in (self.final_end, "")
+        last = self.steps[-1] if self.steps else None
+        return self.dead or self.depth >= max_depth or (last is not None and (last.final or last.end == ""))
 
     def child(self, step: Step, index: int) -> Node:
-        return Node(self.steps + (step,), self.path + (index,), self.final_end)
+        return Node(self.steps + (step,), self.path + (index,))
 
 
 def step_seed(run_seed: int, model: str, problem_id: str, path: Sequence[int], index: int) -> int:
@@ -178,7 +239,7 @@ class StepRequest:
 class StepSampler:
     """Draws steps through a Backend in batched calls and charges every call to a ledger."""
 
-    def __init__(self, backend: Backend, step_format: StepFormat, temperature: float = 1.0, top_p: float = 1.0):
+    def __init__(self, backend: Backend, step_format: Steps, temperature: float = 1.0, top_p: float = 1.0):
         self.backend, self.format = backend, step_format
         self.config = SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=step_format.max_step_tokens)
 
@@ -198,16 +259,17 @@ class StepSampler:
             gens = self._call([requests[i] for i in members], [requests[i].seeds for i in members], stop, ledger)
             for i, pool in zip(members, gens):
                 for j, g in enumerate(pool):
-                    text, end, exact = self.format.cut(g.text, g.finished, stop)
-                    out[i].append(Step(text, end, len(g.token_ids), float(g.logprob), int(g.seed)))
+                    text, end, final, exact = self.format.split(g.text, g.finished, stop, requests[i].node.prefix)
+                    out[i].append(Step(text, end, len(g.token_ids), float(g.logprob), int(g.seed), final))
                     if not exact:
                         redraws.setdefault(end, []).append((i, j))
         for stop, members in redraws.items():
             gens = self._call([requests[i] for i, _ in members], [(out[i][j].seed,) for i, j in members], stop, ledger)
             for (i, j), pool in zip(members, gens):
                 g = pool[0]
-                text, end, _ = self.format.cut(g.text, g.finished, stop)
-                out[i][j] = replace(out[i][j], text=text, end=end, n_tokens=len(g.token_ids), logprob=float(g.logprob))
+                text, end, final, _ = self.format.split(g.text, g.finished, stop, requests[i].node.prefix)
+                out[i][j] = replace(out[i][j], text=text, end=end, n_tokens=len(g.token_ids), logprob=float(g.logprob),
+                                    final=final)
                 ledger.regenerations[requests[i].owner] += 1
         for r, steps in zip(requests, out):
             ledger.step_samples[r.owner] += len(steps)

@@ -32,7 +32,7 @@ from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
 from ttscale.strategies.search_ledger import SearchOutcome
 from ttscale.strategies.step_scorers import LogProbScorer, StepScorer, ValueScorer
-from ttscale.strategies.step_search import StepFormat, StepSampler, step_format_for
+from ttscale.strategies.step_search import StepSampler, Steps, step_format_for
 from ttscale.techniques import PointDetail
 from ttscale.types import ModelCard, Point, Problem, stable_hash
 
@@ -99,7 +99,7 @@ def search_spec(settings: SearchSettings) -> str:
 
 
 def result_key(card: ModelCard, task_name: str, problem: Problem, settings: SearchSettings, scorer: StepScorer,
-               step_format: StepFormat, run_seed: int) -> str:
+               step_format: Steps, run_seed: int) -> str:
     """Content hash of everything that determines one problem's search result."""
     return stable_hash({
         "model": [card.name, card.params_total, card.train_tokens, card.train_flops],
@@ -116,7 +116,7 @@ def run_search(
     settings: SearchSettings,
     scorer: StepScorer,
     run_seed: int = 0,
-    step_format: StepFormat | None = None,
+    step_format: Steps | None = None,
     results: SearchResultStore | None = None,
     chunk_problems: int = 50,
     progress: ProgressFn | None = None,
