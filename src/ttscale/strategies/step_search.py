@@ -136,7 +136,8 @@ class CodeLines:
         return line, "", False, True  # truncated: no newline within the token limit
 
     def key(self) -> dict:
-        return {"lines": True, "ends": list(self.ends), "max_step_tokens": self.max_step_tokens,
+        # "lines": the version of the rules above (2: a second blank line ends the solution).
+        return {"lines": 2, "ends": list(self.ends), "max_step_tokens": self.max_step_tokens,
                 "max_depth": self.max_depth}
 
 
