@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 from search_models import RecordingBackend, backend, scratchpad_model, task
 
 from ttscale import flops
@@ -21,14 +20,6 @@ from ttscale.strategies.tree_search import (
     tree_search_points,
 )
 from ttscale.types import SamplingConfig
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,6 @@ from ttscale.tasks import splits
 from ttscale.types import Sample, SampleKey
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _sample(problem, completion, correct, finished=True):
     tokens = tuple(range(len(completion) + (1 if finished else 0)))
     if finished:

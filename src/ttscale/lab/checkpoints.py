@@ -72,6 +72,11 @@ def save_result(result: TrainResult, path: Path) -> None:
         "final_loss": result.final_loss,
         "loss_curve": [list(point) for point in result.loss_curve],
     }
+    save_atomically(payload, path)
+
+
+def save_atomically(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, rename: a kill leaves the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

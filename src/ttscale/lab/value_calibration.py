@@ -20,7 +20,6 @@ hash of its training data and settings, so a re-run loads it.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ttscale.backends.tiny import TinyBackend
+from ttscale.lab.checkpoints import save_atomically
 from ttscale.lab.model import TinyConfig
 from ttscale.lab.value_model import (
     DEFAULT_CONFIG,
@@ -69,17 +69,7 @@ def sampling_flops(samples: list[Sample]) -> float:
 def _save(value: TrainedValue, path: Path) -> None:
     payload = {"config": asdict(value.config), "body": value.model.body.config.to_dict(), "state_dict": value.model.state_dict(), "key": value.key,
                "train_flops": value.train_flops, "seconds": value.seconds, "metrics": value.metrics}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_atomically(payload, path)
 
 
 def _load(path: Path) -> TrainedValue | None:
