@@ -16,15 +16,6 @@ def sums_documents(seed: int = 0):
         yield f"A{a}+{b}={a + b}\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest, and reproducibly, on one thread (the CPUs are shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture
 def tiny_config():
     return TinyConfig(d_model=16, n_layers=1, n_heads=2, d_ff=32, context_length=32)

@@ -1,19 +1,9 @@
-"""Hand-made pools for the strategy tests (no model, no store); one torch thread for the tiny models."""
+"""Hand-made pools for the strategy tests (no model, no store)."""
 
 import numpy as np
 import pytest
-import torch
 
 from ttscale.pools import Pool
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest, and reproducibly, on one thread (the CPUs are shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def build_pool(problem_id, answers, right=None, verified=None, decode=10.0, scores=None, prefill=100.0):
