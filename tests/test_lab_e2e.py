@@ -85,7 +85,7 @@ def test_tree_search_points_sit_next_to_the_replayed_ones(smoke_report):
     for p in beams:
         assert 0 <= p["performance"] <= 1 and p["infer_flops"] > 0 and p["train_flops"] > 0
     page = (out / "index.html").read_text()
-    assert "beam search over scratchpad steps" in page and "live search" in page
+    assert "beam search over steps" in page and "run live, not replayed" in page
 
 
 def test_json_to_stdout_parses(smoke_report):

@@ -34,8 +34,19 @@ def test_cache_hit_returns_identical_weights_without_training(tiny_config, tmp_p
     # anything that changes the weights changes the key
     cached(tiny_config, tmp_path, docs, seed=2)
     cached(tiny_config, tmp_path, docs, data_key="other")
-    assert docs.calls == 3
-    assert len(list(tmp_path.glob("*.pt"))) == 3
+    cached(tiny_config, tmp_path, docs, threads=2)  # another reduction order: other weights
+    assert docs.calls == 4
+    assert len(list(tmp_path.glob("*.pt"))) == 4
+
+
+def test_training_trains_on_the_fixed_thread_count_and_restores_the_callers(tiny_config, tmp_path):
+    seen = []
+    torch.set_num_threads(2)
+    try:
+        cached(tiny_config, tmp_path, CountingDocs(), progress=lambda _t: seen.append(torch.get_num_threads()))
+        assert set(seen) == {checkpoints.TRAIN_THREADS} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
 
 
 def test_killed_training_leaves_no_checkpoint(tiny_config, tmp_path):
