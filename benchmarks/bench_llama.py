@@ -129,7 +129,8 @@ def main() -> None:
 
         command = (f".venv/bin/python benchmarks/bench_llama.py --threads {args.threads} --samples {args.samples} "
                    f"--max-new {args.max_new} --rounds {args.rounds} --write")
-        bench_md.write_section("llama_batched", bench_md.section(
+        name = "llama_batched" if args.samples == 16 else f"llama_batched_{args.samples}"
+        bench_md.write_section(name, bench_md.section(
             f"Gemma 3 270M: {args.samples} samples of one prompt decoded as a batch vs one at a time", command, figures))
 
 

@@ -37,6 +37,7 @@ def _lab_wall_time(preset: str) -> dict:
         "wall_seconds": wall,
         "train_seconds": lab.get("train_seconds"),
         "sample_seconds": lab.get("sample_seconds"),
+        "search_seconds": lab.get("search_seconds"),
         "samples": lab.get("samples_total"),
         "techniques_with_finite_rate": lab.get("techniques_with_finite_rate"),
     }
