@@ -151,7 +151,8 @@ class Surface:
         """a g_x'(x) / (b g_y'(y)); inf where IC does not help, 0 where TC does not."""
         num = self.slope_train * smooth_min_slope(x, self.sat_train)
         den = self.slope_infer * smooth_min_slope(y, self.sat_infer)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # A vanishing IC slope overflows to inf: the rate is infinite there, as meant.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             rate = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, np.nan))
         return rate
 
@@ -168,7 +169,8 @@ class Surface:
         if z is None or self.slope_infer <= 0:
             return np.full_like(x, np.nan)
         gx = smooth_min(x, self.sat_train) - self.x0
-        target = (z - self.offset - self.slope_train * gx) / self.slope_infer + self.y0
+        with np.errstate(over="ignore"):  # a near-zero IC slope: the curve runs off to infinite IC
+            target = (z - self.offset - self.slope_train * gx) / self.slope_infer + self.y0
         return smooth_min_inverse(target, self.sat_infer)
 
     def solve_train(self, y, level: float):
@@ -178,7 +180,8 @@ class Surface:
         if z is None or self.slope_train <= 0:
             return np.full_like(y, np.nan)
         gy = smooth_min(y, self.sat_infer) - self.y0
-        target = (z - self.offset - self.slope_infer * gy) / self.slope_train + self.x0
+        with np.errstate(over="ignore"):  # a near-zero TC slope: the curve runs off to infinite TC
+            target = (z - self.offset - self.slope_infer * gy) / self.slope_train + self.x0
         return smooth_min_inverse(target, self.sat_train)
 
     def parameters(self) -> dict:
