@@ -69,6 +69,14 @@ def checkpoint_key(
     )
 
 
+def checkpoint_path(config: TinyConfig, train_tokens: int, seed: int, data_key: str, cache_dir: str | Path,
+                    batch_size: int = DEFAULT_BATCH_SIZE, hyper: TrainHyper = DEFAULT_HYPER,
+                    threads: int = TRAIN_THREADS) -> Path:
+    """Where ``load_or_train`` keeps the model for these arguments."""
+    key = checkpoint_key(config, train_tokens, seed, data_key, batch_size, hyper, threads)
+    return Path(cache_dir) / f"tinygpt-{key}.pt"
+
+
 def save_result(result: TrainResult, path: Path) -> None:
     """Write ``result`` to ``path`` atomically (temporary file, fsync, rename)."""
     payload = {
@@ -147,8 +155,7 @@ def load_or_train(
     ``documents_fn()`` is called only when training. ``progress`` receives
     token counts (all of ``card.train_tokens`` at once on a cache hit).
     """
-    key = checkpoint_key(config, train_tokens, seed, data_key, batch_size, hyper, threads)
-    path = Path(cache_dir) / f"tinygpt-{key}.pt"
+    path = checkpoint_path(config, train_tokens, seed, data_key, cache_dir, batch_size, hyper, threads)
     if path.exists():
         try:
             result = load_result(path, name)

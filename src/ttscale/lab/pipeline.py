@@ -12,6 +12,7 @@ problems that are never scored.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import time
@@ -23,8 +24,8 @@ import torch
 
 from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.checkpoints import load_or_train
 from ttscale.lab.ladder import LEVELS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, LabPreset
+from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.lab_tree_search import search_ladder
 from ttscale.lab.model import TinyGPT
 from ttscale.pools import pools_from_samples
@@ -106,29 +107,20 @@ def split_sweeps(preset: LabPreset, run: str) -> tuple[SplitSweep, ...]:
     return tuple(sweeps)
 
 
+def ladder_documents(seed: int) -> Iterator[str]:
+    """The ladder's training stream (module-level, so a training worker process can rebuild it)."""
+    return mixture_documents([get_task(spec) for spec in TRAIN_MIXTURE], seed)
+
+
 def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, dict, float]:
-    tasks = [get_task(spec) for spec in TRAIN_MIXTURE]
-    models: dict[str, TinyGPT] = {}
-    cards: dict[str, ModelCard] = {}
-    rates: dict[str, float] = {}
     started = time.perf_counter()
-    for rung in preset.rungs:
-        advance = add_bar(f"train {rung.name}", rung.train_tokens)
-        result = load_or_train(
-            rung.config,
-            train_tokens=rung.train_tokens,
-            seed=seed,
-            documents_fn=lambda s=seed: mixture_documents(tasks, s),
-            data_key="+".join(TRAIN_MIXTURE),
-            cache_dir=cache_dir,
-            batch_size=preset.batch_size,
-            progress=advance,
-            name=rung.name,
-        )
-        models[rung.name] = result.model
-        cards[rung.name] = result.card
-        rates[rung.name] = result.achieved_flops_per_second
-        store.put_model(result.card)
+    trained = train_rungs(preset.rungs, seed, functools.partial(ladder_documents, seed), "+".join(TRAIN_MIXTURE),
+                          cache_dir, preset.batch_size, add_bar)
+    models: dict[str, TinyGPT] = {name: r.model for name, r in trained.items()}
+    cards: dict[str, ModelCard] = {name: r.card for name, r in trained.items()}
+    rates: dict[str, float] = {name: r.achieved_flops_per_second for name, r in trained.items()}
+    for card in cards.values():
+        store.put_model(card)
     return models, cards, rates, time.perf_counter() - started
 
 
