@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_real_strategies.py [--problems 80] [--n 16] [--write]
 
-The task is few-shot arithmetic written as a ``jsonl:`` task (three two-digit
+The task is few-shot arithmetic written as a ``jsonl:`` task (``--operands`` two-digit
 numbers to add, four worked examples in each prompt, numeric grader, one line
 per answer), so that answers can be voted on. ``ttscale sweep`` draws N samples
 per problem from Gemma 3 270M through the in-process llama.cpp backend (resumable:
@@ -31,35 +31,38 @@ from ttscale.store import Store  # noqa: E402
 from ttscale.types import SamplingConfig  # noqa: E402
 
 
-def write_problems(path: Path, count: int, seed: int = 0) -> None:
+def write_problems(path: Path, count: int, operands: int, seed: int = 0) -> None:
     rng = random.Random(seed)
 
-    def triple():
-        return [rng.randint(10, 99) for _ in range(3)]
+    def terms():
+        return [rng.randint(10, 99) for _ in range(operands)]
 
-    shots = [triple() for _ in range(4)]
-    header = "".join(f"Q: {a} + {b} + {c} = ?\nA: {a + b + c}\n\n" for a, b, c in shots)
+    def question(numbers):
+        return f"Q: {' + '.join(map(str, numbers))} = ?\nA:"
+
+    header = "".join(f"{question(shot)} {sum(shot)}\n\n" for shot in (terms() for _ in range(4)))
     with path.open("w") as out:
         for i in range(count):
-            a, b, c = triple()
-            out.write(json.dumps({"id": f"sum-{i:03d}", "prompt": f"{header}Q: {a} + {b} + {c} = ?\nA:",
-                                  "answer": a + b + c}) + "\n")  # fmt: skip
+            numbers = terms()
+            out.write(json.dumps({"id": f"sum-{i:03d}", "prompt": header + question(numbers),
+                                  "answer": sum(numbers)}) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problems", type=int, default=80)
     parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--operands", type=int, default=2, help="two-digit numbers per sum")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="/tmp/ttscale-bench-real")
     parser.add_argument("--perms", type=int, default=200)
     parser.add_argument("--n-boot", type=int, default=500)
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out) / f"operands{args.operands}"
     out.mkdir(parents=True, exist_ok=True)
     problems = out / "sums.jsonl"
-    write_problems(problems, args.problems)
+    write_problems(problems, args.problems, args.operands)
     settings = SweepSettings(
         models=("gemma3-270m",), task=f"jsonl:{problems}?grader=numeric,stop=line", n=args.n, limit=args.problems,
         sampling=SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8), threads=args.threads,
@@ -72,13 +75,14 @@ def main() -> None:
     ((key, pools),) = cells.items()
     result = bench_adaptive.compare(pools, args.perms, 0, args.n_boot)
     text = bench_adaptive.markdown({key[1]: {key[0]: result}}, str(out / "store.sqlite"), args.perms)
-    text = (f"Gemma 3 270M (Q4_K_M, llama.cpp in process), {len(pools)} few-shot sums, N = {args.n} samples each at "
+    text = (f"Gemma 3 270M (Q4_K_M, llama.cpp in process), {len(pools)} few-shot sums of {args.operands} two-digit numbers, N = {args.n} samples each at "
             f"temperature 1; sampling took {sample_seconds:.0f} s on {args.threads} threads.\n\n" + text)
     print(text)
     if args.write:
         import bench_md
 
         command = (f".venv/bin/python benchmarks/bench_real_strategies.py --problems {args.problems} --n {args.n} "
+                   f"--operands {args.operands} "
                    f"--perms {args.perms} --write")
         bench_md.write_section("bench_real_strategies", bench_md.section(
             "Adaptive voting and allocation on a real model (Gemma 3 270M, few-shot sums)", command, body=text))
