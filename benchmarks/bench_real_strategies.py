@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_real_strategies.py [--problems 80] [--n 16] [--write]
 
-The task is few-shot arithmetic written as a ``jsonl:`` task (``--operands`` two-digit
-numbers to add, four worked examples in each prompt, numeric grader, one line
+The task is few-shot arithmetic written as a ``jsonl:`` task (``--operands`` numbers of
+``--digits`` digits to add, four worked examples in each prompt, numeric grader, one line
 per answer), so that answers can be voted on. ``ttscale sweep`` draws N samples
 per problem from Gemma 3 270M through the in-process llama.cpp backend (resumable:
 the pools land in ``--out``); then the strategies are replayed on those pools
@@ -31,11 +31,11 @@ from ttscale.store import Store  # noqa: E402
 from ttscale.types import SamplingConfig  # noqa: E402
 
 
-def write_problems(path: Path, count: int, operands: int, seed: int = 0) -> None:
+def write_problems(path: Path, count: int, operands: int, digits: int, seed: int = 0) -> None:
     rng = random.Random(seed)
 
     def terms():
-        return [rng.randint(10, 99) for _ in range(operands)]
+        return [rng.randint(10 ** (digits - 1), 10**digits - 1) for _ in range(operands)]
 
     def question(numbers):
         return f"Q: {' + '.join(map(str, numbers))} = ?\nA:"
@@ -52,17 +52,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problems", type=int, default=80)
     parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--operands", type=int, default=2, help="two-digit numbers per sum")
+    parser.add_argument("--operands", type=int, default=2, help="numbers per sum")
+    parser.add_argument("--digits", type=int, default=1, help="digits per number")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="/tmp/ttscale-bench-real")
     parser.add_argument("--perms", type=int, default=200)
     parser.add_argument("--n-boot", type=int, default=500)
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
     args = parser.parse_args()
-    out = Path(args.out) / f"operands{args.operands}"
+    out = Path(args.out) / f"operands{args.operands}-digits{args.digits}"
     out.mkdir(parents=True, exist_ok=True)
     problems = out / "sums.jsonl"
-    write_problems(problems, args.problems, args.operands)
+    write_problems(problems, args.problems, args.operands, args.digits)
     settings = SweepSettings(
         models=("gemma3-270m",), task=f"jsonl:{problems}?grader=numeric,stop=line", n=args.n, limit=args.problems,
         sampling=SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8), threads=args.threads,
@@ -75,14 +76,14 @@ def main() -> None:
     ((key, pools),) = cells.items()
     result = bench_adaptive.compare(pools, args.perms, 0, args.n_boot)
     text = bench_adaptive.markdown({key[1]: {key[0]: result}}, str(out / "store.sqlite"), args.perms)
-    text = (f"Gemma 3 270M (Q4_K_M, llama.cpp in process), {len(pools)} few-shot sums of {args.operands} two-digit numbers, N = {args.n} samples each at "
+    text = (f"Gemma 3 270M (Q4_K_M, llama.cpp in process), {len(pools)} few-shot sums of {args.operands} {args.digits}-digit numbers, N = {args.n} samples each at "
             f"temperature 1; sampling took {sample_seconds:.0f} s on {args.threads} threads.\n\n" + text)
     print(text)
     if args.write:
         import bench_md
 
         command = (f".venv/bin/python benchmarks/bench_real_strategies.py --problems {args.problems} --n {args.n} "
-                   f"--operands {args.operands} "
+                   f"--operands {args.operands} --digits {args.digits} "
                    f"--perms {args.perms} --write")
         bench_md.write_section("bench_real_strategies", bench_md.section(
             "Adaptive voting and allocation on a real model (Gemma 3 270M, few-shot sums)", command, body=text))
