@@ -223,3 +223,13 @@ def test_a_changed_plan_in_the_same_directory_is_refused(two_models, checkpoints
     result = runner.invoke(app, args)
     assert isinstance(result.exception, InputError)
     assert "differs in: problems" in str(result.exception) and "--out" in str(result.exception)
+
+
+def test_a_cascade_with_a_fixed_threshold_runs_and_a_calibrated_one_says_why_not(two_models, checkpoints):
+    out, _ = two_models
+    invoke(sweep_args(checkpoints, out, "--strategy", "cascade:threshold=0.75,k_small=2", "--strategy", "cascade"))
+    result = json.loads((out / "tradeoff.json").read_text())["sweep"]
+    rows = [p for p in result["points"] if p["technique"].startswith("cascade:")]
+    assert [(p["model"], p["settings"]) for p in rows] == [("small+large", "k_large=1,k_small=2,threshold=0.75,tol=0.01")]
+    assert any(note.startswith("cascade:") and "chooses its threshold on a calibration split" in note
+               for note in result["notes"])

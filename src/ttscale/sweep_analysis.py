@@ -26,7 +26,7 @@ import numpy as np
 
 from ttscale import tradeoff
 from ttscale.pools import Pool
-from ttscale.strategies import STRATEGIES, format_spec, resolve
+from ttscale.strategies import STRATEGIES, format_spec, resolve, resolve_settings
 from ttscale.techniques import Arm, PointDetail, TechniqueSpec, budgets_up_to, technique_points
 from ttscale.tradeoff import SCHEMA_VERSION
 from ttscale.types import ModelCard
@@ -120,8 +120,9 @@ def analyse_sweep(
     ]
     for spec in techniques:
         strategy = STRATEGIES.get(spec.arms[0].strategy)
-        if strategy.needs_calibration:
-            notes.append(f"{spec.name}: needs a calibration split, which a sweep does not sample; skipped")
+        if all(strategy.needs_calibration(resolve_settings(strategy, given)) for given in spec.arms[0].settings):
+            notes.append(f"{spec.name}: chooses its threshold on a calibration split, which a sweep does not "
+                         "sample; skipped (give a fixed threshold, e.g. cascade:threshold=0.75)")
             continue
         single = strategy.n_models == 1
         found = technique_points(spec, pools, all_cards if single else known, n_boot=n_boot, seed=seed)

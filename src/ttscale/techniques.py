@@ -109,21 +109,22 @@ def technique_points(
         strategy = STRATEGIES.get(arm.strategy)
         by_model = {m: c for m, c in _cells_by_model(pools, arm.task).items() if m in cards}
         calib_by_model = _cells_by_model(calibration, arm.task) if calibration else {}
-        if strategy.needs_calibration and not calib_by_model:
-            continue
         groups = arm.groups if arm.groups is not None else default_groups(strategy, list(by_model), cards)
         for group in groups:
             if not all(m in by_model for m in group):
                 continue
             cells = [by_model[m] for m in group]
-            calib = [calib_by_model[m] for m in group] if strategy.needs_calibration else None
-            if calib is not None and not all(calib):
-                continue
             n = min(common_pool_size(c) for c in cells)
             for given in arm.settings:
                 if "k" in given and given["k"] > n:
                     continue
                 settings = resolve_settings(strategy, given)
+                calib = None
+                if strategy.needs_calibration(settings):
+                    # Skipped without calibration pools for every model of the group.
+                    calib = [calib_by_model.get(m) for m in group]
+                    if not all(calib):
+                        continue
                 evaluation = strategy.evaluate(cells, settings, calib, seed)
                 result = summarize(strategy.name, settings, evaluation, n_boot=n_boot, seed=seed)
                 details.append(_detail(spec.name, arm, group, cards, result))

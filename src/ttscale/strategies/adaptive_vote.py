@@ -163,7 +163,6 @@ class AdaptiveVote:
     make_rule: Callable[[Settings], StoppingRule]
     n_models: int | None = 1
     uses_verifier: bool = False
-    needs_calibration: bool = False
 
     def limits(self, settings: Settings) -> tuple[int, int]:
         """(cap, min), checked against each other."""
@@ -171,6 +170,9 @@ class AdaptiveVote:
         if min_draws > cap:
             raise InputError(f"strategy {self.name!r}: parameter 'min' must be <= cap={cap}, got {min_draws}")
         return cap, min_draws
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        return False
 
     def evaluate(
         self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0

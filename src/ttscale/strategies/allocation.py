@@ -252,7 +252,9 @@ class DifficultyAwareAllocation:
     params: tuple[Param, ...] = (BUDGET, PROBE, CONF, HOPELESS, PERMS)
     n_models: int | None = 1
     uses_verifier: bool = False  # set per evaluation: the verifier is used (and paid) when the pools have one
-    needs_calibration: bool = False
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        return False
 
     def evaluate(
         self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0

@@ -75,7 +75,10 @@ class Strategy(Protocol):
     params: tuple[Param, ...]
     n_models: int | None  # 1; 2 for (small, large) cascades; None for any number >= 2
     uses_verifier: bool
-    needs_calibration: bool
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        """Whether these settings choose something on calibration pools (so the calls need them)."""
+        ...
 
     def evaluate(
         self,

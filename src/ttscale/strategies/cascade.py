@@ -243,7 +243,10 @@ class CascadeStrategy:
     )
     n_models: int | None = 2
     uses_verifier: bool = False  # decided per call: pools with verdicts use the verifier
-    needs_calibration: bool = True
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        """A threshold < 0 is chosen on calibration; a fixed one needs none."""
+        return float(settings["threshold"]) < 0
 
     def evaluate(
         self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0

@@ -98,7 +98,9 @@ class EnsembleStrategy:
     )
     n_models: int | None = None
     uses_verifier: bool = False
-    needs_calibration: bool = False
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        return False
 
     def evaluate(
         self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0

@@ -36,7 +36,9 @@ class UniformStrategy:
     uses_verifier: bool
     params: tuple[Param, ...] = (K,)
     n_models: int | None = 1
-    needs_calibration: bool = False
+
+    def needs_calibration(self, settings: Settings) -> bool:
+        return False
 
     def evaluate(
         self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
