@@ -30,6 +30,7 @@ Everything is resumable: a re-run reuses the stored searches and value models.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -39,9 +40,9 @@ import torch
 
 from ttscale import estimators
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.checkpoints import load_or_train
+from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.ladder import PRESETS, SUMS_COT, TRAIN_MIXTURE
-from ttscale.lab.pipeline import mixture_documents
+from ttscale.lab.pipeline import ladder_documents
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.lab.value_model import DEFAULT_CONFIG, POLICY_BODY
 from ttscale.pools import pools_from_samples
@@ -78,18 +79,15 @@ VALUE_CONFIGS = {"fresh": DEFAULT_CONFIG, "policy body": POLICY_BODY}
 
 
 def load_models(names: list[str], seed: int, cache_dir: Path):
+    """The named default-ladder models, loaded (or trained) exactly as the lab does."""
     preset = PRESETS["default"]
-    tasks = [get_task(spec) for spec in TRAIN_MIXTURE]
-    models, cards = {}, {}
-    for rung in preset.rungs:
-        if rung.name in names:
-            result = load_or_train(rung.config, rung.train_tokens, seed, lambda: mixture_documents(tasks, seed),
-                                   "+".join(TRAIN_MIXTURE), cache_dir, batch_size=preset.batch_size, name=rung.name)
-            models[rung.name], cards[rung.name] = result.model, result.card
-    missing = sorted(set(names) - set(models))
+    rungs = [rung for rung in preset.rungs if rung.name in names]
+    missing = sorted(set(names) - {rung.name for rung in rungs})
     if missing:
         raise SystemExit(f"not in the default ladder: {missing}")
-    return models, cards
+    trained = train_rungs(rungs, seed, functools.partial(ladder_documents, seed), "+".join(TRAIN_MIXTURE), cache_dir,
+                          preset.batch_size, add_bar=lambda _description, _total: lambda _tokens: None)
+    return {n: r.model for n, r in trained.items()}, {n: r.card for n, r in trained.items()}
 
 
 def best_of_n_table(pools) -> tuple[np.ndarray, np.ndarray]:

@@ -110,8 +110,9 @@ def check_settings(settings: SweepSettings, task: Any) -> None:
     if len(set(settings.models)) != len(settings.models):
         raise InputError(f"--model: a spec is given twice ({', '.join(settings.models)})")
     for spec in settings.strategies:
-        if search_from_spec(spec) is not None:
-            check_search(spec, task)
+        search = search_from_spec(spec)
+        if search is not None:
+            check_search(spec, search, task)
             continue
         try:
             strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
@@ -123,9 +124,8 @@ def check_settings(settings: SweepSettings, task: Any) -> None:
             raise InputError(f"--strategy {spec!r}: k={values['k']:g} is more than the --n {settings.n} samples drawn")
 
 
-def check_search(spec: str, task: Any) -> None:
+def check_search(spec: str, settings: SearchSettings, task: Any) -> None:
     """A tree search needs steps (the task's step format) and, in a sweep, the log-probability scorer."""
-    settings = search_from_spec(spec)
     if settings.scorer != "logprob":
         raise InputError(f"--strategy {spec!r}: scorer={settings.scorer} needs a learned value model, which only "
                          "the lab trains; a sweep searches with scorer=logprob")
@@ -136,7 +136,14 @@ def check_search(spec: str, task: Any) -> None:
 
 
 def search_specs(settings: SweepSettings) -> list[tuple[str, SearchSettings]]:
+    """The ``--strategy`` specs that are live tree searches, parsed."""
     return [(spec, found) for spec in settings.strategies if (found := search_from_spec(spec)) is not None]
+
+
+def replayed_specs(settings: SweepSettings) -> list[str]:
+    """The other ``--strategy`` specs: replayed from the stored pools."""
+    searched = {spec for spec, _ in search_specs(settings)}
+    return [spec for spec in settings.strategies if spec not in searched]
 
 
 def search_model(store: Store, backend: Any, task: Any, problems: Sequence[Problem], settings: SweepSettings,
@@ -312,7 +319,7 @@ def sweep_and_report(
     run = run_model_sweep(settings, out_dir, console, show_progress, on_chunk)
     pools, errors = load_pools(run)
     analysis = analyse_sweep(pools, {m.name: m.card for m in run.models}, run.task.name, settings.n,
-                             bool(run.task.has_verifier), [s for s in settings.strategies if not search_from_spec(s)],
+                             bool(run.task.has_verifier), replayed_specs(settings),
                              settings.n_boot, settings.seed, searched=[d for m in run.models for d in m.searched])
     notes = run.notes + ((f"{errors} sample(s) failed in the backend (stored as errors, left out of every "
                           "estimate); run the same command again to retry them",) if errors else ())

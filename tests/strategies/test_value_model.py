@@ -77,6 +77,10 @@ def test_calibrated_value_models_are_trained_on_the_calib_split_only(tmp_path):
         assert s.key.problem_id not in test_ids
     value = values["m"]
     assert value.train_flops > 0 and value.data_flops == pytest.approx(sampling_flops(samples))
+    # Counted independently: the shared prompt prefilled once per problem, every sample's decode.
+    prefill_once = {s.key.problem_id: s.prefill_flops for s in samples}
+    assert all(s.prefill_shared for s in samples)
+    assert value.data_flops == pytest.approx(sum(prefill_once.values()) + sum(s.decode_flops for s in samples))
     assert value.total_train_flops == value.train_flops + value.data_flops
     assert again["m"].key == value.key  # loaded from the cache, not retrained
     prompts, prefixes = ["S12+34="] * 3, [s.completion for s in samples[:3]]

@@ -41,6 +41,7 @@ from ttscale.lab.value_training import (
     data_key,
     train_value_model,
 )
+from ttscale.pools import pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies.step_search import step_format_for
 from ttscale.sweep import run_sweep
@@ -54,16 +55,9 @@ def calibration_run(run: str) -> str:
 
 
 def sampling_flops(samples: list[Sample]) -> float:
-    """What drawing these samples cost: a shared prefill once per problem, else once per sample."""
-    prefill: dict[tuple[str, str], float] = {}
-    total = 0.0
-    for s in samples:
-        total += s.decode_flops
-        if s.prefill_shared:
-            prefill[(s.key.model, s.key.problem_id)] = s.prefill_flops
-        else:
-            total += s.prefill_flops
-    return total + sum(prefill.values())
+    """What drawing these samples cost: every pool's compute for all its draws (the sweep's own accounting)."""
+    return sum(pool.inference_flops(pool.n, with_verifier=False)
+               for cell in pools_from_samples(samples).values() for pool in cell)
 
 
 def _save(value: TrainedValue, path: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ttscale.lab.lab_tree_search import SEARCH_TASK
 from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_finite_rate
@@ -69,10 +68,11 @@ def write_lab_report(outcome, preset, pools) -> Path:
     write_csv(points, out / "points.csv")
     write_json(result, out / "tradeoff.json")
 
+    task_of = {d.point.technique: d.task for d in outcome.details}
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
          for t in preset.techniques()]
-        + [{"technique": name, "what": what, "arms": f"{strategy} on {SEARCH_TASK}"}
+        + [{"technique": name, "what": what, "arms": f"{strategy} on {task_of[name]}"}
            for name, strategy, what in searched_techniques(outcome.details)]
     )
     report = html.Report(
