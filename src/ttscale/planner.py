@@ -5,13 +5,11 @@ Lifetime cost of a configuration used for N inferences:
     cost = TC + N * IC        (FLOPs; IC is per problem)
 
 Candidates are every measured point with performance >= P, plus, for every
-technique whose points can be fitted, the cheapest configuration on its
-fitted surface with predicted performance >= P *inside the data's convex
-hull* (never extrapolated). The cost rises in both TC and IC, so that
-optimum lies on the lower-left boundary of {perf >= P} ∩ hull: on the
-iso-curve perf = P, or on an edge of the hull. Both are sampled densely and
-the best iso-curve sample is refined by a bounded 1-D minimisation along the
-curve.
+technique with a frontier at P (tradeoff/frontier.py), the cheapest point of
+the smooth curve through that frontier — inside the data by construction,
+never extrapolated. The cost rises in both TC and IC, so the optimum among
+all configurations that reach P lies on that frontier; the curve is sampled
+densely (``PLANNER_CURVE_SAMPLES``) and its cheapest sample taken.
 
 Why the optimum on the curve is where the exchange rate equals TC / (N IC):
 with x = log10 TC, y(x) the curve, cost = 10^x + N 10^y(x) and
@@ -35,7 +33,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from ttscale.errors import InputError
 from ttscale.hardware import (
@@ -47,14 +44,14 @@ from ttscale.hardware import (
     load_hardware_table,
     with_overrides,
 )
-from ttscale.tradeoff.curves import trace_iso_curve
+from ttscale.tradeoff.frontier import frontier_at
+from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.points import by_technique, validate_points
-from ttscale.tradeoff.technique import FittedTechnique, try_fit
+from ttscale.tradeoff.technique import TechniqueData, technique_data
 from ttscale.types import Point
 
 SCHEMA_VERSION = 1
 DISTINCT_OOM = 1e-6
-BOUNDARY_SAMPLES_PER_EDGE = 400
 
 
 @dataclass(frozen=True)
@@ -86,52 +83,23 @@ def check_target(value: float, flag: str = "target") -> float:
     return float(value)
 
 
-def _refine_on_curve(fitted: FittedTechnique, target: float, inferences: float, x: np.ndarray, i: int):
-    """Minimise the cost along the curve between the neighbours of sample i (x parametrises the curve)."""
-    surface = fitted.fit.surface
-    lo, hi = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
-    if hi - lo <= 1e-12 or surface.slope_infer <= 0:
+PLANNER_CURVE_SAMPLES = 20001  # dense enough that the optimum's rate matches TC / (N IC) to well under 1 %
+
+
+def interpolated_optimum(data: TechniqueData, target: float, inferences: float) -> Config | None:
+    """The cheapest point of the technique's frontier curve at ``target`` (inside the data), or None."""
+    frontier = frontier_at(data.grid, data.values(), target)
+    curve = frontier_curve(frontier, dense=PLANNER_CURVE_SAMPLES)
+    if curve is None:
         return None
-
-    def cost(xv: float) -> float:
-        yv = float(surface.solve_infer(np.array([xv]), target)[0])
-        return math.inf if not math.isfinite(yv) else 10.0**xv + inferences * 10.0**yv
-
-    found = minimize_scalar(cost, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
-    if not math.isfinite(found.fun):
-        return None
-    xv = float(found.x)
-    yv = float(surface.solve_infer(np.array([xv]), target)[0])
-    return (xv, yv) if bool(fitted.support.contains(xv, yv)) else None
-
-
-def interpolated_optimum(fitted: FittedTechnique, target: float, inferences: float) -> Config | None:
-    """The cheapest configuration with fitted performance >= target inside the support, or None."""
-    surface, support = fitted.fit.surface, fitted.support
-    xs, ys, on_curve = [], [], []
-    curve = trace_iso_curve(surface, target, support)
-    if curve is not None:
-        xs.append(curve.x), ys.append(curve.y), on_curve.append(np.ones(len(curve.x), bool))
-    edge = support.boundary(BOUNDARY_SAMPLES_PER_EDGE)
-    reach = surface.predict(edge[:, 0], edge[:, 1]) >= target
-    xs.append(edge[reach, 0]), ys.append(edge[reach, 1]), on_curve.append(np.zeros(int(reach.sum()), bool))
-    x, y, is_curve = np.concatenate(xs), np.concatenate(ys), np.concatenate(on_curve)
-    if len(x) == 0:
-        return None
-    costs = 10.0**x + inferences * 10.0**y
+    costs = 10.0**curve.x + inferences * 10.0**curve.y
     best = int(np.argmin(costs))
-    bx, by = float(x[best]), float(y[best])
-    if is_curve[best] and curve is not None:
-        refined = _refine_on_curve(fitted, target, inferences, curve.x, best)
-        if refined is not None and 10.0 ** refined[0] + inferences * 10.0 ** refined[1] < costs[best]:
-            bx, by = refined
-    rate = float(surface.exchange_rate(bx, by))
+    rate = float(curve.rate[best])
     return Config(
-        technique=fitted.name,
-        log10_train=bx,
-        log10_infer=by,
-        # On the curve the prediction is the target up to rounding; say so exactly.
-        performance=max(float(surface.predict(bx, by)), target),
+        technique=data.name,
+        log10_train=float(curve.x[best]),
+        log10_infer=float(curve.y[best]),
+        performance=target,  # on the iso-performance curve by construction
         source="interpolated",
         exchange_rate=rate if math.isfinite(rate) else None,
     )
@@ -192,14 +160,12 @@ def _candidates(groups: dict[str, list[Point]], target: float, inferences: float
     ]
     techniques = {}
     for name, group in groups.items():
-        fitted, problem = try_fit(name, group)
-        if fitted is None:
-            notes.append(f"{problem}; only its measured points are considered")
-            techniques[name] = {"fitted": False, "r2": None, "interpolated": False}
-            continue
-        optimum = interpolated_optimum(fitted, target, inferences)
-        techniques[name] = {"fitted": True, "r2": fitted.fit.r2, "interpolated": optimum is not None}
-        if optimum is not None:
+        optimum = interpolated_optimum(technique_data(name, group), target, inferences)
+        techniques[name] = {"frontier_curve": optimum is not None}
+        if optimum is None:
+            notes.append(f"technique {name!r}: no frontier curve at {target:g} (fewer than two configurations "
+                         "reach it); only its measured points are considered")
+        else:
             configs.append(optimum)
     return configs, techniques
 

@@ -29,6 +29,7 @@ from ttscale.pools import Pool
 from ttscale.strategies import STRATEGIES, format_spec, resolve, resolve_settings
 from ttscale.techniques import Arm, PointDetail, TechniqueSpec, budgets_up_to, technique_points
 from ttscale.tradeoff import SCHEMA_VERSION
+from ttscale.tradeoff.uncertainty import problem_scores_of
 from ttscale.types import ModelCard
 
 PoolCells = Mapping[tuple[str, str, str], list[Pool]]
@@ -134,7 +135,8 @@ def analyse_sweep(
     if distinct < 2:
         notes.append(f"nothing to trade: the models with a known training compute span {distinct} distinct "
                      "value(s); the tradeoff needs at least 2, so only the curves are reported")
-    result = (tradeoff.analyse([d.point for d in tradeoff_details], levels=None, n_boot=n_boot, seed=seed)
+    result = (tradeoff.analyse([d.point for d in tradeoff_details], levels=None, n_boot=n_boot, seed=seed,
+                               problem_scores=problem_scores_of(tradeoff_details))
               if tradeoff_details else empty_result(n_boot, seed))
     return SweepAnalysis(tuple(techniques), tuple(details), tuple(tradeoff_details), result, distinct, tuple(notes))
 
@@ -142,7 +144,9 @@ def analyse_sweep(
 def empty_result(n_boot: int, seed: int) -> dict:
     """The engine's JSON shape with no technique: no model has a known training compute."""
     return {"schema_version": SCHEMA_VERSION, "ratio": 6.0, "levels": [], "levels_chosen": "automatic",
-            "extrapolate": False, "n_boot": n_boot, "seed": seed, "techniques": {}, "combinations": []}
+            "extrapolate": False, "smoother": None, "n_boot": n_boot, "seed": seed,
+            "uncertainty": {"method": "none", "words": "no points with a known training compute"},
+            "techniques": {}, "combinations": []}
 
 
 def _known_tc(card: ModelCard) -> bool:

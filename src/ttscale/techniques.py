@@ -56,6 +56,9 @@ class PointDetail:
     mean_draws: float
     settings: Mapping[str, float] = field(default_factory=dict)
     notes: Mapping[str, float] = field(default_factory=dict)
+    # What the point scored on each problem (ids aligned): the tradeoff's bootstrap over problems.
+    problem_ids: tuple[str, ...] = ()
+    problem_scores: tuple[float, ...] = ()
 
 
 def budgets_up_to(n: int) -> tuple[int, ...]:
@@ -127,11 +130,13 @@ def technique_points(
                         continue
                 evaluation = strategy.evaluate(cells, settings, calib, seed)
                 result = summarize(strategy.name, settings, evaluation, n_boot=n_boot, seed=seed)
-                details.append(_detail(spec.name, arm, group, cards, result))
+                ids = tuple(pool.problem_id for pool in cells[0])
+                details.append(_detail(spec.name, arm, group, cards, result, ids, evaluation.performance))
     return details
 
 
-def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: StrategyResult) -> PointDetail:
+def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: StrategyResult,
+            problem_ids: tuple[str, ...], scores) -> PointDetail:
     train = sum(float(cards[m].train_flops) for m in group) + result.extra_train_flops
     return PointDetail(
         point=Point(
@@ -151,4 +156,6 @@ def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: Str
         mean_draws=result.mean_draws,
         settings=result.settings,
         notes=result.notes,
+        problem_ids=problem_ids,
+        problem_scores=tuple(float(v) for v in scores),
     )

@@ -23,7 +23,9 @@ from ttscale.hardware import DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, check
 from ttscale.planner import check_positive, check_target, plan
 from ttscale.report.json_out import write_json
 from ttscale.tradeoff import analyse, load_points_csv
+from ttscale.report.summary import WORDS, technique_rows
 from ttscale.tradeoff.levels import check_ratio, parse_levels
+from ttscale.tradeoff.smoother import check_smoother_name
 
 
 def _console(json_target: str | None) -> Console:
@@ -35,19 +37,21 @@ def _fmt(value: float | None, digits: str = ".2f") -> str:
 
 
 def summary_table(result: dict) -> Table:
-    table = Table(title=f"span of efficient exchange (rate between 1/{result['ratio']:g} and {result['ratio']:g})")
-    for column in ("technique", "span in TC (OOM)", "span in IC (OOM)", "effect of scale", "fit R²", "points"):
-        table.add_column(column, justify="left" if column in ("technique", "effect of scale") else "right")
-    for name, tech in result["techniques"].items():
-        summary, fit = tech["summary"], tech.get("fit")
-        table.add_row(
-            name,
-            _fmt(summary["max_span_oom_train"]),
-            _fmt(summary["max_span_oom_infer"]),
-            summary["effect_of_scale"] if fit else f"not fitted: {tech['problem']}",
-            _fmt(fit["r2"], ".3f") if fit else "—",
-            str(tech["n_points"]),
-        )
+    """One row per technique at the level of its widest span (report/summary.py), with the words to read it."""
+    ratio = result["ratio"]
+    levels = ", ".join(f"{level:g}" for level in result["levels"])
+    table = Table(
+        title=f"span of efficient exchange (rate between 1/{ratio:g} and {ratio:g}); levels {levels} "
+              f"({result['levels_chosen']})",
+        caption=f"{WORDS['rate']}. {WORDS['span']}. Intervals: {result['uncertainty']['words']}.",
+        caption_justify="left",
+    )
+    for column in ("technique", "level", "span TC (OOM)", "span IC (OOM)", "exchange rate", "note"):
+        table.add_column(column, overflow="fold")
+    for row in technique_rows(result):
+        span = lambda value, ci: f"{value:.2f}" + ("" if not ci else f"\n[{ci[0]:.2f}, {ci[1]:.2f}]")  # noqa: E731
+        table.add_row(row["technique"], row["level"], span(row["span_tc"], row["span_tc_ci"]),
+                      span(row["span_ic"], row["span_ic_ci"]), row["rate"], row["note"])
     return table
 
 
@@ -76,25 +80,29 @@ def tradeoff(
     points_csv: Path = typer.Argument(..., help="Points CSV: technique, model, train_flops, infer_flops, performance[, ci_low, ci_high]."),
     levels: str = typer.Option(None, help="Performance levels, e.g. 0.5,0.8 (default: chosen from the data)."),
     ratio: float = typer.Option(6.0, help="Efficient span: where the exchange rate lies in [1/ratio, ratio]; > 1."),
-    extrapolate: bool = typer.Option(False, help="Also trace curves beyond the data (1 OOM), marked as extrapolated."),
+    extrapolate: bool = typer.Option(False, help="Also report the span a parametric smoother implies beyond the data's edge (marked as extrapolated; only a smoother that agrees with the frontier is used)."),
+    smoother: str = typer.Option(None, help="Read rates off a parametric surface (logistic or power-law) instead of the frontier's curve, where it passes through the frontier."),
     out: Path = typer.Option(None, help="Write tradeoff.json, iso_performance.png, exchange_rate.png here."),
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),
     n_boot: int = typer.Option(200, help="Bootstrap replicates for the intervals (0: none)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
 ) -> None:
-    """Fit each technique's surface; iso-curves, exchange rates and the span of efficient exchange.
+    """Iso-performance frontiers, exchange rates and the span of efficient exchange of every technique.
 
-    Every technique in the file needs at least 6 points with 2 distinct TC and 2 distinct IC values.
+    Per level, the least compute at which each model's budgets reach it, dominated points dropped, a smooth
+    monotone curve through what is left. A rate is printed only where the data measure one.
     """
     from ttscale.errors import InputError
 
     parsed_levels = parse_levels(levels, "--levels") if levels is not None else None
     check_ratio(ratio, "--ratio")
+    if smoother is not None:
+        check_smoother_name(smoother, "--smoother")
     if n_boot < 0:
         raise InputError(f"--n-boot must be >= 0, got {n_boot}")
     points = load_points_csv(points_csv)
     result = analyse(points, parsed_levels, ratio=ratio, extrapolate=extrapolate, n_boot=n_boot, seed=seed,
-                     strict=True)
+                     smoother=smoother)
     console = _console(json_out)
     if out is not None:
         written = write_outputs(result, points, out)

@@ -34,6 +34,7 @@ from ttscale.store import Store
 from ttscale.sweep import run_sweep
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail, technique_points
+from ttscale.tradeoff.uncertainty import problem_scores_of
 from ttscale.types import ModelCard, Task
 
 
@@ -156,7 +157,8 @@ def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, Mode
         details.extend(
             technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed, calibration=calibration or None)
         )
-    result = tradeoff.analyse([d.point for d in details], levels=list(LEVELS), n_boot=preset.n_boot, seed=seed)
+    result = tradeoff.analyse([d.point for d in details], levels=list(LEVELS), n_boot=preset.n_boot, seed=seed,
+                              problem_scores=problem_scores_of(details))
     return pools, details, result
 
 

@@ -10,9 +10,11 @@ import pandas as pd
 
 from ttscale.report import html
 from ttscale.report.json_out import write_json
-from ttscale.report.summary import summary_frame, techniques_with_finite_rate
+from ttscale.report.summary import summary_frame, techniques_with_rate, techniques_with_span
 from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
 from ttscale.strategies.tree_search import searched_techniques
+
+SPAN_GOAL_OOM = 0.3  # what the lab's map is meant to show: spans of this size in both computes
 
 
 def cards_frame(cards, rates) -> pd.DataFrame:
@@ -34,11 +36,13 @@ def cards_frame(cards, rates) -> pd.DataFrame:
 
 
 def summary_line(outcome) -> str:
-    finite = techniques_with_finite_rate(outcome.result)
+    measured = techniques_with_rate(outcome.result)
+    wide = techniques_with_span(outcome.result, SPAN_GOAL_OOM)
     return (
         f"lab: {len(outcome.cards)} models, {outcome.samples_total} samples "
         f"({outcome.samples_generated} new), {len(outcome.details)} points, "
-        f"{len(finite)} techniques with a finite exchange rate; "
+        f"{len(measured)} techniques with a measured exchange rate, {len(wide)} with a span of at least "
+        f"{SPAN_GOAL_OOM:g} OOM in both computes; "
         f"{outcome.wall_seconds:.0f}s -> {outcome.out_dir / 'index.html'}"
     )
 
@@ -63,7 +67,8 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "search_seconds": outcome.search_seconds,
         "samples_total": outcome.samples_total,
         "samples_generated": outcome.samples_generated,
-        "techniques_with_finite_rate": techniques_with_finite_rate(outcome.result),
+        "techniques_with_rate": techniques_with_rate(outcome.result),
+        "techniques_with_span": techniques_with_span(outcome.result, SPAN_GOAL_OOM),
     }
     write_csv(points, out / "points.csv")
     write_json(result, out / "tradeoff.json")

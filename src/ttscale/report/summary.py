@@ -1,42 +1,107 @@
-"""The summary table (technique | span in TC | span in IC | effect of scale),
-read from the tradeoff engine's JSON so the page and tradeoff.json can never
-disagree."""
+"""The summary of a tradeoff, one row per technique, read from the engine's JSON
+so that the terminal table, the report's table and tradeoff.json never disagree.
+
+Each row reports the level at which the technique's efficient span is widest
+(TC + IC), with the exchange rate there: a number with its interval where the
+data measure one, otherwise "none" and the reason in words. A span cut by the
+data's edge says so.
+"""
 
 from __future__ import annotations
 
-import statistics
-
 import pandas as pd
 
+WORDS = {
+    "rate": "exchange rate: OOM of inference compute (IC) paid per OOM of training compute (TC) saved, "
+            "|d log IC / d log TC| along the iso-performance curve (median over its length)",
+    "span": "span of efficient exchange: the part of the curve where the rate lies between 1/r and r, "
+            "measured in orders of magnitude (OOM, factors of 10) of TC and of IC",
+}
 
-def techniques_with_finite_rate(result: dict) -> list[str]:
-    """Techniques with at least one level whose iso-curve has a finite exchange rate."""
-    names = []
+
+def _interval(ci) -> str:
+    return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def _rate_text(level: dict) -> str:
+    rate = level.get("exchange_rate")
+    if rate is None:
+        return "none: " + (level.get("exchange_rate_reason") or "not measured")
+    ci = level.get("exchange_rate_ci")
+    return f"{rate:.3g}" + ("" if not ci else f" [{ci[0]:.3g}, {ci[1]:.3g}]")
+
+
+def best_level(tech: dict) -> tuple[str, dict] | None:
+    """(key, level) with the widest span (TC + IC); ties and no-span cases go to the first measured rate."""
+    levels = tech.get("levels", {})
+    if not levels:
+        return None
+    with_rate = [(k, v) for k, v in levels.items() if v.get("exchange_rate") is not None]
+    pool = with_rate or list(levels.items())
+    return max(pool, key=lambda item: (item[1].get("span_oom_train", 0.0) + item[1].get("span_oom_infer", 0.0)))
+
+
+def technique_rows(result: dict) -> list[dict]:
+    rows = []
     for name, tech in result.get("techniques", {}).items():
-        if any(level.get("exchange_rate_median") is not None for level in tech.get("levels", {}).values()):
-            names.append(name)
-    return names
+        found = best_level(tech)
+        if found is None:
+            continue
+        key, level = found
+        notes = [n for n in (level.get("span_note"),) if n]
+        if level.get("exchange_rate") is not None:
+            notes.append(f"effect of scale: {tech.get('summary', {}).get('effect_of_scale', 'unknown')}")
+        extrapolated = level.get("extrapolated") or {}
+        if "span_oom_train" in extrapolated:
+            notes.append(f"extrapolated by the {extrapolated['smoother']} smoother: "
+                         f"{extrapolated['span_oom_train']:.2f} / {extrapolated['span_oom_infer']:.2f} OOM")
+        rows.append({
+            "technique": name,
+            "level": key,
+            "span_tc": level.get("span_oom_train", 0.0),
+            "span_tc_ci": level.get("span_oom_train_ci"),
+            "span_ic": level.get("span_oom_infer", 0.0),
+            "span_ic_ci": level.get("span_oom_infer_ci"),
+            "rate": _rate_text(level),
+            "note": "; ".join(notes),
+            "points": tech.get("n_points"),
+        })
+    return rows
 
 
 def summary_frame(result: dict) -> pd.DataFrame:
-    rows = []
-    for name, tech in result.get("techniques", {}).items():
-        levels = tech.get("levels", {})
-        spans_tc = [lv.get("span_oom_train") or 0.0 for lv in levels.values()]
-        spans_ic = [lv.get("span_oom_infer") or 0.0 for lv in levels.values()]
-        rates = [lv["exchange_rate_median"] for lv in levels.values() if lv.get("exchange_rate_median") is not None]
-        summary = tech.get("summary", {})
-        fit = tech.get("fit") or {}
-        rows.append(
+    rows = technique_rows(result)
+    return pd.DataFrame(
+        [
             {
-                "technique": name,
-                "span in TC (OOM)": round(max(spans_tc, default=0.0), 2),
-                "span in IC (OOM)": round(max(spans_ic, default=0.0), 2),
-                "exchange rate (median over levels)": float(f"{statistics.median(rates):.3g}") if rates else None,
-                "effect of scale": summary.get("effect_of_scale", "n/a"),
-                "fit R²": None if fit.get("r2") is None else round(fit["r2"], 3),
-                "points": fit.get("n_points"),
-                "note": tech.get("problem") or fit.get("quality") or "",
+                "technique": r["technique"],
+                "level": r["level"],
+                "span in TC (OOM)": f"{r['span_tc']:.2f}{_interval(r['span_tc_ci'])}",
+                "span in IC (OOM)": f"{r['span_ic']:.2f}{_interval(r['span_ic_ci'])}",
+                "exchange rate": r["rate"],
+                "note": r["note"],
+                "points": r["points"],
             }
-        )
-    return pd.DataFrame(rows)
+            for r in rows
+        ],
+        columns=["technique", "level", "span in TC (OOM)", "span in IC (OOM)", "exchange rate", "note", "points"],
+    )
+
+
+def techniques_with_rate(result: dict) -> list[str]:
+    """Techniques with a measured exchange rate at one level at least."""
+    return [name for name, tech in result.get("techniques", {}).items()
+            if any(level.get("exchange_rate") is not None for level in tech.get("levels", {}).values())]
+
+
+def techniques_with_span(result: dict, min_oom: float) -> list[str]:
+    """Techniques whose span reaches ``min_oom`` in both TC and IC at some level, its interval excluding 0."""
+    names = []
+    for name, tech in result.get("techniques", {}).items():
+        for level in tech.get("levels", {}).values():
+            wide = level.get("span_oom_train", 0.0) >= min_oom and level.get("span_oom_infer", 0.0) >= min_oom
+            cis = [level.get("span_oom_train_ci"), level.get("span_oom_infer_ci")]
+            if wide and all(ci is not None and ci[0] > 0 for ci in cis):
+                names.append(name)
+                break
+    return names

@@ -96,10 +96,10 @@ def _draw_levels(ax, tech: dict, ratio: float) -> None:
         curve = np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
         if len(curve):
             ax.plot(curve[:, 0], curve[:, 1], "-", color=color, lw=1.5, label=f"perf = {key}")
-        extrapolated = level.get("extrapolated_curve")
-        if extrapolated and extrapolated.get("curve"):
+        extrapolated = level.get("extrapolated") or {}
+        if extrapolated.get("curve"):
             ext = np.asarray(extrapolated["curve"], dtype=float)
-            flags = np.asarray(extrapolated["extrapolated"], dtype=bool)
+            flags = np.asarray(extrapolated["outside_data"], dtype=bool)
             ax.plot(np.where(flags, ext[:, 0], np.nan), np.where(flags, ext[:, 1], np.nan), "--", color=color,
                     lw=1.0, label=f"perf = {key} (extrapolated)" if not len(curve) else None)
         segment = _efficient_segment(level, ratio)
@@ -128,9 +128,7 @@ def plot_iso_diagram(result: dict, points: Sequence[Point], path: str | Path) ->
         _log_axes(ax)
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("inference compute per problem (FLOPs)")
-        fit = tech.get("fit")
-        subtitle = f"R² = {fit['r2']:.2f}" if fit and fit.get("r2") is not None else (tech.get("problem") or "")
-        _title(ax, name, subtitle)
+        _title(ax, name, "")
         ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, loc="upper right")

@@ -169,7 +169,8 @@ def point_of(technique: str, settings: SearchSettings, card: ModelCard, task_nam
              outcomes: Sequence[SearchOutcome], extra_train_flops: float = 0.0, n_boot: int = 500,
              seed: int = 0) -> PointDetail:
     name = f"{settings.algorithm}-{settings.scorer}"
-    result = summarize(name, settings.numbers(), evaluation_of(outcomes, extra_train_flops), n_boot=n_boot, seed=seed)
+    evaluation = evaluation_of(outcomes, extra_train_flops)
+    result = summarize(name, settings.numbers(), evaluation, n_boot=n_boot, seed=seed)
     return PointDetail(
         point=Point(
             technique=technique,
@@ -188,6 +189,8 @@ def point_of(technique: str, settings: SearchSettings, card: ModelCard, task_nam
         mean_draws=result.mean_draws,
         settings=result.settings,
         notes={**result.notes, "value_model_train_flops": extra_train_flops},
+        problem_ids=tuple(o.problem_id for o in outcomes),
+        problem_scores=tuple(float(v) for v in evaluation.performance),
     )
 
 

@@ -1,56 +1,81 @@
 """``analyse``: points in, the tradeoff JSON out.
 
-Per technique: fit the surface (fitting.py), trace each level's iso-curve
-inside the data's convex hull (curves.py, support.py), measure the exchange
-rate and the efficient span, bootstrap their intervals (uncertainty.py),
-summarise the effect of scale (scale.py); then compare pairs of techniques
-measured on the same models (combine.py).
+Per technique and level: the frontier of the data (frontier.py), a smooth
+monotone curve through it (frontier_curve.py), the exchange rate along it and
+the span of efficient exchange (technique.py), with bootstrap intervals
+(uncertainty.py); optionally a parametric smoother checked against the
+frontier and the extrapolated span it implies (smoother.py); then the effect of
+scale across levels (scale.py) and pairs of techniques (combine.py).
 
-JSON schema (``SCHEMA_VERSION`` 1)::
+JSON schema (``SCHEMA_VERSION`` 2)::
 
-    schema_version, ratio, levels (list), levels_chosen ("given" | "automatic"),
-    extrapolate, n_boot, seed, method (short descriptions)
+    schema_version, ratio, levels, levels_chosen ("given" | "automatic"), extrapolate, smoother,
+    n_boot, seed, uncertainty {method, words}, method (short descriptions)
     techniques.<name>:
-        n_points, fit (method, variant, parameters, r2, rmse, n_points, quality, ...)
-                  | null with ``problem`` saying what the technique needs,
-        support (convex hull), summary (max spans, slopes, effect_of_scale),
+        n_points, n_models, series {model, fixed_tc, fixed_ic}, support (convex hull),
+        smoothers: [{name, accepted, reason, median_offset_from_frontier_oom, fit}],
+        smoother_used: name | null,
+        summary: {max_span_oom_train, max_span_oom_infer, ..., effect_of_scale, best_level},
         levels.<"0.5">:
-            exchange_rate_median (median over the curve; null: no curve in range),
-            exchange_rate_ci [lo, hi] | null, span_oom_train, span_oom_infer (0 when empty),
+            level, exchange_rate (median along the curve) | null, exchange_rate_reason | null,
+            exchange_rate_ci [lo, hi] | null, span_oom_train, span_oom_infer (0 when none),
             span_oom_train_ci, span_oom_infer_ci, span_endpoints {train_flops, infer_flops} | null,
-            scale_log10_train_flops, curve [[TC, IC], ...] (inside the support only),
-            exchange_rate_along_curve, extrapolated (bool), extrapolated_curve (with --extrapolate),
-            bootstrap {n_replicates, curve_defined_fraction}, note
-    combinations: [{techniques, shared_models, fit, levels.<"0.5">: {span_oom_train: {a, b, combined},
-                    span_oom_infer: {...}, adds_up_train, adds_up_infer, adds_up}, adds_up, rule}]
+            span_truncated {low_train, high_train}, span_note | null, scale_log10_train_flops,
+            frontier {points [[TC, IC]], on_data_edge}, curve [[TC, IC]], exchange_rate_along_curve,
+            extrapolated (with --extrapolate): {smoother, span_oom_train, span_oom_infer, span_endpoints,
+                                                curve, outside_data} | {reason},
+            bootstrap {n_replicates, rate_defined_fraction, frontier_fraction}
+    combinations: [{techniques, shared_models, levels.<"0.5">: {span_oom_train: {a, b, combined}, ...}, adds_up, rule}]
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
 from ttscale.errors import InputError
 from ttscale.tradeoff.combine import combinations
+from ttscale.tradeoff.curves import efficient_span
+from ttscale.tradeoff.frontier import frontier_at
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
-from ttscale.tradeoff.points import by_technique, fit_readiness, validate_points
+from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.scale import LevelSpan, effect_of_scale
-from ttscale.tradeoff.technique import FittedTechnique, level_curve, level_dict, try_fit
-from ttscale.tradeoff.uncertainty import bootstrap_levels
+from ttscale.tradeoff.smoother import (
+    SMOOTHERS,
+    SmootherVerdict,
+    best_accepted,
+    check_smoother_name,
+    fit_smoothers,
+    inside_frontier,
+)
+from ttscale.tradeoff.technique import JSON_CURVE_POINTS, TechniqueData, level_dict, read_level, technique_data
+from ttscale.tradeoff.uncertainty import (
+    METHOD_WORDS,
+    LevelDraws,
+    ProblemScores,
+    Replicates,
+    ci_replicates,
+    percentile_interval,
+    problem_replicates,
+)
 from ttscale.types import Point
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 METHOD = {
-    "surface": (
-        "perf = floor + (ceiling - floor) * sigmoid(a*g_x(log10 TC) + b*g_y(log10 IC) + c), a, b >= 0, "
-        "g = identity or a smooth minimum that saturates; variant chosen by AICc"
+    "frontier": (
+        "per level, the least IC at which each model's budgets reach it and the least TC at which each "
+        "fixed-IC series does (monotone cubic interpolation in log compute of the logit of performance), "
+        "plus the points that reach it and crossings along the data's edge; dominated points dropped"
     ),
-    "support": "curves are kept inside the convex hull of each technique's points; extrapolated parts are flagged",
-    "exchange_rate": "|d log IC / d log TC| along the iso-curve = a g_x' / (b g_y'); median over the curve's length",
-    "span": "part of the curve where 1/ratio <= rate <= ratio, in OOM of TC and of IC",
-    "uncertainty": "bootstrap over points (and performance within its CI when given); 2.5-97.5 percentiles",
+    "curve": "a smoothing spline (generalised cross-validation) through the frontier, monotone by construction",
+    "exchange_rate": "|d log IC / d log TC| along the curve; median over its length; null where not measured",
+    "span": "part of the curve where 1/ratio <= rate <= ratio, in OOM of TC and of IC; 'truncated' where the "
+            "data's edge cuts it",
+    "smoother": "optional parametric surface (logistic or power-law), used only when its iso-curves pass "
+                "through the frontier; the only source of extrapolated spans",
 }
 
 
@@ -59,70 +84,78 @@ def _technique_seed(seed: int, name: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**32)
 
 
-def _unfitted(points: list[Point], problem: str, levels: list[float]) -> dict:
+def _bootstrap(data: TechniqueData, perf_draws: np.ndarray, levels: list[float], ratio: float) -> dict[float, LevelDraws]:
+    draws = {level: LevelDraws([], [], []) for level in levels}
+    for b in range(perf_draws.shape[1]):
+        perf = perf_draws[:, b]
+        values = data.values(perf)
+        for level in levels:
+            result = read_level(data, values, level, ratio, perf)
+            draw = draws[level]
+            draw.frontier_found += result.frontier.n > 0
+            draw.spans_train.append(result.span.oom_train)
+            draw.spans_infer.append(result.span.oom_infer)
+            if result.rate is not None:
+                draw.rates.append(result.rate)
+    return draws
+
+
+def _extrapolated(verdict: SmootherVerdict | None, verdicts: list[SmootherVerdict], level: float, ratio: float) -> dict:
+    if verdict is None:
+        reasons = "; ".join(f"{v.smoother.name}: {v.reason}" for v in verdicts) or "too few points to fit one"
+        return {"reason": f"no smoother agrees with the frontier ({reasons}): nothing to extrapolate with"}
+    curve = verdict.smoother.curve_at(level)
+    if curve is None:
+        return {"reason": f"the {verdict.smoother.name} surface has no curve at this level"}
+    span = efficient_span(curve, ratio)
+    shown = curve.thinned(JSON_CURVE_POINTS)
     return {
-        "n_points": len(points),
-        "fit": None,
-        "problem": problem,
-        "support": None,
-        "levels": {
-            level_key(level): {
-                "level": level,
-                "exchange_rate_median": None,
-                "exchange_rate_ci": None,
-                "span_oom_train": 0.0,
-                "span_oom_infer": 0.0,
-                "span_oom_train_ci": None,
-                "span_oom_infer_ci": None,
-                "span_endpoints": None,
-                "scale_log10_train_flops": None,
-                "curve": [],
-                "exchange_rate_along_curve": [],
-                "extrapolated": False,
-                "note": problem,
-            }
-            for level in levels
-        },
-        "summary": effect_of_scale([]),
+        "smoother": verdict.smoother.name,
+        "span_oom_train": span.oom_train,
+        "span_oom_infer": span.oom_infer,
+        "span_endpoints": span.endpoints(),
+        "curve": [[float(10.0**a), float(10.0**b)] for a, b in zip(shown.x, shown.y)],
+        "outside_data": [bool(v) for v in shown.extrapolated],
+        "exchange_rate_along_curve": [float(r) if np.isfinite(r) else None for r in shown.rate],
     }
 
 
-def _fitted(
-    fitted: FittedTechnique, levels: list[float], ratio: float, extrapolate: bool, n_boot: int, seed: int
-) -> dict:
-    rng = np.random.default_rng(_technique_seed(seed, fitted.name))
-    intervals = (
-        bootstrap_levels(fitted.obs, fitted.ci_sigma, fitted.fit, fitted.support, levels, ratio, n_boot, rng)
-        if n_boot > 0
-        else {}
-    )
-    level_out = {}
-    spans = []
+def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, extrapolate: bool,
+                       smoother: str | None, perf_draws: np.ndarray | None) -> dict:
+    values = data.values()
+    frontiers = {level: frontier_at(data.grid, values, level) for level in levels}
+    verdicts: list[SmootherVerdict] = []
+    if smoother is not None or extrapolate:
+        names = [smoother] if smoother is not None else list(SMOOTHERS)
+        verdicts = fit_smoothers(data.x, data.y, data.perf, data.support, frontiers, names)
+    chosen = best_accepted(verdicts)
+    used = chosen if smoother is not None else None
+    draws = _bootstrap(data, perf_draws, levels, ratio) if perf_draws is not None else {}
+    level_out, spans = {}, []
     for level in levels:
-        result = level_curve(fitted, level, ratio, extrapolate)
-        entry = level_dict(result)
-        interval = intervals.get(level)
-        if interval is not None:
-            entry["exchange_rate_ci"] = None if result.curve is None else _list(interval.rate_ci)
-            entry["span_oom_train_ci"] = None if result.curve is None else _list(interval.span_train_ci)
-            entry["span_oom_infer_ci"] = None if result.curve is None else _list(interval.span_infer_ci)
-            entry["bootstrap"] = interval.to_dict()
+        smoothed = inside_frontier(used.smoother.curve_at(level), frontiers[level]) if used else None
+        entry = level_dict(read_level(data, values, level, ratio, smoothed=smoothed))
+        if level in draws:
+            draw = draws[level]
+            entry["exchange_rate_ci"] = list(percentile_interval(draw.rates) or []) or None
+            entry["span_oom_train_ci"] = list(percentile_interval(draw.spans_train))
+            entry["span_oom_infer_ci"] = list(percentile_interval(draw.spans_infer))
+            entry["bootstrap"] = draw.to_dict(perf_draws.shape[1])
+        if extrapolate:
+            entry["extrapolated"] = _extrapolated(chosen, verdicts, level, ratio)
         level_out[level_key(level)] = entry
-        spans.append(
-            LevelSpan(level, entry["scale_log10_train_flops"], entry["span_oom_train"], entry["span_oom_infer"])
-        )
+        spans.append(LevelSpan(level, entry["scale_log10_train_flops"], entry["span_oom_train"], entry["span_oom_infer"]))
+    grid = data.grid
     return {
-        "n_points": fitted.fit.n_points,
-        "fit": fitted.fit.to_dict(),
-        "problem": None,
-        "support": fitted.support.to_dict(),
+        "n_points": len(data.points),
+        "n_models": len({p.model for p in data.points}),
+        "series": {"model": len(grid.series_model), "fixed_tc": len(grid.series_ic), "fixed_ic": len(grid.series_tc)},
+        "support": data.support.to_dict(),
+        "smoothers": [v.to_dict() for v in verdicts],
+        "smoother_used": None if used is None else used.smoother.name,
         "levels": level_out,
         "summary": effect_of_scale(spans),
     }
-
-
-def _list(interval: tuple[float, float] | None) -> list[float] | None:
-    return None if interval is None else [interval[0], interval[1]]
 
 
 def analyse(
@@ -132,60 +165,63 @@ def analyse(
     extrapolate: bool = False,
     n_boot: int = 200,
     seed: int = 0,
-    strict: bool = False,
+    smoother: str | None = None,
+    problem_scores: Sequence[ProblemScores] | None = None,
 ) -> dict:
     """The tradeoff of every technique in ``points`` (schema in the module docstring).
 
-    ``levels=None`` chooses levels automatically (levels.py: 25/50/75 % of the
-    performance range every technique reaches). A technique with too few
-    points to fit gets ``fit: null`` and a ``problem`` saying what it needs;
-    with ``strict=True`` that is an ``InputError`` instead (the CLI's choice:
-    a user's CSV should be fixed, a lab run should still report the rest).
+    ``levels=None`` chooses levels automatically (levels.py). ``smoother``
+    names a parametric smoother to read rates off (used only if it passes the
+    frontier check). ``problem_scores`` (aligned with ``points``) turns the
+    intervals into a bootstrap over problems.
     """
     validate_points(points)
     ratio = check_ratio(ratio)
     if not (isinstance(n_boot, int) and n_boot >= 0):
         raise InputError(f"n_boot must be an integer >= 0, got {n_boot!r}")
+    if smoother is not None:
+        check_smoother_name(smoother, "smoother")
+    if problem_scores is not None and len(problem_scores) != len(points):
+        raise InputError(f"problem_scores has {len(problem_scores)} entries for {len(points)} points")
     chosen = "given" if levels is not None else "automatic"
+    groups = by_technique(points)
     if levels is not None:
         levels = check_levels(list(levels))
-    groups = by_technique(points)
-    if strict:
-        for name, group in groups.items():
-            readiness = fit_readiness(name, group)
-            if not readiness.ok:
-                raise InputError(readiness.problem)
-
-    fitted: dict[str, FittedTechnique] = {}
-    problems: dict[str, str] = {}
+    else:
+        levels = choose_levels({name: [p.performance for p in group] for name, group in groups.items()})
+    by_problems: Replicates | None = None
+    if n_boot and problem_scores is not None:
+        by_problems = problem_replicates(problem_scores, n_boot, seed)
+    index_of = {id(p): i for i, p in enumerate(points)}
+    techniques, frontier_spans, datas = {}, {}, {}
+    methods = set()
     for name, group in groups.items():
-        result, problem = try_fit(name, group)
-        if result is None:
-            problems[name] = problem or "the technique could not be fitted"
-        else:
-            fitted[name] = result
-    if levels is None:
-        levels = choose_levels({name: [p.performance for p in groups[name]] for name in fitted})
-
-    techniques = {}
-    spans: dict[str, dict[str, tuple[float, float]]] = {}
-    for name, group in groups.items():
-        if name in problems:
-            techniques[name] = _unfitted(group, problems[name], levels)
-            continue
-        techniques[name] = _fitted(fitted[name], levels, ratio, extrapolate, n_boot, seed)
-        spans[name] = {
+        data = technique_data(name, group)
+        datas[name] = data
+        draws = None
+        if by_problems is not None:
+            draws = by_problems.performance[[index_of[id(p)] for p in group]]
+        elif n_boot:
+            # A per-technique stream: adding a technique changes no other technique's intervals.
+            found = ci_replicates(group, n_boot, _technique_seed(seed, name))
+            draws = None if found is None else found.performance
+        methods.add("none" if draws is None else ("problems" if by_problems is not None else "ci"))
+        techniques[name] = _analyse_technique(data, levels, ratio, extrapolate, smoother, draws)
+        frontier_spans[name] = {
             key: (entry["span_oom_train"], entry["span_oom_infer"]) for key, entry in techniques[name]["levels"].items()
         }
+    method = "problems" if "problems" in methods else ("ci" if "ci" in methods else "none")
     return {
         "schema_version": SCHEMA_VERSION,
         "ratio": ratio,
         "levels": levels,
         "levels_chosen": chosen,
         "extrapolate": extrapolate,
+        "smoother": smoother,
         "n_boot": n_boot,
         "seed": seed,
+        "uncertainty": {"method": method, "words": METHOD_WORDS[method] if n_boot else "no intervals (n_boot = 0)"},
         "method": METHOD,
         "techniques": techniques,
-        "combinations": combinations(groups, list(fitted), spans, levels, ratio),
+        "combinations": combinations(groups, datas, frontier_spans, levels, ratio),
     }

@@ -1,9 +1,9 @@
 """Combining two techniques measured on the same models.
 
-For each pair of fittable techniques that share at least ``MIN_SHARED_MODELS``
-models, the union of their points is fitted as one surface (the technique
-label dropped) and its efficient span is compared, level by level, with each
-technique's own span.
+For each pair of techniques that share at least ``MIN_SHARED_MODELS`` models,
+the two frontiers of every level are merged (the union of their points, the
+dominated ones dropped) and the merged frontier's efficient span is compared
+with each technique's own.
 
 What the union means: its frontier is what a practitioner can reach by
 picking, at each (TC, IC), whichever of the two techniques does better. When
@@ -19,19 +19,23 @@ the union's, the combination **adds up** when
 
     S_ab >= (S_a + S_b) - max(ADD_TOLERANCE_OOM, ADD_TOLERANCE_FRACTION * (S_a + S_b)),
 
-i.e. the union spans at least the sum of the parts, up to 0.1 OOM or 10 %
-(fitting noise). ``adds_up`` for a level is true when every axis with a
-non-zero sum adds up; null when both sums are 0 (nothing to add). For the
-pair it is true when every level with a verdict adds up, false when any does
-not, null when no level has one.
+i.e. the union spans at least the sum of the parts, up to 0.1 OOM or 10 %.
+``adds_up`` for a level is true when every axis with a non-zero sum adds up;
+null when both sums are 0 (nothing to add). For the pair it is true when every
+level with a verdict adds up, false when any does not, null when no level has one.
 """
 
 from __future__ import annotations
 
 from itertools import combinations as pairs_of
 
+import numpy as np
+
+from ttscale.tradeoff.curves import efficient_span
+from ttscale.tradeoff.frontier import Frontier, frontier_at, non_dominated
+from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.levels import level_key
-from ttscale.tradeoff.technique import level_curve, try_fit
+from ttscale.tradeoff.technique import TechniqueData
 from ttscale.types import Point
 
 MIN_SHARED_MODELS = 2
@@ -58,30 +62,32 @@ def _all_known(verdicts: list[bool | None]) -> bool | None:
     return all(known)
 
 
+def merged_frontier(a: Frontier, b: Frontier) -> Frontier:
+    x = np.concatenate([a.x, b.x])
+    y = np.concatenate([a.y, b.y])
+    edge = np.concatenate([a.on_edge, b.on_edge])
+    keep = non_dominated(x, y)
+    return Frontier(x[keep], y[keep], edge[keep])
+
+
 def combine_pair(
-    name_a: str,
-    name_b: str,
-    points_a: list[Point],
-    points_b: list[Point],
+    data_a: TechniqueData,
+    data_b: TechniqueData,
     spans: dict[str, dict[str, tuple[float, float]]],
     levels: list[float],
     ratio: float,
 ) -> dict:
     """One pair's entry; ``spans[technique][level_key] = (span_oom_train, span_oom_infer)``."""
-    shared = sorted({p.model for p in points_a} & {p.model for p in points_b})
-    union = points_a + points_b
+    name_a, name_b = data_a.name, data_b.name
+    shared = sorted({p.model for p in data_a.points} & {p.model for p in data_b.points})
     entry: dict = {"techniques": [name_a, name_b], "shared_models": shared, "rule": RULE}
-    union_fit, problem = try_fit(f"{name_a}+{name_b}", union)
-    if union_fit is None:
-        entry.update(fit=None, levels={}, adds_up=None, note=problem)
-        return entry
-    fit = union_fit.fit
-    entry["fit"] = {"variant": fit.surface.variant.name, "r2": fit.r2, "rmse": fit.rmse, "n_points": fit.n_points}
+    values_a, values_b = data_a.values(), data_b.values()
     per_level = {}
     verdicts = []
     for level in levels:
         key = level_key(level)
-        combined = level_curve(union_fit, level, ratio, extrapolate=False).span
+        merged = merged_frontier(frontier_at(data_a.grid, values_a, level), frontier_at(data_b.grid, values_b, level))
+        combined = efficient_span(frontier_curve(merged), ratio)
         a_train, a_infer = spans[name_a][key]
         b_train, b_infer = spans[name_b][key]
         train_ok = adds_up(a_train, b_train, combined.oom_train)
@@ -101,16 +107,16 @@ def combine_pair(
 
 def combinations(
     groups: dict[str, list[Point]],
-    fittable: list[str],
+    datas: dict[str, TechniqueData],
     spans: dict[str, dict[str, tuple[float, float]]],
     levels: list[float],
     ratio: float,
 ) -> list[dict]:
-    """Every pair of fittable techniques sharing at least ``MIN_SHARED_MODELS`` models."""
+    """Every pair of techniques sharing at least ``MIN_SHARED_MODELS`` models."""
     out = []
-    for name_a, name_b in pairs_of(fittable, 2):
+    for name_a, name_b in pairs_of(list(groups), 2):
         shared = {p.model for p in groups[name_a]} & {p.model for p in groups[name_b]}
         if len(shared) < MIN_SHARED_MODELS:
             continue
-        out.append(combine_pair(name_a, name_b, groups[name_a], groups[name_b], spans, levels, ratio))
+        out.append(combine_pair(datas[name_a], datas[name_b], spans, levels, ratio))
     return out

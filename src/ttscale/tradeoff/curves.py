@@ -29,7 +29,7 @@ from ttscale.tradeoff.surface import Surface
 
 DENSE_PER_AXIS = 600
 CURVE_SAMPLES = 601
-EXTRAPOLATION_MARGIN_OOM = 1.0
+EXTRAPOLATION_MARGIN_OOM = 3.0
 LOG_RATE_CLIP = 50.0  # log(rate) beyond +-50 is "infinite" for interpolation purposes
 
 
@@ -112,14 +112,19 @@ def _equal_arc_length(x: np.ndarray, y: np.ndarray, count: int) -> tuple[np.ndar
 
 
 def trace_iso_curve(
-    surface: Surface, level: float, support: Support, extrapolate: bool = False, count: int = CURVE_SAMPLES
+    surface: Surface,
+    level: float,
+    support: Support,
+    extrapolate: bool = False,
+    count: int = CURVE_SAMPLES,
+    margin: float = EXTRAPOLATION_MARGIN_OOM,
 ) -> IsoCurve | None:
     """The iso-curve at ``level`` inside the support (or over the widened box, flagged), or None."""
     if surface.level_logit(level) is None:
         return None
     if support.degenerate and not extrapolate:
         return None  # points on a line meet a curve in one point: no slope can be read off
-    margin = EXTRAPOLATION_MARGIN_OOM if extrapolate else 0.0
+    margin = margin if extrapolate else 0.0
     x_box = (support.x_range[0] - margin, support.x_range[1] + margin)
     y_box = (support.y_range[0] - margin, support.y_range[1] + margin)
     x, y = _dense_curve(surface, level, x_box, y_box)
@@ -132,6 +137,15 @@ def trace_iso_curve(
     if len(x) < 2:
         return None
     return IsoCurve(x, y, surface.exchange_rate(x, y), ~support.contains(x, y))
+
+
+def within_t(curve: IsoCurve, t_low: float, t_high: float) -> IsoCurve | None:
+    """The part of a curve whose t = log10 TC - log10 IC lies in [t_low, t_high] (a frontier's range)."""
+    t = curve.x - curve.y
+    keep = (t >= t_low - 1e-9) & (t <= t_high + 1e-9)
+    if keep.sum() < 2:
+        return None
+    return IsoCurve(curve.x[keep], curve.y[keep], curve.rate[keep], curve.extrapolated[keep])
 
 
 def _crossing(lr_a: float, lr_b: float, bound: float) -> float:

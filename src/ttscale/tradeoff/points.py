@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ttscale.errors import InputError
@@ -33,41 +32,6 @@ MISSING_WORDS = frozenset({"", "nan", "none", "null", "na"})
 
 # A CI may miss the point estimate by rounding in a CSV written with few digits.
 CI_TOLERANCE = 1e-6
-
-# What a surface fit needs per technique (see surface.py: up to 9 parameters,
-# the simplest variant has 3, and model selection needs a spare point or two).
-MIN_POINTS_TO_FIT = 6
-MIN_DISTINCT_TC = 2
-MIN_DISTINCT_IC = 2
-
-
-@dataclass(frozen=True)
-class FitReadiness:
-    """Whether one technique's points can be fitted, and if not, why."""
-
-    technique: str
-    n_points: int
-    n_distinct_train: int
-    n_distinct_infer: int
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.n_points >= MIN_POINTS_TO_FIT
-            and self.n_distinct_train >= MIN_DISTINCT_TC
-            and self.n_distinct_infer >= MIN_DISTINCT_IC
-        )
-
-    @property
-    def problem(self) -> str | None:
-        if self.ok:
-            return None
-        return (
-            f"technique {self.technique!r} has {self.n_points} points with {self.n_distinct_train} distinct TC "
-            f"and {self.n_distinct_infer} distinct IC values; fitting needs at least {MIN_POINTS_TO_FIT} points "
-            f"with at least {MIN_DISTINCT_TC} distinct TC and {MIN_DISTINCT_IC} distinct IC values"
-        )
-
 
 def _number(text: object, where: str, column: str, required: bool) -> float | None:
     if text is None or (isinstance(text, str) and text.strip().lower() in MISSING_WORDS):
@@ -193,11 +157,3 @@ def by_technique(points: list[Point]) -> dict[str, list[Point]]:
         groups.setdefault(point.technique, []).append(point)
     return groups
 
-
-def fit_readiness(technique: str, points: list[Point]) -> FitReadiness:
-    return FitReadiness(
-        technique=technique,
-        n_points=len(points),
-        n_distinct_train=len({p.train_flops for p in points}),
-        n_distinct_infer=len({p.infer_flops for p in points}),
-    )

@@ -43,6 +43,15 @@ class Support:
         values = np.multiply.outer(x, self.normals[:, 0]) + np.multiply.outer(y, self.normals[:, 1]) + self.offsets
         return np.all(values <= TOLERANCE_OOM, axis=-1)
 
+    def on_boundary(self, x, y, tolerance: float = TOLERANCE_OOM) -> np.ndarray:
+        """True where (x, y) lies within ``tolerance`` OOM of the hull's boundary (or outside it)."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if self.degenerate:
+            return np.ones(np.broadcast(x, y).shape, dtype=bool)
+        values = np.multiply.outer(x, self.normals[:, 0]) + np.multiply.outer(y, self.normals[:, 1]) + self.offsets
+        return np.max(values, axis=-1) >= -tolerance
+
     def _on_segment(self, x, y) -> np.ndarray:
         start, end = self.vertices[0], self.vertices[-1]
         direction = end - start

@@ -1,7 +1,20 @@
-"""One technique: its points fitted, its support, and the per-level numbers.
+"""One technique at one level: frontier -> curve -> exchange rate -> span, in words too.
 
-Shared by the analysis (with bootstrap intervals), the combinations (fit on a
-union of points) and the planner (optimising on the fitted surface).
+Shared by the analysis (with bootstrap intervals), the combinations (a union
+of two techniques' frontiers) and the planner (optimising along the curve).
+
+A rate is a number only where the data measure one (``rate_reason`` says why
+not, otherwise): the level must be reached by at least two configurations on
+the frontier, and the frontier must extend over at least ``MIN_EXTENT_OOM`` of
+both computes. A frontier that spans TC but not IC means inference compute
+does not stand in for training compute there (and vice versa); a rate read off
+such a frontier would only measure noise, so it is null.
+
+An end of the frontier that lies on the data's edge (the convex hull's
+boundary), with a rate there still inside [1/r, r] (read over its last
+``END_STRETCH_OOM``), **truncates** the span: the data stop before the rate
+leaves [1/r, r], so the true span is at least as wide; ``--extrapolate`` asks a
+smoother (smoother.py) for the rest, marked as extrapolated.
 """
 
 from __future__ import annotations
@@ -10,129 +23,173 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ttscale.tradeoff.curves import IsoCurve, Span, efficient_span, trace_iso_curve
-from ttscale.tradeoff.fitting import Fit, FitFailed, fit_surface
-from ttscale.tradeoff.observations import Observations, observations
-from ttscale.tradeoff.points import fit_readiness
+from ttscale.tradeoff.curves import IsoCurve, Span, efficient_span
+from ttscale.tradeoff.frontier import Frontier, Grid, frontier_at, monotone_values, prepare
+from ttscale.tradeoff.frontier_curve import FrontierCurve, frontier_curve
 from ttscale.tradeoff.support import Support, support_of
 from ttscale.types import Point
 
 JSON_CURVE_POINTS = 101  # the curve as written to JSON and drawn; statistics use the dense one
+MIN_EXTENT_OOM = 0.05
+RATE_RESOLVED = (1e-3, 1e3)
+END_STRETCH_OOM = 0.5  # the rate at an end of a frontier is read over this much of its length  # beyond these a rate is below what log-compute data resolve
 
 
 @dataclass(frozen=True)
-class FittedTechnique:
+class TechniqueData:
+    """One technique's points in the coordinates of the analysis."""
+
     name: str
-    obs: Observations
-    ci_sigma: np.ndarray | None  # per-point performance sd from the CI, for the bootstrap's jitter
-    fit: Fit
-    support: Support
+    points: tuple[Point, ...]
+    x: np.ndarray  # log10 TC
+    y: np.ndarray  # log10 IC
+    perf: np.ndarray
+    grid: Grid
+
+    @property
+    def support(self) -> Support:
+        return self.grid.support
+
+    def values(self, perf: np.ndarray | None = None) -> np.ndarray:
+        """The monotone logit scale of the frontier (of ``perf`` for a bootstrap replicate)."""
+        return monotone_values(self.grid, self.perf if perf is None else perf)
+
+
+def technique_data(name: str, points: list[Point]) -> TechniqueData:
+    x = np.log10([p.train_flops for p in points])
+    y = np.log10([p.infer_flops for p in points])
+    perf = np.array([p.performance for p in points], dtype=float)
+    support = support_of(x, y)
+    grid = prepare([p.model for p in points], x, y, support)
+    return TechniqueData(name, tuple(points), x, y, perf, grid)
+
+
+def with_infer(data: TechniqueData, y: np.ndarray) -> TechniqueData:
+    """The same technique with other IC values (a bootstrap replicate of adaptive strategies' IC)."""
+    support = support_of(data.x, y)
+    return TechniqueData(data.name, data.points, data.x, y, data.perf,
+                         prepare([p.model for p in data.points], data.x, y, support))
 
 
 @dataclass(frozen=True)
-class LevelCurve:
-    """The numbers of one level before bootstrap intervals are attached."""
+class Truncation:
+    """Which ends of the efficient span the data's edge cuts."""
 
+    low_train: bool  # the high-IC, low-TC end (smaller models, more inference)
+    high_train: bool  # the low-IC, high-TC end (more training, less inference)
+
+    @property
+    def any(self) -> bool:
+        return self.low_train or self.high_train
+
+    def words(self) -> str | None:
+        ends = [end for end, cut in (("low-TC (more inference)", self.low_train),
+                                     ("high-TC (more training)", self.high_train)) if cut]
+        if not ends:
+            return None
+        return f"truncated at the data's edge on the {' and '.join(ends)} end: the true span is at least this wide"
+
+
+NO_TRUNCATION = Truncation(False, False)
+
+
+@dataclass(frozen=True)
+class LevelResult:
     level: float
-    curve: IsoCurve | None
+    frontier: Frontier
+    curve: FrontierCurve | IsoCurve | None
     span: Span
-    extrapolated_curve: IsoCurve | None
-    extrapolated_span: Span | None
-    note: str | None
+    rate: float | None
+    rate_reason: str | None
+    truncation: Truncation
 
 
-def fit_technique(name: str, points: list[Point]) -> FittedTechnique:
-    """Fit one technique's points (the caller has checked it has enough of them)."""
-    has_ci = [p.ci_low is not None and p.ci_high is not None for p in points]
-    obs = observations(
-        [p.train_flops for p in points],
-        [p.infer_flops for p in points],
-        [p.performance for p in points],
-        [p.ci_low for p in points],
-        [p.ci_high for p in points],
-    )
-    # The bootstrap redraws each performance within its CI (sd = half-width / 1.96; 0 without a CI).
-    ci_sigma = (
-        np.array([(p.ci_high - p.ci_low) / (2 * 1.96) if known else 0.0 for p, known in zip(points, has_ci)])
-        if any(has_ci)
-        else None
-    )
-    return FittedTechnique(name, obs, ci_sigma, fit_surface(obs), support_of(obs.x, obs.y))
+def _why_no_rate(data: TechniqueData, frontier: Frontier, curve, level: float, perf: np.ndarray) -> str | None:
+    if frontier.n == 0:
+        return f"no measured configuration reaches {level:g} (best: {float(perf.max()):.3g})"
+    if frontier.n == 1 or curve is None:
+        return "one configuration reaches the level with both the least TC and the least IC: nothing to trade"
+    extent_train, extent_infer = float(np.ptp(frontier.x)), float(np.ptp(frontier.y))
+    if extent_train < MIN_EXTENT_OOM:
+        return (f"the frontier spans {extent_train:.2g} OOM of TC only: more inference does not stand in for "
+                "training here (the level is reached at one training compute)")
+    if extent_infer < MIN_EXTENT_OOM:
+        return (f"the frontier spans {extent_infer:.2g} OOM of IC only: more training does not save "
+                "inference here")
+    rate = curve.median_rate
+    if not RATE_RESOLVED[0] <= rate <= RATE_RESOLVED[1]:
+        return f"the median rate ({rate:.2g}) is beyond what the data resolve ({RATE_RESOLVED[0]:g} to {RATE_RESOLVED[1]:g})"
+    return None
 
 
-def try_fit(name: str, points: list[Point]) -> tuple[FittedTechnique | None, str | None]:
-    """(fitted, None), or (None, what the technique lacks / why the fit failed): never raises."""
-    readiness = fit_readiness(name, points)
-    if not readiness.ok:
-        return None, readiness.problem
-    try:
-        return fit_technique(name, points), None
-    except FitFailed as exc:
-        return None, f"technique {name!r}: {exc}"
+def end_rates(frontier: Frontier, stretch: float = END_STRETCH_OOM) -> tuple[float, float]:
+    """The rate at each end of the frontier: the secant from the end to the first point ``stretch`` OOM away.
+
+    A secant over a stretch, not the curve's derivative at its last point: a smoothing spline's slope at
+    an end follows the last one or two points, and on measured data those are as noisy as any.
+    """
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(frontier.x), np.diff(frontier.y)))])
+
+    def secant(i: int, j: int) -> float:
+        dx, dy = abs(frontier.x[j] - frontier.x[i]), abs(frontier.y[j] - frontier.y[i])
+        return np.inf if dx == 0 else dy / dx
+
+    far_from_start = int(np.searchsorted(arc, stretch))
+    near_end = int(np.searchsorted(arc, arc[-1] - stretch, side="right")) - 1
+    last = frontier.n - 1
+    return secant(0, min(max(far_from_start, 1), last)), secant(max(min(near_end, last - 1), 0), last)
 
 
-def _why_no_curve(fitted: FittedTechnique, level: float) -> str:
-    surface = fitted.fit.surface
-    if not surface.floor < level < surface.ceiling:
-        return (
-            f"level {level:g} is outside the fitted range of performance "
-            f"({surface.floor:.3g} to {surface.ceiling:.3g})"
-        )
-    if fitted.support.degenerate:
-        return "the points lie on a line in (log TC, log IC): they support no iso-curve"
-    return f"the level-{level:g} curve does not pass through the region the data cover"
+def _truncation(frontier: Frontier, curve, ratio: float) -> Truncation:
+    if curve is None or frontier.n < 2:
+        return NO_TRUNCATION
+    first, last = end_rates(frontier)
+    efficient = lambda rate: bool(1.0 / ratio <= rate <= ratio)  # noqa: E731
+    return Truncation(bool(frontier.on_edge[0]) and efficient(first), bool(frontier.on_edge[-1]) and efficient(last))
 
 
-def level_curve(fitted: FittedTechnique, level: float, ratio: float, extrapolate: bool) -> LevelCurve:
-    surface = fitted.fit.surface
-    curve = trace_iso_curve(surface, level, fitted.support)
+def read_level(data: TechniqueData, values: np.ndarray, level: float, ratio: float, perf: np.ndarray | None = None,
+               smoothed: IsoCurve | None = None) -> LevelResult:
+    """The frontier, its curve (or an accepted smoother's ``smoothed`` curve), rate and span at ``level``."""
+    frontier = frontier_at(data.grid, values, level)
+    curve = frontier_curve(frontier)
+    if smoothed is not None and curve is not None:
+        curve = smoothed
+    reason = _why_no_rate(data, frontier, curve, level, data.perf if perf is None else perf)
+    if reason is not None:
+        return LevelResult(level, frontier, curve if frontier.n >= 2 else None, Span(()), None, reason, NO_TRUNCATION)
     span = efficient_span(curve, ratio)
-    note = None if curve is not None else _why_no_curve(fitted, level)
-    if curve is not None and not np.isfinite(curve.median_rate):
-        note = "inference compute does not help at this level: the exchange rate is unbounded"
-    extrapolated = extrapolated_span = None
-    if extrapolate:
-        extrapolated = trace_iso_curve(surface, level, fitted.support, extrapolate=True)
-        extrapolated_span = efficient_span(extrapolated, ratio) if extrapolated is not None else None
-    return LevelCurve(level, curve, span, extrapolated, extrapolated_span, note)
+    return LevelResult(level, frontier, curve, span, float(curve.median_rate), None,
+                       _truncation(frontier, curve, ratio))
 
 
-def _pairs(curve: IsoCurve) -> list[list[float]]:
-    return [[10.0**x, 10.0**y] for x, y in zip(curve.x, curve.y)]
+def _pairs(x, y) -> list[list[float]]:
+    return [[float(10.0**a), float(10.0**b)] for a, b in zip(x, y)]
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def level_dict(result: LevelCurve) -> dict:
+def level_dict(result: LevelResult) -> dict:
     """The JSON of one level, without bootstrap intervals (analysis.py adds them)."""
     curve = result.curve
     shown = curve.thinned(JSON_CURVE_POINTS) if curve is not None else None
-    out = {
+    frontier = result.frontier
+    return {
         "level": result.level,
-        "exchange_rate_median": None if curve is None else _finite_or_none(curve.median_rate),
+        "exchange_rate": result.rate,
+        "exchange_rate_reason": result.rate_reason,
         "exchange_rate_ci": None,
         "span_oom_train": result.span.oom_train,
         "span_oom_infer": result.span.oom_infer,
         "span_oom_train_ci": None,
         "span_oom_infer_ci": None,
         "span_endpoints": result.span.endpoints(),
+        "span_truncated": {"low_train": result.truncation.low_train, "high_train": result.truncation.high_train},
+        "span_note": result.truncation.words(),
         "scale_log10_train_flops": None if curve is None else curve.scale_log10_train,
-        "curve": [] if shown is None else _pairs(shown),
-        "exchange_rate_along_curve": [] if shown is None else [_finite_or_none(r) for r in shown.rate],
-        "extrapolated": False,
-        "note": result.note,
+        "frontier": {
+            "points": _pairs(frontier.x, frontier.y),
+            "on_data_edge": [bool(v) for v in frontier.on_edge],
+        },
+        "curve": [] if shown is None else _pairs(shown.x, shown.y),
+        "exchange_rate_along_curve": [] if shown is None else [float(r) if np.isfinite(r) else None
+                                                               for r in shown.rate],
     }
-    if result.extrapolated_curve is not None:
-        ext = result.extrapolated_curve.thinned(JSON_CURVE_POINTS)
-        out["extrapolated"] = bool(np.any(ext.extrapolated))
-        out["extrapolated_curve"] = {
-            "curve": _pairs(ext),
-            "extrapolated": [bool(v) for v in ext.extrapolated],
-            "exchange_rate_along_curve": [_finite_or_none(r) for r in ext.rate],
-            "span_oom_train": result.extrapolated_span.oom_train if result.extrapolated_span else 0.0,
-            "span_oom_infer": result.extrapolated_span.oom_infer if result.extrapolated_span else 0.0,
-            "span_endpoints": result.extrapolated_span.endpoints() if result.extrapolated_span else None,
-        }
-    return out

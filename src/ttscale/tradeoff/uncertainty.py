@@ -1,103 +1,120 @@
 """Bootstrap intervals for the exchange rate and the span.
 
-Each replicate resamples the technique's points with replacement (the points
-are the units that were measured); where a point has a CI, its performance is
-also redrawn from a normal with the CI's half-width / 1.96 as standard
-deviation, clipped to [0, 1] (the measurement's own noise, on top of which
-points happen to be in the set). The replicate is refitted with the variant
-chosen on the full data, warm-started from the full fit, and its curves are
-traced inside the *original* support, so every replicate answers the same
-question. Replicates with fewer than 2 distinct TC or IC values are skipped.
+A replicate is a new performance for every point; the frontier, its curve,
+the rate and the span are recomputed from it exactly as from the data.
+Intervals are the 2.5th and 97.5th percentiles over the replicates in which
+the level's quantity exists (``defined_fraction`` says in how many it did).
 
-Intervals are the 2.5th and 97.5th percentiles (no interpolation, so an
-unbounded rate stays unbounded and shows as null in JSON) over the replicates
-in which the level's curve exists; ``defined_fraction`` says in how many it did.
+Where replicates come from (``Replicates.method``):
+
+- ``problems`` — the lab and the sweep know each point's per-problem scores:
+  a replicate resamples the problems with replacement, with the **same**
+  resample for every point measured on the same problems (every model and
+  budget of a task), so the correlation between a model's budgets and between
+  models, which decides where a frontier lies, is kept. This is the bootstrap
+  over problems. Inference compute is held at its measured means.
+- ``ci`` — a points CSV carries only each point's CI: a replicate redraws each
+  performance from a normal with the CI's half-width / 1.96 as standard
+  deviation, with one shared draw per model (a model's budgets are measured on
+  the same problems, so their errors move together), clipped to [0, 1].
+- no CI and no per-problem scores: no intervals (null), said in the JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ttscale.tradeoff.curves import efficient_span, trace_iso_curve
-from ttscale.tradeoff.fitting import Fit, refit
-from ttscale.tradeoff.observations import Observations
-from ttscale.tradeoff.support import Support
-
-BOOT_CURVE_SAMPLES = 301  # replicates need less resolution than the reported curve
+from ttscale.types import Point
 
 
 @dataclass(frozen=True)
-class LevelInterval:
-    """Bootstrap intervals for one level; None where no replicate had a curve."""
+class ProblemScores:
+    """What one point scored on each problem of its task, by problem id."""
 
-    rate_ci: tuple[float, float] | None
-    span_train_ci: tuple[float, float] | None
-    span_infer_ci: tuple[float, float] | None
-    n_replicates: int
-    defined_fraction: float
-
-    def to_dict(self) -> dict:
-        return {"n_replicates": self.n_replicates, "curve_defined_fraction": self.defined_fraction}
+    task: str
+    problem_ids: tuple[str, ...]
+    performance: np.ndarray
 
 
-def _interval(values: list[float]) -> tuple[float, float] | None:
-    if not values:
+@dataclass(frozen=True)
+class Replicates:
+    performance: np.ndarray  # (n_points, n_boot)
+    method: str
+
+    @property
+    def n(self) -> int:
+        return self.performance.shape[1]
+
+
+METHOD_WORDS = {
+    "problems": "bootstrap over problems (one resample per task, shared by every point on it); IC held at its mean",
+    "ci": "each point's performance redrawn within its CI (one normal draw per model); IC held as given",
+    "none": "no intervals: the points carry neither a CI nor per-problem scores",
+}
+
+
+def problem_scores_of(details) -> list[ProblemScores] | None:
+    """Per-problem scores of every point (objects with task, problem_ids, problem_scores), or None if any lacks them."""
+    if not details or any(not d.problem_scores for d in details):
+        return None
+    return [ProblemScores(d.task, tuple(d.problem_ids), np.asarray(d.problem_scores, dtype=float)) for d in details]
+
+
+def problem_replicates(scores: Sequence[ProblemScores], n_boot: int, seed: int) -> Replicates:
+    """Resample problems per task (see the module docstring); ``scores`` is aligned with the points."""
+    rng = np.random.default_rng(seed)
+    draws: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+    out = np.empty((len(scores), n_boot))
+    for i, score in enumerate(scores):
+        ids = tuple(sorted(score.problem_ids))  # one canonical order per problem set
+        key = (score.task, ids)
+        if key not in draws:
+            draws[key] = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+        position = {pid: j for j, pid in enumerate(ids)}
+        canonical = np.empty(len(ids))
+        canonical[[position[pid] for pid in score.problem_ids]] = score.performance
+        out[i] = canonical[draws[key]].mean(axis=1)
+    return Replicates(out, "problems")
+
+
+def ci_replicates(points: Sequence[Point], n_boot: int, seed: int) -> Replicates | None:
+    """CI-based replicates, or None when no point has a CI."""
+    sigma = np.array([
+        (p.ci_high - p.ci_low) / (2 * 1.96) if p.ci_low is not None and p.ci_high is not None else 0.0
+        for p in points
+    ])
+    if not np.any(sigma > 0):
+        return None
+    rng = np.random.default_rng(seed)
+    models = sorted({(p.technique, p.model) for p in points})
+    shocks = {m: rng.normal(0.0, 1.0, n_boot) for m in models}
+    perf = np.array([p.performance for p in points])
+    out = np.array([perf[i] + sigma[i] * shocks[(p.technique, p.model)] for i, p in enumerate(points)])
+    return Replicates(np.clip(out, 0.0, 1.0), "ci")
+
+
+def percentile_interval(values: Sequence[float]) -> tuple[float, float] | None:
+    if not len(values):
         return None
     v = np.asarray(values, dtype=float)
     return float(np.quantile(v, 0.025, method="lower")), float(np.quantile(v, 0.975, method="higher"))
 
 
-def _replicate(obs: Observations, ci_sigma: np.ndarray | None, rng: np.random.Generator) -> Observations | None:
-    index = rng.integers(0, obs.n, obs.n)
-    x, y = obs.x[index], obs.y[index]
-    if len(np.unique(x)) < 2 or len(np.unique(y)) < 2:
-        return None
-    perf = obs.perf[index]
-    if ci_sigma is not None:
-        perf = np.clip(perf + rng.normal(0.0, 1.0, obs.n) * ci_sigma[index], 0.0, 1.0)
-    return Observations(x, y, perf, obs.sigma[index], obs.weighted)
+@dataclass
+class LevelDraws:
+    """What one level gave over the replicates."""
 
+    rates: list[float]
+    spans_train: list[float]
+    spans_infer: list[float]
+    frontier_found: int = 0
 
-def bootstrap_levels(
-    obs: Observations,
-    ci_sigma: np.ndarray | None,
-    fit: Fit,
-    support: Support,
-    levels: list[float],
-    ratio: float,
-    n_boot: int,
-    rng: np.random.Generator,
-) -> dict[float, LevelInterval]:
-    """Intervals per level (see the module docstring). ``ci_sigma``: per-point jitter sd, or None."""
-    rates: dict[float, list[float]] = {level: [] for level in levels}
-    spans_train: dict[float, list[float]] = {level: [] for level in levels}
-    spans_infer: dict[float, list[float]] = {level: [] for level in levels}
-    n_valid = 0
-    for _ in range(n_boot):
-        sample = _replicate(obs, ci_sigma, rng)
-        if sample is None:
-            continue
-        surface = refit(sample, fit.surface)
-        if surface is None:
-            continue
-        n_valid += 1
-        for level in levels:
-            curve = trace_iso_curve(surface, level, support, count=BOOT_CURVE_SAMPLES)
-            if curve is None:
-                continue
-            span = efficient_span(curve, ratio)
-            rates[level].append(curve.median_rate)
-            spans_train[level].append(span.oom_train)
-            spans_infer[level].append(span.oom_infer)
-    return {
-        level: LevelInterval(
-            rate_ci=_interval(rates[level]),
-            span_train_ci=_interval(spans_train[level]),
-            span_infer_ci=_interval(spans_infer[level]),
-            n_replicates=n_valid,
-            defined_fraction=(len(rates[level]) / n_valid) if n_valid else 0.0,
-        )
-        for level in levels
-    }
+    def to_dict(self, n_replicates: int) -> dict:
+        return {
+            "n_replicates": n_replicates,
+            "rate_defined_fraction": len(self.rates) / n_replicates if n_replicates else 0.0,
+            "frontier_fraction": self.frontier_found / n_replicates if n_replicates else 0.0,
+        }
