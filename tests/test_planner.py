@@ -56,13 +56,16 @@ def brute_force(surfaces: dict, inferences: float, target: float, boxes: dict, n
 @pytest.mark.parametrize("inferences, target", [(1e10, 0.5), (1e8, 0.7), (1e12, 0.4)])
 def test_choice_matches_brute_force_over_a_dense_grid(inferences, target):
     surfaces = {"steep": plane(1.5, 0.7), "saturating": ic_saturating(1.0, 2.0, 10.5, 3.0)}
-    points = grid("steep", surfaces["steep"]) + grid("saturating", surfaces["saturating"])
+    # The plan reads the frontier of the measured points, so its resolution is the grid's: 13 x 13 here.
+    dense = np.linspace(18, 22, 13), np.linspace(8, 12, 13)
+    points = grid("steep", surfaces["steep"], *dense) + grid("saturating", surfaces["saturating"], *dense)
     box = ((18, 22), (8, 12))
     cost, name, x, y = brute_force(surfaces, inferences, target, {"steep": box, "saturating": box})
     result = plan(points, inferences=inferences, target=target)
     choice = result["choice"]
     assert choice["technique"] == name
-    assert choice["lifetime_flops"] == pytest.approx(cost, rel=0.01)
+    # Within 2 %: the frontier interpolates between grid points (3.7 % on a 7 x 7 grid, 0.4 % on 25 x 25).
+    assert choice["lifetime_flops"] == pytest.approx(cost, rel=0.02)
     assert math.log10(choice["train_flops"]) == pytest.approx(x, abs=0.05)
     assert math.log10(choice["infer_flops"]) == pytest.approx(y, abs=0.05)
     assert choice["performance"] >= target - 1e-9
@@ -136,8 +139,8 @@ def test_unreachable_target_and_bad_arguments():
 def test_too_few_points_leave_only_measured_points_with_a_note():
     points = grid("even", plane(1.0, 1.0)) + [Point("few", "x", 1e19, 1e9, 0.99)]
     result = plan(points, inferences=1e6, target=0.5)
-    assert any("technique 'few' has 1 points" in note for note in result["notes"])
-    assert result["techniques"]["few"]["fitted"] is False
+    assert any("technique 'few': no frontier curve at 0.5" in note for note in result["notes"])
+    assert result["techniques"]["few"]["frontier_curve"] is False
 
 
 def test_costs_in_hours_kwh_water_and_dollars_by_hand():

@@ -153,3 +153,20 @@ def grid_points(
                 lo, hi = max(0.0, p - ci_halfwidth), min(1.0, p + ci_halfwidth)
             points.append(Point(technique, f"model-{x:.2f}", 10.0**x, 10.0**y, p, lo, hi))
     return points
+
+
+def median_rate_along(surface: TrueSurface, curve_flops) -> float:
+    """The true rate's median over a curve's length (the engine's curve, given in FLOPs).
+
+    The engine reports the median along the frontier it measured (dominated tails of the true curve,
+    where it runs off vertically or flat, are not on any frontier); compare it with the truth over the
+    same stretch.
+    """
+    xy = np.log10(np.asarray(curve_flops, dtype=float))
+    x, y = xy[:, 0], xy[:, 1]
+    log_rate = np.log(surface.rate(x, y))
+    seg = np.hypot(np.diff(x), np.diff(y))
+    mid = 0.5 * (log_rate[1:] + log_rate[:-1])
+    order = np.argsort(mid)
+    cumulative = np.cumsum(seg[order])
+    return float(np.exp(mid[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]))

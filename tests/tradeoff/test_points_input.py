@@ -95,29 +95,16 @@ def _few_points(n: int, technique: str = "x") -> list[Point]:
     return [Point(technique, f"m{i}", 10.0 ** (18 + i), 10.0 ** (8 + i % 2), 0.1 * (i + 1)) for i in range(n)]
 
 
-def test_too_few_points_name_the_technique_and_what_it_needs():
-    with pytest.raises(InputError) as error:
-        analyse(_few_points(3), levels=[0.5], n_boot=0, strict=True)
-    message = str(error.value)
-    assert "technique 'x' has 3 points" in message
-    assert "at least 6 points with at least 2 distinct TC and 2 distinct IC" in message
-
-
-def test_unfittable_technique_is_reported_not_fatal_when_not_strict():
-    points = _few_points(3, "few") + [
-        Point("ok", f"m{i}{j}", 10.0 ** (18 + i), 10.0 ** (8 + j), min(1.0, 0.1 * (i + j + 1))) for i in range(3) for j in range(3)
-    ]
-    result = analyse(points, levels=[0.5], n_boot=0)
-    few = result["techniques"]["few"]
-    assert few["fit"] is None and "technique 'few' has 3 points" in few["problem"]
-    assert few["levels"]["0.5"]["exchange_rate_median"] is None
-    assert result["techniques"]["ok"]["fit"] is not None
-
-
-def test_one_distinct_ic_is_not_enough():
-    points = [Point("flat", f"m{i}", 10.0 ** (18 + i), 1e10, 0.1 * i) for i in range(8)]
-    with pytest.raises(InputError, match="1 distinct IC"):
-        analyse(points, levels=[0.5], n_boot=0, strict=True)
+def test_a_technique_with_too_little_to_trade_is_reported_not_fatal():
+    # One point, and points all at one training compute: a frontier, but nothing to trade along it.
+    one = [Point("one", "m", 1e20, 1e10, 0.9)]
+    same_tc = [Point("same-tc", "m", 1e20, 10.0 ** (8 + k / 4), 0.1 * (k + 1)) for k in range(8)]
+    result = analyse(one + same_tc, levels=[0.5], n_boot=0)
+    for name in ("one", "same-tc"):
+        level = result["techniques"][name]["levels"]["0.5"]
+        assert level["exchange_rate"] is None and level["span_oom_train"] == 0.0
+        assert level["exchange_rate_reason"]
+    assert "nothing to trade" in result["techniques"]["one"]["levels"]["0.5"]["exchange_rate_reason"]
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ def test_out_dir_gets_json_and_figures_and_nothing_else(csv_path, tmp_path):
         (["--levels", "0.5,x"], "--levels: 'x' is not a number"),
         (["--ratio", "1"], "--ratio must be > 1"),
         (["--ratio", "0.5"], "got 0.5"),
+        (["--smoother", "spline"], "--smoother: unknown smoother 'spline' (choose one of: logistic, power-law)"),
     ],
 )
 def test_bad_flags_name_the_flag_and_write_nothing(csv_path, tmp_path, args, expected):
@@ -87,7 +88,6 @@ def test_bad_flags_name_the_flag_and_write_nothing(csv_path, tmp_path, args, exp
         ("plane,mx,abc,1e10,0.5", "column 'train_flops': 'abc' is not a number"),
         ("plane,mx,1e20,-1,0.5", "column 'infer_flops': -1.0 must be > 0"),
         ("plane,mx,1e20,1e10,1.5", "column 'performance': 1.5 is outside [0, 1]"),
-        ("lonely,mx,1e20,1e10,0.5", "technique 'lonely' has 1 points"),
     ],
 )
 def test_bad_rows_name_line_and_column_and_write_nothing(csv_path, tmp_path, row, expected):

@@ -13,11 +13,17 @@ ds/dt = -1, a flat one +1, a 1 : 1 trade 0; so s(t) is a well-behaved function
 even where y(x) is not, and monotonicity of the curve is exactly
 |ds/dt| <= 1 (enforced by clipping the slope, then integrating it back).
 
-s(t) is a cubic smoothing spline whose smoothness is chosen by generalised
-cross-validation (``scipy.interpolate.make_smoothing_spline``): noise-free
-frontiers are interpolated, noisy ones smoothed. With 3 or 4 frontier points it
-is the shape-preserving PCHIP interpolant, with 2 the straight line between
-them.
+s(t) is the least-squares **convex** fit to the frontier's points (slopes
+non-decreasing, within [-1, 1]): convexity in (t, s) is convexity of the
+iso-curve in log-log, i.e. an exchange rate that never rises as TC grows —
+diminishing returns to each compute, which every law this project is tested
+on has (a sum of power laws, a logistic surface with or without saturation, a
+constant rate). It is a shape constraint, not a family: it needs no smoothing
+parameter, does not overshoot at the ends, and averages noise over as many
+points as the shape allows. The fit is piecewise linear between the frontier's
+points; the slope used for the rate is interpolated linearly between segment
+midpoints (still non-decreasing), so the rate varies continuously and a span's
+end falls between points, not on them.
 
 The rate is then (1 - s') / (1 + s'), evaluated on a dense grid of t; it is
 bounded by the data's resolution, never by an overflow.
@@ -28,12 +34,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator, make_smoothing_spline
+from scipy.optimize import lsq_linear
 
 from ttscale.tradeoff.frontier import Frontier
 
 DENSE = 801
-MIN_POINTS_SPLINE = 5
 SLOPE_LIMIT = 1.0 - 1e-12  # |ds/dt| < 1: the rate stays finite (at most ~2e12) on a vertical piece
 
 
@@ -77,26 +82,29 @@ class FrontierCurve:
         return FrontierCurve(self.x[index], self.y[index], self.rate[index], self.frontier)
 
 
-def _smooth(t: np.ndarray, s: np.ndarray):
-    if len(t) >= MIN_POINTS_SPLINE:
-        return make_smoothing_spline(t, s)
-    if len(t) >= 3:
-        return PchipInterpolator(t, s)
-    slope = (s[1] - s[0]) / (t[1] - t[0])
-    return _Line(s[0], t[0], slope)
+def convex_fit(t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Fitted values of the least-squares convex function of t through (t, s), slopes in [-1, 1].
 
-
-@dataclass(frozen=True)
-class _Line:
-    s0: float
-    t0: float
-    slope: float
-
-    def __call__(self, t, nu: int = 0):
-        t = np.asarray(t, dtype=float)
-        if nu == 1:
-            return np.full_like(t, self.slope)
-        return self.s0 + self.slope * (t - self.t0)
+    Parametrised by the first value and the slope increments: s_i = s_0 + sum_j<i d_j dt_j with
+    d_j = -1 + sum_k<=j e_k and e_k >= 0, so convexity and the lower slope bound are box
+    constraints (bounded-variable least squares); the upper bound is a final clip.
+    """
+    n = len(t)
+    if n <= 2:
+        return s.astype(float).copy()
+    dt = np.diff(t)
+    # Column 0: s_0; column 1 + k: increment e_k of the slope from segment k on.
+    design = np.zeros((n, n))
+    design[:, 0] = 1.0
+    for k in range(n - 1):
+        design[k + 1:, 1 + k] = np.cumsum(dt[k:])
+    offset = -(t - t[0])  # the slope starts at -1
+    lower = np.concatenate([[-np.inf], np.zeros(n - 1)])
+    upper = np.concatenate([[np.inf], np.full(n - 1, 2.0)])
+    solution = lsq_linear(design, s - offset, bounds=(lower, upper), method="bvls")
+    fitted = design @ solution.x + offset
+    slopes = np.clip(np.diff(fitted) / dt, -1.0, 1.0)
+    return fitted[0] + np.concatenate([[0.0], np.cumsum(slopes * dt)])
 
 
 def frontier_curve(frontier: Frontier, dense: int = DENSE) -> FrontierCurve | None:
@@ -104,13 +112,15 @@ def frontier_curve(frontier: Frontier, dense: int = DENSE) -> FrontierCurve | No
     if frontier.n < 2:
         return None
     t = frontier.x - frontier.y
-    s = frontier.x + frontier.y
-    spline = _smooth(t, s)
+    fitted = convex_fit(t, frontier.x + frontier.y)
+    segment_slope = np.diff(fitted) / np.diff(t)
+    middles = 0.5 * (t[1:] + t[:-1])
     grid = np.linspace(t[0], t[-1], dense)
-    slope = np.clip(spline(grid, 1), -SLOPE_LIMIT, SLOPE_LIMIT)
-    # Integrate the clipped slope back (trapezoid) so the curve is monotone by construction.
+    slope = np.clip(np.interp(grid, middles, segment_slope), -SLOPE_LIMIT, SLOPE_LIMIT)
+    # Integrate the interpolated slope back (trapezoid), anchored at the fit's mean level.
     steps = np.diff(grid) * 0.5 * (slope[1:] + slope[:-1])
-    s_curve = float(spline(grid[:1])[0]) + np.concatenate([[0.0], np.cumsum(steps)])
+    s_curve = np.concatenate([[0.0], np.cumsum(steps)])
+    s_curve += float(np.mean(fitted - np.interp(t, grid, s_curve)))
     x = 0.5 * (s_curve + grid)
     y = 0.5 * (s_curve - grid)
     rate = (1.0 - slope) / (1.0 + slope)
