@@ -48,7 +48,8 @@ def test_tradeoff_json_has_the_engine_schema_and_every_point(smoke_report):
             "MCTS, log-prob scorer"} <= set(techniques)
     for tech in techniques.values():
         for level in tech["levels"].values():
-            assert "exchange_rate_median" in level and "curve" in level
+            assert "exchange_rate" in level and "curve" in level
+            assert level["exchange_rate"] is not None or level["exchange_rate_reason"]
             assert level["span_oom_train"] >= 0 and level["span_oom_infer"] >= 0
     lab = result["lab"]
     assert len(lab["cards"]) == 5

@@ -44,7 +44,6 @@ from ttscale.hardware import (
     load_hardware_table,
     with_overrides,
 )
-from ttscale.tradeoff.frontier import frontier_at
 from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.technique import TechniqueData, technique_data
@@ -88,7 +87,7 @@ PLANNER_CURVE_SAMPLES = 20001  # dense enough that the optimum's rate matches TC
 
 def interpolated_optimum(data: TechniqueData, target: float, inferences: float) -> Config | None:
     """The cheapest point of the technique's frontier curve at ``target`` (inside the data), or None."""
-    frontier = frontier_at(data.grid, data.values(), target)
+    frontier = data.frontiers().at(target)
     curve = frontier_curve(frontier, dense=PLANNER_CURVE_SAMPLES)
     if curve is None:
         return None

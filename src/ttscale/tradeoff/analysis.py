@@ -38,7 +38,6 @@ import numpy as np
 from ttscale.errors import InputError
 from ttscale.tradeoff.combine import combinations
 from ttscale.tradeoff.curves import efficient_span
-from ttscale.tradeoff.frontier import frontier_at
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.scale import LevelSpan, effect_of_scale
@@ -88,9 +87,9 @@ def _bootstrap(data: TechniqueData, perf_draws: np.ndarray, levels: list[float],
     draws = {level: LevelDraws([], [], []) for level in levels}
     for b in range(perf_draws.shape[1]):
         perf = perf_draws[:, b]
-        values = data.values(perf)
+        frontiers = data.frontiers(perf)
         for level in levels:
-            result = read_level(data, values, level, ratio, perf)
+            result = read_level(data, frontiers.at(level), level, ratio, perf)
             draw = draws[level]
             draw.frontier_found += result.frontier.n > 0
             draw.spans_train.append(result.span.oom_train)
@@ -122,8 +121,8 @@ def _extrapolated(verdict: SmootherVerdict | None, verdicts: list[SmootherVerdic
 
 def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, extrapolate: bool,
                        smoother: str | None, perf_draws: np.ndarray | None) -> dict:
-    values = data.values()
-    frontiers = {level: frontier_at(data.grid, values, level) for level in levels}
+    by_level = data.frontiers()
+    frontiers = {level: by_level.at(level) for level in levels}
     verdicts: list[SmootherVerdict] = []
     if smoother is not None or extrapolate:
         names = [smoother] if smoother is not None else list(SMOOTHERS)
@@ -134,10 +133,12 @@ def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, e
     level_out, spans = {}, []
     for level in levels:
         smoothed = inside_frontier(used.smoother.curve_at(level), frontiers[level]) if used else None
-        entry = level_dict(read_level(data, values, level, ratio, smoothed=smoothed))
+        entry = level_dict(read_level(data, frontiers[level], level, ratio, smoothed=smoothed))
         if level in draws:
             draw = draws[level]
-            entry["exchange_rate_ci"] = list(percentile_interval(draw.rates) or []) or None
+            # An interval only around a measured rate (replicates may find one where the data do not).
+            measured = entry["exchange_rate"] is not None
+            entry["exchange_rate_ci"] = (list(percentile_interval(draw.rates) or []) or None) if measured else None
             entry["span_oom_train_ci"] = list(percentile_interval(draw.spans_train))
             entry["span_oom_infer_ci"] = list(percentile_interval(draw.spans_infer))
             entry["bootstrap"] = draw.to_dict(perf_draws.shape[1])

@@ -32,7 +32,7 @@ from itertools import combinations as pairs_of
 import numpy as np
 
 from ttscale.tradeoff.curves import efficient_span
-from ttscale.tradeoff.frontier import Frontier, frontier_at, non_dominated
+from ttscale.tradeoff.frontier import Frontier, non_dominated
 from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.levels import level_key
 from ttscale.tradeoff.technique import TechniqueData
@@ -81,12 +81,12 @@ def combine_pair(
     name_a, name_b = data_a.name, data_b.name
     shared = sorted({p.model for p in data_a.points} & {p.model for p in data_b.points})
     entry: dict = {"techniques": [name_a, name_b], "shared_models": shared, "rule": RULE}
-    values_a, values_b = data_a.values(), data_b.values()
+    frontiers_a, frontiers_b = data_a.frontiers(), data_b.frontiers()
     per_level = {}
     verdicts = []
     for level in levels:
         key = level_key(level)
-        merged = merged_frontier(frontier_at(data_a.grid, values_a, level), frontier_at(data_b.grid, values_b, level))
+        merged = merged_frontier(frontiers_a.at(level), frontiers_b.at(level))
         combined = efficient_span(frontier_curve(merged), ratio)
         a_train, a_infer = spans[name_a][key]
         b_train, b_infer = spans[name_b][key]

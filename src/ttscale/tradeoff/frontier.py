@@ -177,55 +177,88 @@ def _crossings(a: np.ndarray, b: np.ndarray, va: np.ndarray, vb: np.ndarray, tar
     return x[a] + f * (x[b] - x[a]), y[a] + f * (y[b] - y[a])
 
 
-def candidates(grid: Grid, values: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
-    """Every (x, y) known to reach the target (see the module docstring)."""
-    xs, ys = [grid.x[values >= target]], [grid.y[values >= target]]
-    for index in grid.series_model + grid.series_ic:
-        position = _series_crossings(grid.y[index], values[index], target)
-        xs.append(np.interp(position, grid.y[index], grid.x[index]))
-        ys.append(position)
-    for index in grid.series_tc:
-        position = _series_crossings(grid.x[index], values[index], target)
-        xs.append(position)
-        ys.append(np.interp(position, grid.x[index], grid.y[index]))
-    # Along the data's edge: how far the frontier reaches before the data stop.
-    a, b = grid.boundary[:, 0], grid.boundary[:, 1]
-    cx, cy = _crossings(a, b, values[a], values[b], target, grid.x, grid.y)
-    xs.append(cx)
-    ys.append(cy)
-    if len(grid.triangles):
-        tri = grid.triangles
-        edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
-        cx, cy = _crossings(edges[:, 0], edges[:, 1], values[edges[:, 0]], values[edges[:, 1]], target, grid.x, grid.y)
-        xs.append(cx)
-        ys.append(cy)
-        # The contour inside a triangle is the straight segment between its two edge crossings;
-        # its midpoint can survive where both ends are dominated by different points.
-        mids = _segment_midpoints(tri, values, target, grid.x, grid.y)
-        xs.append(mids[0])
-        ys.append(mids[1])
-    return np.concatenate(xs), np.concatenate(ys)
+@dataclass
+class _Series:
+    """One series ready for crossings: its own coordinate (sorted, unique), values, and the other axis."""
+
+    along: np.ndarray  # the series' coordinate (log IC for a model's budgets, log TC for fixed-IC runs)
+    values: np.ndarray
+    positions: np.ndarray  # the original coordinates, for mapping a crossing to the other axis
+    others: np.ndarray
+    along_ic: bool
+    _pchip: PchipInterpolator | None = None
+
+    def crossings(self, target: float) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) where the series' monotone cubic (PCHIP) interpolant crosses the target.
+
+        PCHIP is the shape-preserving interpolant: between two budgets it stays between their
+        values, and it follows the series' curvature (a scaling law bends in log compute), so a
+        crossing is exact to third order in the spacing instead of the first order of a straight
+        line between neighbours.
+        """
+        empty = (np.zeros(0), np.zeros(0))
+        if len(self.along) < 2 or not self.values.min() < target <= self.values.max():
+            return empty
+        if len(self.along) == 2:
+            (u0, u1), (v0, v1) = self.along, self.values
+            roots = np.array([u0 + (target - v0) / (v1 - v0) * (u1 - u0)])
+        else:
+            if self._pchip is None:  # built once, solved for every level that crosses it
+                self._pchip = PchipInterpolator(self.along, self.values)
+            roots = self._pchip.solve(target, extrapolate=False)
+            roots = np.asarray(roots[np.isfinite(roots)], dtype=float)
+        other = np.interp(roots, self.positions, self.others)
+        return (other, roots) if self.along_ic else (roots, other)
 
 
-def _series_crossings(position: np.ndarray, values: np.ndarray, target: float) -> np.ndarray:
-    """Where a series' monotone cubic (PCHIP) interpolant crosses the target, in its own coordinate.
-
-    PCHIP is the shape-preserving interpolant: between two budgets it stays
-    between their values, and it follows the series' curvature (a scaling law
-    bends in log compute), so a crossing is exact to third order in the spacing
-    instead of the first order of a straight line between neighbours.
-    """
+def _prepared(position: np.ndarray, values: np.ndarray, other: np.ndarray, along_ic: bool) -> _Series:
     u, inverse = np.unique(np.round(position, 12), return_inverse=True)
     v = np.bincount(inverse, weights=values) / np.bincount(inverse)
-    if len(u) < 2:
-        return np.zeros(0)
-    if len(u) == 2:
-        (u0, u1), (v0, v1) = u, v
-        if (v0 < target) == (v1 < target):
-            return np.zeros(0)
-        return np.array([u0 + (target - v0) / (v1 - v0) * (u1 - u0)])
-    roots = PchipInterpolator(u, v).solve(target, extrapolate=False)
-    return np.asarray(roots[np.isfinite(roots)], dtype=float)
+    return _Series(u, v, position, other, along_ic)
+
+
+class LevelFrontiers:
+    """The frontiers of one technique's values, level by level (series prepared once for all levels)."""
+
+    def __init__(self, grid: Grid, values: np.ndarray):
+        self.grid = grid
+        self.values = values
+        self.series = [_prepared(grid.y[i], values[i], grid.x[i], True) for i in grid.series_model + grid.series_ic]
+        self.series += [_prepared(grid.x[i], values[i], grid.y[i], False) for i in grid.series_tc]
+
+    def candidates(self, target: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every (x, y) known to reach the target (see the module docstring)."""
+        grid, values = self.grid, self.values
+        xs, ys = [grid.x[values >= target]], [grid.y[values >= target]]
+        for series in self.series:
+            cx, cy = series.crossings(target)
+            xs.append(cx)
+            ys.append(cy)
+        # Along the data's edge: how far the frontier reaches before the data stop.
+        a, b = grid.boundary[:, 0], grid.boundary[:, 1]
+        cx, cy = _crossings(a, b, values[a], values[b], target, grid.x, grid.y)
+        xs.append(cx)
+        ys.append(cy)
+        if len(grid.triangles):
+            tri = grid.triangles
+            edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+            cx, cy = _crossings(edges[:, 0], edges[:, 1], values[edges[:, 0]], values[edges[:, 1]], target,
+                                grid.x, grid.y)
+            xs.append(cx)
+            ys.append(cy)
+            # The contour inside a triangle is the straight segment between its two edge crossings;
+            # its midpoint can survive where both ends are dominated by different points.
+            mids = _segment_midpoints(tri, values, target, grid.x, grid.y)
+            xs.append(mids[0])
+            ys.append(mids[1])
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def at(self, level: float) -> Frontier:
+        """The frontier at ``level`` (a performance fraction)."""
+        cx, cy = self.candidates(level_value(level))
+        keep = non_dominated(cx, cy)
+        fx, fy = cx[keep], cy[keep]
+        return Frontier(fx, fy, self.grid.support.on_boundary(fx, fy, EDGE_TOLERANCE_OOM))
 
 
 def _segment_midpoints(tri: np.ndarray, values: np.ndarray, target: float, x, y):
@@ -261,8 +294,5 @@ def non_dominated(x: np.ndarray, y: np.ndarray, tolerance: float = 1e-9) -> np.n
 
 
 def frontier_at(grid: Grid, values: np.ndarray, level: float) -> Frontier:
-    """The frontier at ``level`` (a performance fraction) from monotone logit ``values``."""
-    cx, cy = candidates(grid, values, level_value(level))
-    keep = non_dominated(cx, cy)
-    fx, fy = cx[keep], cy[keep]
-    return Frontier(fx, fy, grid.support.on_boundary(fx, fy, EDGE_TOLERANCE_OOM))
+    """The frontier at one level (for many levels of the same values, use ``LevelFrontiers``)."""
+    return LevelFrontiers(grid, values).at(level)

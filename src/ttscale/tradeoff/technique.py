@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttscale.tradeoff.curves import IsoCurve, Span, efficient_span
-from ttscale.tradeoff.frontier import Frontier, Grid, frontier_at, monotone_values, prepare
+from ttscale.tradeoff.frontier import Frontier, Grid, LevelFrontiers, monotone_values, prepare
 from ttscale.tradeoff.frontier_curve import FrontierCurve, frontier_curve
 from ttscale.tradeoff.support import Support, support_of
 from ttscale.types import Point
@@ -50,9 +50,9 @@ class TechniqueData:
     def support(self) -> Support:
         return self.grid.support
 
-    def values(self, perf: np.ndarray | None = None) -> np.ndarray:
-        """The monotone logit scale of the frontier (of ``perf`` for a bootstrap replicate)."""
-        return monotone_values(self.grid, self.perf if perf is None else perf)
+    def frontiers(self, perf: np.ndarray | None = None) -> LevelFrontiers:
+        """The frontiers of the measured performance (or of ``perf``, a bootstrap replicate), by level."""
+        return LevelFrontiers(self.grid, monotone_values(self.grid, self.perf if perf is None else perf))
 
 
 def technique_data(name: str, points: list[Point]) -> TechniqueData:
@@ -148,10 +148,9 @@ def _truncation(frontier: Frontier, curve, ratio: float) -> Truncation:
     return Truncation(bool(frontier.on_edge[0]) and efficient(first), bool(frontier.on_edge[-1]) and efficient(last))
 
 
-def read_level(data: TechniqueData, values: np.ndarray, level: float, ratio: float, perf: np.ndarray | None = None,
+def read_level(data: TechniqueData, frontier: Frontier, level: float, ratio: float, perf: np.ndarray | None = None,
                smoothed: IsoCurve | None = None) -> LevelResult:
-    """The frontier, its curve (or an accepted smoother's ``smoothed`` curve), rate and span at ``level``."""
-    frontier = frontier_at(data.grid, values, level)
+    """The frontier's curve (or an accepted smoother's ``smoothed`` curve), rate and span at ``level``."""
     curve = frontier_curve(frontier)
     if smoothed is not None and curve is not None:
         curve = smoothed
