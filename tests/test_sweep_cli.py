@@ -99,7 +99,7 @@ def test_report_files_and_a_tradeoff_between_two_models(two_models):
         assert (out / name).stat().st_size > 0, name
     result = json.loads((out / "tradeoff.json").read_text())
     assert result == json.loads((out / "copy.json").read_text())
-    assert result["schema_version"] == 1 and set(result["techniques"]) >= {"pass@k (oracle)", "maj@k", "best-of-n"}
+    assert result["schema_version"] == 2 and set(result["techniques"]) >= {"pass@k (oracle)", "maj@k", "best-of-n"}
     sweep = result["sweep"]
     assert sweep["tradeoff"] == {"models": ["large", "small"], "distinct_train_flops": 2, "nothing_to_trade": False}
     assert {p["model"] for p in sweep["points"]} == {"small", "large"}

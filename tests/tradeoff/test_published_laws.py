@@ -23,58 +23,28 @@ import numpy as np
 import pytest
 
 from ttscale.tradeoff import analyse, load_points_csv
-from ttscale.types import Point
+from ttscale.tradeoff.laws import CHINCHILLA, CHINCHILLA_REFIT, chinchilla_points, closed_form_span, hex_points
 
-CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
-REFIT = {"E": 1.8169, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 PUBLISHED = Path(__file__).resolve().parents[3] / "shared" / "published" / "chinchilla_fig4_epoch_extracted.csv"
-# Levels whose whole efficient span lies inside the grid below (0.16 runs into the grid's largest D).
+# Levels whose whole efficient span lies inside the grid of chinchilla_points (0.16 runs into its largest D).
 INSIDE_GRID = [0.03, 0.05, 0.08, 0.1, 0.12, 0.14]
 
 
-def closed_form_span(alpha: float, beta: float, ratio: float = 6.0) -> tuple[float, float]:
-    """(OOM TC, OOM IC) of the efficient span of L = E + A N^-alpha + B D^-beta, any level.
-
-    With a = A N^-alpha and b = B D^-beta on the curve (a + b = K), q = alpha a / (beta b) runs from
-    1 + 1/ratio to 1 + ratio; a = K c / (1 + c) with c = beta q / alpha, so log N and log D move by
-    log10(a1/a2)/alpha and log10(b2/b1)/beta, and TC = 6ND moves by their difference.
-    """
-    def parts(q):
-        c = beta * q / alpha
-        return c / (1 + c), 1 / (1 + c)  # a/K, b/K
-
-    (a1, b1), (a2, b2) = parts(1 + 1 / ratio), parts(1 + ratio)
-    d_log_n = math.log10(a2 / a1) / alpha  # N falls by this many OOM from the rate-r end to the rate-1/r end
-    d_log_d = math.log10(b1 / b2) / beta  # D grows by this many
-    return d_log_d - d_log_n, d_log_n
-
-
-def chinchilla_points(law: dict, step: float = 0.25) -> list[Point]:
-    points = []
-    for log_n in np.arange(6.0, 12.0 + 1e-9, step):
-        for log_d in np.arange(8.0, 15.0 + 1e-9, step):
-            n, d = 10.0**log_n, 10.0**log_d
-            loss = law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
-            points.append(Point("scaling policy", f"N=1e{log_n:.2f},D=1e{log_d:.2f}", 6 * n * d, 2 * n,
-                                float(math.exp(-loss))))
-    return points
-
-
 def test_closed_form_is_the_published_figure():
-    train, infer = closed_form_span(CHINCHILLA["alpha"], CHINCHILLA["beta"])
+    train, infer = closed_form_span(CHINCHILLA)
     assert train == pytest.approx(1.21, abs=0.01) and infer == pytest.approx(0.71, abs=0.01)
-    train, infer = closed_form_span(REFIT["alpha"], REFIT["beta"])
+    train, infer = closed_form_span(CHINCHILLA_REFIT)
     assert train == pytest.approx(0.99, abs=0.01) and infer == pytest.approx(0.59, abs=0.01)
 
 
 @pytest.fixture(scope="module")
 def chinchilla_result():
-    return analyse(chinchilla_points(CHINCHILLA), levels=INSIDE_GRID + [0.16], n_boot=0, extrapolate=True)
+    return analyse(chinchilla_points(), levels=INSIDE_GRID + [0.16], n_boot=0, extrapolate=True)
 
 
 @pytest.mark.parametrize("level", INSIDE_GRID)
 def test_chinchilla_span_from_the_frontier_matches_the_closed_form_at_every_level(chinchilla_result, level):
-    want_train, want_infer = closed_form_span(CHINCHILLA["alpha"], CHINCHILLA["beta"])
+    want_train, want_infer = closed_form_span(CHINCHILLA)
     entry = chinchilla_result["techniques"]["scaling policy"]["levels"][f"{level:g}"]
     assert entry["span_oom_train"] == pytest.approx(want_train, abs=0.1)
     assert entry["span_oom_infer"] == pytest.approx(want_infer, abs=0.1)
@@ -109,24 +79,12 @@ def test_chinchilla_power_law_smoother_is_accepted_and_extrapolates_the_closed_f
     assert verdicts["power-law"]["accepted"] is True
     # The logistic family bends the wrong way for a sum of power laws: the frontier check rejects it.
     assert verdicts["logistic"]["accepted"] is False and "misses" in verdicts["logistic"]["reason"]
-    want_train, want_infer = closed_form_span(CHINCHILLA["alpha"], CHINCHILLA["beta"])
+    want_train, want_infer = closed_form_span(CHINCHILLA)
     for level in INSIDE_GRID + [0.16]:
         extrapolated = tech["levels"][f"{level:g}"]["extrapolated"]
         assert extrapolated["smoother"] == "power-law"
         assert extrapolated["span_oom_train"] == pytest.approx(want_train, abs=0.02)
         assert extrapolated["span_oom_infer"] == pytest.approx(want_infer, abs=0.02)
-
-
-def hex_points() -> list[Point]:
-    """Jones (2021): train compute 1e13..1e17, test compute per move 1e7..1e11; performance = the win
-    rate against a player at Elo 0 (monotone in Elo, so iso-performance is iso-Elo)."""
-    points = []
-    for log_train in np.arange(13.0, 17.0 + 1e-9, 0.5):
-        for log_test in np.arange(7.0, 11.0 + 1e-9, 0.5):
-            elo = (log_test + 1.2 * log_train - 29.0) / 0.004
-            win = 1.0 / (1.0 + 10.0 ** (-elo / 400.0))
-            points.append(Point("MCTS (Hex 9x9)", f"agent-1e{log_train:.1f}", 10**log_train, 10**log_test, win))
-    return points
 
 
 def test_hex_rate_is_1_2_everywhere_and_the_span_runs_to_the_data_edge():
