@@ -1,55 +1,125 @@
 """Tradeoff figures from the engine's JSON (so a figure can never disagree with it):
 
-- ``plot_iso_diagram``: one panel per technique, log TC x log IC, the measured
-  points coloured by performance, each level's iso-curve, the efficient span
-  drawn thick and the region between consecutive levels' spans shaded (as in
-  the seed report's tradeoff diagrams); extrapolated parts dashed.
-- ``plot_exchange_rate``: one panel per technique, the exchange rate along each
-  curve against TC, with the efficient band [1/r, r] shaded.
+- ``plot_iso_diagram`` (``iso_figure``): a grid of panels, one per technique,
+  log TC x log IC: the measured points shaded by performance, each level's
+  curve through its frontier (the frontier's points as small markers), the
+  efficient span drawn thick and the region between consecutive levels' spans
+  shaded; extrapolated parts dashed; an X where the data's edge cuts a span.
+  A technique without a curve shows its points and why there is none.
+- ``plot_exchange_rate`` (``rate_figure``): a grid of panels, the exchange
+  rate along each level's curve against TC, the efficient band [1/r, r]
+  shaded; a panel without a measured rate says why.
 
-Rendered headless through the Agg canvas (``matplotlib.figure.Figure``, no
-pyplot state), written to a temporary file and renamed, so a failed render
-leaves no half-written PNG.
+One colour per level in every panel, one shared legend, major tick labels on
+every axis however narrow its range (``log_ticks``). Rendered headless through
+the Agg canvas (``matplotlib.figure.Figure``, no pyplot state), written to a
+temporary file and renamed, so a failed render leaves no half-written PNG. The
+``*_figure`` functions return the Figure, for tests to read before saving.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Normalize
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ttscale.types import Point
 
-PANEL_SIZE = (4.6, 3.9)
+PANEL_SIZE = (4.6, 3.9)  # inches; at DPI 110 a panel is about 500 x 430 px
 MAX_COLUMNS = 3
+DPI = 110
 RATE_AXIS_LIMITS = (1e-3, 1e3)  # rates beyond these are off the chart: far outside any efficient band
+EXTRAPOLATION_REACH_OOM = 1.0  # dashed extrapolations are shown up to this far beyond the data
+TC_LABEL = "training compute (FLOPs)"
+IC_LABEL = "inference compute per problem (FLOPs)"
+RATE_LABEL = "exchange rate |d log IC / d log TC|"
+# Points in greys (light: low performance), so that the levels' colours stand apart from them.
+POINT_CMAP = LinearSegmentedColormap.from_list("perf_greys", ["#e6e6e6", "#111111"])
+REGION_COLOR = "#6baed6"
 
 
-def _log_axes(ax) -> None:
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    # Minor tick labels (2x10^14, 3x10^14, ...) collide on narrow ranges.
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+# ---------------------------------------------------------------- axes and ticks
 
 
-def _title(ax, name: str, detail: str = "") -> None:
-    text = name if not detail else f"{name}\n" + "\n".join(textwrap.wrap(detail, 60))
-    ax.set_title(text, fontsize=8)
+def _tick_text(value: float, plain: bool) -> str:
+    if plain and 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = float(f"{value / 10.0**exponent:.3g}")
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    if abs(mantissa - 1.0) < 1e-9:
+        return f"$10^{{{exponent}}}$"
+    return f"${mantissa:g}{{\\times}}10^{{{exponent}}}$"
 
 
-def _grid(n: int) -> tuple[Figure, list]:
-    cols = min(MAX_COLUMNS, max(1, n))
+def log_tick_values(lo: float, hi: float, max_labels: int = 7) -> list[float]:
+    """At least two major tick values in [lo, hi] on a log axis, spread over a good part of it: decades
+    (thinned to ``max_labels``) where they do, else 1-2-5 steps, else 1..9 steps, else linear steps."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    width = math.log10(hi / lo)
+    inside = lambda t: lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)  # noqa: E731
+    candidates = []
+    for subs in ((1,), (1, 2, 5), tuple(range(1, 10))):
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in subs if inside(m * 10.0**e)]
+        if subs == (1,) and len(ticks) > max_labels:
+            step = math.ceil(len(ticks) / max_labels)
+            ticks = [t for t in ticks if round(math.log10(t)) % step == 0] or ticks[::step]
+        candidates.append(ticks)
+    candidates.append([float(t) for t in MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+                       if t > 0 and inside(t)])
+    spread = lambda ticks: math.log10(ticks[-1] / ticks[0]) if len(ticks) >= 2 else -1.0  # noqa: E731
+    for ticks in candidates:  # the first that covers a third of the axis, labels not crowded
+        if len(ticks) >= 2 and spread(ticks) >= width / 3 and len(ticks) <= max_labels:
+            return ticks
+    best = max(candidates, key=spread)
+    return best if len(best) >= 2 else [lo, hi]
+
+
+def log_ticks(ax, axis: str = "both", plain: bool = False) -> None:
+    """Readable major ticks on a log axis whose limits are already set (see ``log_tick_values``);
+    minor ticks stay unlabelled. ``plain`` writes values between 0.001 and 10^4 as plain numbers."""
+    for name in ("x", "y") if axis == "both" else (axis,):
+        target = ax.xaxis if name == "x" else ax.yaxis
+        lo, hi = ax.get_xlim() if name == "x" else ax.get_ylim()
+        target.set_major_locator(FixedLocator(log_tick_values(lo, hi)))
+        target.set_major_formatter(FuncFormatter(lambda v, _pos: _tick_text(v, plain) if v > 0 else ""))
+        target.set_minor_locator(LogLocator(subs="auto"))
+        target.set_minor_formatter(NullFormatter())
+    ax.tick_params(labelsize=9)
+
+
+def _padded(values: Iterable[float], pad: float = 0.08, min_width: float = 0.3) -> tuple[float, float] | None:
+    """Log-space limits around ``values`` (positive), padded; at least ``min_width`` decades wide."""
+    logs = np.log10([v for v in values if v is not None and np.isfinite(v) and v > 0])
+    if not len(logs):
+        return None
+    lo, hi = float(logs.min()), float(logs.max())
+    width = max(hi - lo, min_width)
+    centre = (lo + hi) / 2
+    lo, hi = min(lo, centre - width / 2), max(hi, centre + width / 2)
+    margin = pad * (hi - lo)
+    return lo - margin, hi + margin
+
+
+def _grid(n: int, panel: tuple[float, float] = PANEL_SIZE, columns: int = MAX_COLUMNS,
+          extra_height: float = 1.2) -> tuple[Figure, list]:
+    cols = min(columns, max(1, n))
     rows = math.ceil(max(1, n) / cols)
-    fig = Figure(figsize=(PANEL_SIZE[0] * cols + 1.0, PANEL_SIZE[1] * rows + 0.4), layout="constrained")
+    fig = Figure(figsize=(panel[0] * cols + 1.0, panel[1] * rows + extra_height), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
@@ -57,16 +127,58 @@ def _grid(n: int) -> tuple[Figure, list]:
     return fig, axes[: max(1, n)]
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path, **kwargs) -> Path:
+    """Write the PNG through a temporary file and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png", **kwargs)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def panel_note(ax, text: str, width: int = 44) -> None:
+    """A short centred note in a panel (why it has no curve), over a white box."""
+    wrapped = "\n".join(textwrap.fill(part, width) for part in text.split("\n"))
+    ax.text(0.5, 0.5, wrapped, ha="center", va="center", transform=ax.transAxes, fontsize=9.5, color="0.15",
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.92}, zorder=10)
+
+
+def _title(ax, name: str, detail: str = "") -> None:
+    """The technique's name in bold; below it, in small grey type, what the panel lacks and why."""
+    lines = textwrap.wrap(detail, 66) if detail else []
+    # The title's pad leaves room for the note, which stays out of the layout (its width would shrink the panel).
+    ax.set_title(name, fontsize=10.5, fontweight="bold", pad=6 + 9.6 * len(lines))
+    if lines:
+        note = ax.annotate("\n".join(lines), xy=(0.0, 1.0), xycoords="axes fraction", xytext=(0, 3),
+                           textcoords="offset points", ha="left", va="bottom", fontsize=8.2, color="0.3")
+        note.set_in_layout(False)
+
+
+# ---------------------------------------------------------------- reading the JSON
+
+
+def _level_colors(keys: Sequence[str]) -> dict[str, tuple]:
+    cmap = colormaps["plasma"]
+    return {key: cmap(0.05 + 0.8 * i / max(1, len(keys) - 1)) for i, key in enumerate(keys)}
+
+
+def _all_level_keys(result: dict) -> list[str]:
+    keys: list[str] = []
+    for tech in result.get("techniques", {}).values():
+        keys.extend(k for k in tech.get("levels", {}) if k not in keys)
+    return sorted(keys, key=float)
+
+
+def _curve(level: dict) -> np.ndarray:
+    return np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
+
+
+def _rates(level: dict) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in level.get("exchange_rate_along_curve") or []], dtype=float)
 
 
 def _efficient_mask(rates: Sequence[float | None], ratio: float) -> np.ndarray:
@@ -76,103 +188,266 @@ def _efficient_mask(rates: Sequence[float | None], ratio: float) -> np.ndarray:
 
 
 def _efficient_segment(level: dict, ratio: float) -> np.ndarray:
-    curve = np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
-    if len(curve) == 0:
-        return curve
-    return curve[_efficient_mask(level.get("exchange_rate_along_curve") or [], ratio)]
+    curve = _curve(level)
+    rates = level.get("exchange_rate_along_curve") or []
+    if len(curve) == 0 or len(rates) != len(curve):
+        return curve[:0]
+    return curve[_efficient_mask(rates, ratio)]
 
 
-def _level_colors(levels: list[str]) -> dict[str, tuple]:
-    cmap = colormaps["plasma"]
-    return {key: cmap(0.1 + 0.75 * i / max(1, len(levels) - 1)) for i, key in enumerate(levels)}
+def _extrapolated_part(level: dict) -> np.ndarray:
+    """The extrapolated curve where it lies outside the data (NaN elsewhere, so lines break there)."""
+    extrapolated = level.get("extrapolated") or {}
+    if not extrapolated.get("curve"):
+        return np.empty((0, 2))
+    ext = np.asarray(extrapolated["curve"], dtype=float).reshape(-1, 2)
+    flags = np.asarray(extrapolated.get("outside_data") or [True] * len(ext), dtype=bool)
+    if len(flags) != len(ext) or not flags.any():
+        return np.empty((0, 2))
+    return np.where(flags[:, None], ext, np.nan)
 
 
-def _draw_levels(ax, tech: dict, ratio: float) -> None:
+def _level_range(levels: dict) -> str:
+    keys = sorted(levels, key=float)
+    return "none analysed" if not keys else keys[0] if len(keys) == 1 else f"{keys[0]} to {keys[-1]}"
+
+
+def _short(reason: str) -> str:
+    return re.sub(r"reaches \d[\d.e+-]*", "reaches the level", reason)
+
+
+def missing_reasons(tech: dict, missing) -> str:
+    """Why the levels picked by ``missing(level)`` have nothing to draw, in words: grouped by reason
+    ("at 0.1, 0.2: ..."), or, when every level misses for one reason, that reason at the lowest level."""
     levels = tech.get("levels", {})
-    colors = _level_colors(list(levels))
+    gone = [(k, v) for k, v in levels.items() if missing(v)]
+    if not gone:
+        return ""
+    if len(gone) == len(levels):
+        groups: dict[str, list[str]] = {}
+        for key, level in gone:
+            groups.setdefault(_short(level.get("exchange_rate_reason") or "not measured"), []).append(key)
+        if len(groups) == 1:  # one reason for all: say it at the lowest level
+            return gone[0][1].get("exchange_rate_reason") or "not measured"
+    groups = {}
+    for key, level in gone:
+        groups.setdefault(_short(level.get("exchange_rate_reason") or "not measured"), []).append(key)
+    return "; ".join(f"at {', '.join(keys)}: {reason}" for reason, keys in groups.items())
+
+
+# ---------------------------------------------------------------- iso-performance diagram
+
+
+def _draw_levels(ax, tech: dict, ratio: float, colors: dict[str, tuple], drawn: set[str]) -> list[np.ndarray]:
+    """Each level's curve, frontier, span and extrapolation; returns what the axis limits must show."""
+    shown: list[np.ndarray] = []
     previous = None
-    for key, level in levels.items():
+    for key, level in sorted(tech.get("levels", {}).items(), key=lambda item: float(item[0])):
         color = colors[key]
-        curve = np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
+        curve = _curve(level)
+        frontier = np.asarray((level.get("frontier") or {}).get("points") or [], dtype=float).reshape(-1, 2)
         if len(curve):
-            ax.plot(curve[:, 0], curve[:, 1], "-", color=color, lw=1.5, label=f"perf = {key}")
-        extrapolated = level.get("extrapolated") or {}
-        if extrapolated.get("curve"):
-            ext = np.asarray(extrapolated["curve"], dtype=float)
-            flags = np.asarray(extrapolated["outside_data"], dtype=bool)
-            ax.plot(np.where(flags, ext[:, 0], np.nan), np.where(flags, ext[:, 1], np.nan), "--", color=color,
-                    lw=1.0, label=f"perf = {key} (extrapolated)" if not len(curve) else None)
+            ax.plot(curve[:, 0], curve[:, 1], "-", color=color, lw=1.6, zorder=4)
+            shown.append(curve)
+            drawn.add("curve")
+        if len(frontier) and len(curve):
+            ax.plot(frontier[:, 0], frontier[:, 1], "D", ms=3.2, color=color, mec="k", mew=0.4, zorder=5)
+            shown.append(frontier)
+            drawn.add("frontier")
+        extrapolated = _extrapolated_part(level)
+        if len(extrapolated):
+            ax.plot(extrapolated[:, 0], extrapolated[:, 1], "--", color=color, lw=1.1, zorder=3)
+            drawn.add("extrapolated")
+        if len(curve) or len(extrapolated):
+            drawn.add(f"level {key}")
         segment = _efficient_segment(level, ratio)
         if len(segment):
-            ax.plot(segment[:, 0], segment[:, 1], "-", color=color, lw=7, alpha=0.3, solid_capstyle="butt")
+            ax.plot(segment[:, 0], segment[:, 1], "-", color=color, lw=7, alpha=0.35, solid_capstyle="butt", zorder=2)
+            drawn.add("span")
             if previous is not None and len(previous):
                 ring = np.vstack([previous, segment[::-1]])
-                ax.fill(ring[:, 0], ring[:, 1], color="tab:green", alpha=0.12, lw=0)
+                ax.fill(ring[:, 0], ring[:, 1], color=REGION_COLOR, alpha=0.18, lw=0, zorder=1)
+                drawn.add("region")
+            cut = level.get("span_truncated") or {}
+            order = np.argsort(segment[:, 0])
+            for flag, index in (("low_train", order[0]), ("high_train", order[-1])):
+                if cut.get(flag):
+                    ax.plot(segment[index, 0], segment[index, 1], "X", ms=9, color=color, mec="k", mew=0.8, zorder=6)
+                    drawn.add("truncated")
         previous = segment
+    return shown
 
 
-def plot_iso_diagram(result: dict, points: Sequence[Point], path: str | Path) -> Path:
-    """The iso-performance diagram, one panel per technique (see the module docstring)."""
+def _iso_limits(own: Sequence[Point], shown: list[np.ndarray], tech: dict, levels: dict) -> tuple | None:
+    xs = [p.train_flops for p in own] + [v for arr in shown for v in arr[:, 0]]
+    ys = [p.infer_flops for p in own] + [v for arr in shown for v in arr[:, 1]]
+    support = tech.get("support") or {}
+    if not xs and support.get("log10_train_flops_range"):
+        xs = [10.0**v for v in support["log10_train_flops_range"]]
+        ys = [10.0**v for v in support["log10_infer_flops_range"]]
+    x, y = _padded(xs), _padded(ys)
+    if x is None or y is None:
+        return None
+    # Let dashed extrapolations show, but no further than EXTRAPOLATION_REACH_OOM beyond the data.
+    data_x, data_y = x, y
+    for level in levels.values():
+        ext = _extrapolated_part(level)
+        ext = ext[np.all(np.isfinite(ext), axis=1) & np.all(ext > 0, axis=1)] if len(ext) else ext
+        if len(ext):
+            lx, ly = np.log10(ext[:, 0]), np.log10(ext[:, 1])
+            reach = EXTRAPOLATION_REACH_OOM
+            inside = ((lx >= data_x[0] - reach) & (lx <= data_x[1] + reach)
+                      & (ly >= data_y[0] - reach) & (ly <= data_y[1] + reach))
+            if inside.any():
+                x = (min(x[0], lx[inside].min()), max(x[1], lx[inside].max()))
+                y = (min(y[0], ly[inside].min()), max(y[1], ly[inside].max()))
+    return x, y
+
+
+def _iso_legend(fig: Figure, keys: list[str], colors: dict, drawn: set[str], ratio: float, smoothers: set[str]) -> None:
+    handles = [Line2D([], [], color=colors[k], lw=2.2, label=f"performance {k}") for k in keys
+               if f"level {k}" in drawn]
+    style = {
+        "curve": Line2D([], [], color="0.3", lw=1.6, label="iso-performance curve through the frontier"),
+        "frontier": Line2D([], [], color="0.6", marker="D", ms=4, mec="k", mew=0.4, ls="", label="frontier point"),
+        "span": Line2D([], [], color="0.3", lw=7, alpha=0.35,
+                       label=f"efficient span (rate between 1/{ratio:g} and {ratio:g})"),
+        "region": Patch(color=REGION_COLOR, alpha=0.3, label="between consecutive levels' spans"),
+        "extrapolated": Line2D([], [], color="0.3", lw=1.1, ls="--",
+                               label="extrapolated beyond the data" + (f" ({', '.join(sorted(smoothers))} smoother)"
+                                                                      if smoothers else "")),
+        "truncated": Line2D([], [], color="0.6", marker="X", ms=8, mec="k", ls="",
+                            label="span cut by the data's edge (truly wider)"),
+    }
+    handles += [handle for name, handle in style.items() if name in drawn]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, max(1, len(handles))), fontsize=9,
+               frameon=False)
+
+
+def iso_figure(result: dict, points: Sequence[Point]) -> Figure:
+    """The iso-performance diagram as a Figure (see the module docstring)."""
     techniques = result.get("techniques", {})
     ratio = float(result.get("ratio", 6.0))
+    keys = _all_level_keys(result)
+    colors = _level_colors(keys)
     fig, axes = _grid(len(techniques))
     norm = Normalize(0.0, 1.0)
-    scatter = None
+    drawn: set[str] = set()
+    smoothers: set[str] = set()
+    any_points = False
     for ax, (name, tech) in zip(axes, techniques.items()):
         own = [p for p in points if p.technique == name]
         if own:
-            scatter = ax.scatter([p.train_flops for p in own], [p.infer_flops for p in own],
-                                 c=[p.performance for p in own], cmap="viridis", norm=norm, s=16,
-                                 edgecolors="k", linewidths=0.3, zorder=3)
-        _draw_levels(ax, tech, ratio)
-        _log_axes(ax)
-        ax.set_xlabel("training compute (FLOPs)")
-        ax.set_ylabel("inference compute per problem (FLOPs)")
-        _title(ax, name, "")
+            ax.scatter([p.train_flops for p in own], [p.infer_flops for p in own], c=[p.performance for p in own],
+                       cmap=POINT_CMAP, norm=norm, s=18, edgecolors="0.25", linewidths=0.4, zorder=3)
+            any_points = True
+        levels = tech.get("levels", {})
+        shown = _draw_levels(ax, tech, ratio, colors, drawn)
+        smoothers.update(lv["extrapolated"]["smoother"] for lv in levels.values()
+                         if len(_extrapolated_part(lv)) and "smoother" in lv["extrapolated"])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        why = missing_reasons(tech, lambda lv: not len(_curve(lv)))
+        limits = _iso_limits(own, shown, tech, levels)
+        if limits is None:
+            ax.set_axis_off()
+            _title(ax, name)
+            panel_note(ax, "no points: " + (why or "nothing measured"))
+            continue
+        ax.set_xlim(10.0 ** limits[0][0], 10.0 ** limits[0][1])
+        ax.set_ylim(10.0 ** limits[1][0], 10.0 ** limits[1][1])
+        log_ticks(ax)
+        ax.set_xlabel(TC_LABEL, fontsize=9.5)
+        ax.set_ylabel(IC_LABEL, fontsize=9.5)
         ax.grid(True, which="major", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, loc="upper right")
+        has_curve = any(len(_curve(lv)) for lv in levels.values())
+        if not has_curve:
+            _title(ax, name)
+            panel_note(ax, f"no iso-performance curve: {why or 'no levels analysed'}\n"
+                           f"(levels: {_level_range(levels)})")
+        else:
+            _title(ax, name, f"no curve {why}" if why else "")
     if not techniques:
-        axes[0].text(0.5, 0.5, "no techniques", ha="center", va="center", transform=axes[0].transAxes)
-    if scatter is not None:
-        fig.colorbar(scatter, ax=axes, label="performance", shrink=0.8)
-    fig.suptitle(f"iso-performance curves; thick/shaded: efficient span (rate between 1/{ratio:g} and {ratio:g})",
-                 fontsize=9)
-    return _save(fig, path)
+        axes[0].set_axis_off()
+        panel_note(axes[0], "no techniques to show")
+    if any_points:
+        fig.colorbar(ScalarMappable(norm=norm, cmap=POINT_CMAP), ax=axes, label="measured performance (points)",
+                     shrink=0.6, aspect=30)
+    if any(name.startswith("level ") for name in drawn):
+        _iso_legend(fig, keys, colors, drawn, ratio, smoothers)
+    fig.suptitle("iso-performance curves in training x inference compute, one panel per technique", fontsize=12)
+    return fig
 
 
-def plot_exchange_rate(result: dict, path: str | Path) -> Path:
-    """The exchange rate along each level's curve against TC, one panel per technique."""
+def plot_iso_diagram(result: dict, points: Sequence[Point], path: str | Path) -> Path:
+    """The iso-performance diagram, one panel per technique, written as a PNG (see the module docstring)."""
+    return save_figure(iso_figure(result, points), path)
+
+
+# ---------------------------------------------------------------- exchange rate
+
+
+def rate_figure(result: dict) -> Figure:
+    """The exchange rate along each level's curve against TC as a Figure, one panel per technique."""
     techniques = result.get("techniques", {})
     ratio = float(result.get("ratio", 6.0))
+    keys = _all_level_keys(result)
+    colors = _level_colors(keys)
     fig, axes = _grid(len(techniques))
+    used: list[str] = []
     for ax, (name, tech) in zip(axes, techniques.items()):
         levels = tech.get("levels", {})
-        colors = _level_colors(list(levels))
-        drawn = False
-        lowest, highest = 1.0 / (3 * ratio), 3 * ratio
-        for key, level in levels.items():
-            curve = np.asarray(level.get("curve") or [], dtype=float).reshape(-1, 2)
-            rates = np.array([np.nan if v is None else v for v in level.get("exchange_rate_along_curve") or []],
-                             dtype=float)
+        lowest, highest = 1.0 / (2 * ratio), 2 * ratio
+        xs: list[float] = []
+        for key, level in sorted(levels.items(), key=lambda item: float(item[0])):
+            curve, rates = _curve(level), _rates(level)
             if not len(curve) or len(rates) != len(curve):
                 continue
             keep = np.isfinite(rates) & (rates > 0)
             if keep.any():
-                ax.plot(curve[keep, 0], rates[keep], "-", color=colors[key], lw=1.5, label=f"perf = {key}")
-                lowest = min(lowest, max(RATE_AXIS_LIMITS[0], float(rates[keep].min()) / 1.5))
-                highest = max(highest, min(RATE_AXIS_LIMITS[1], float(rates[keep].max()) * 1.5))
-                drawn = True
-        ax.axhspan(1.0 / ratio, ratio, color="tab:green", alpha=0.12, lw=0, label=f"efficient: 1/{ratio:g} to {ratio:g}")
+                clipped = np.clip(rates[keep], *RATE_AXIS_LIMITS)
+                ax.plot(curve[keep, 0], clipped, "-", color=colors[key], lw=1.8)
+                lowest = min(lowest, float(clipped.min()) / 1.5)
+                highest = max(highest, float(clipped.max()) * 1.5)
+                xs.extend(curve[keep, 0])
+                used.append(key)
+        ax.axhspan(1.0 / ratio, ratio, color="tab:green", alpha=0.13, lw=0)
         ax.axhline(1.0, color="gray", lw=0.8, ls=":")
-        _log_axes(ax)
-        ax.set_ylim(lowest, highest)
-        ax.set_xlabel("training compute (FLOPs)")
-        ax.set_ylabel("exchange rate |d log IC / d log TC|")
-        _title(ax, name, "" if drawn else "no curve in the data's range")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=6, loc="best")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        support = tech.get("support") or {}
+        x = _padded(xs, pad=0.05) or _padded([10.0**v for v in support.get("log10_train_flops_range") or []])
+        if x is None:
+            ax.set_axis_off()
+        else:
+            ax.set_xlim(10.0 ** x[0], 10.0 ** x[1])
+            ax.set_ylim(max(RATE_AXIS_LIMITS[0], lowest), min(RATE_AXIS_LIMITS[1], highest))
+            log_ticks(ax, "x")
+            log_ticks(ax, "y", plain=True)
+            ax.set_xlabel(TC_LABEL, fontsize=9.5)
+            ax.set_ylabel(RATE_LABEL, fontsize=9.5)
+            ax.grid(True, which="major", alpha=0.3)
+        no_rate = lambda lv: lv.get("exchange_rate") is None  # noqa: E731
+        why = missing_reasons(tech, no_rate)
+        if not xs:
+            _title(ax, name)
+            panel_note(ax, f"no measured rate: {why or 'no curve in the range of the data'}\n"
+                           f"(levels: {_level_range(levels)})")
+        else:
+            _title(ax, name, f"no rate {why}" if why else "")
     if not techniques:
-        axes[0].text(0.5, 0.5, "no techniques", ha="center", va="center", transform=axes[0].transAxes)
-    fig.suptitle("exchange rate along each iso-performance curve", fontsize=9)
-    return _save(fig, path)
+        axes[0].set_axis_off()
+        panel_note(axes[0], "no techniques to show")
+    handles = [Line2D([], [], color=colors[k], lw=2.2, label=f"performance {k}") for k in keys if k in used]
+    handles.append(Patch(color="tab:green", alpha=0.25, label=f"efficient: rate between 1/{ratio:g} and {ratio:g}"))
+    handles.append(Line2D([], [], color="gray", lw=0.8, ls=":", label="rate 1 (one OOM of IC per OOM of TC)"))
+    if techniques:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=9, frameon=False)
+    fig.suptitle("exchange rate along each iso-performance curve (rates beyond "
+                 f"{RATE_AXIS_LIMITS[0]:g}..{RATE_AXIS_LIMITS[1]:g} drawn at the edge)", fontsize=12)
+    return fig
+
+
+def plot_exchange_rate(result: dict, path: str | Path) -> Path:
+    """The exchange rate along each level's curve against TC, one panel per technique, as a PNG."""
+    return save_figure(rate_figure(result), path)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ttscale.report import html
 from ttscale.report.budget_plots import plot_budget_curves, plot_table
-from ttscale.report.summary import summary_frame
+from ttscale.report.summary import WORDS, summary_frame
 from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
 from ttscale.techniques import PointDetail
 
@@ -53,26 +53,59 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def levels_words(result: dict) -> str:
+    """The performance levels the analysis used, and where they came from, in words."""
+    levels = result.get("levels") or sorted({float(k) for t in result.get("techniques", {}).values()
+                                             for k in t.get("levels", {})})
+    listed = ", ".join(f"{level:g}" for level in levels) or "none"
+    origin = {"given": "as given to the analysis",
+              "automatic": "chosen automatically from the range of measured performance"}.get(
+        result.get("levels_chosen", ""), "")
+    return f"Performance levels analysed (iso-performance curves): {listed}" + (f", {origin}." if origin else ".")
+
+
 def tradeoff_sections(result: dict, details: Sequence[PointDetail], out: Path) -> list[html.Section]:
-    """"Summary" (span per technique) and "Iso-performance curves", writing their PNGs into ``out``."""
+    """"Summary" (span per technique) and "Iso-performance curves", writing their PNGs into ``out``.
+
+    The summary table is shown as an HTML table; summary_table.png holds the same table as a picture."""
+    ratio = result.get("ratio", 6)
     summary = summary_frame(result)
-    table_png = plot_table(summary, out / "summary_table.png", "span of efficient exchange per technique")
+    plot_table(summary, out / "summary_table.png", "span of efficient exchange per technique")
     iso_png = plot_iso_diagram(result, [d.point for d in details], out / "iso_performance.png")
     rate_png = plot_exchange_rate(result, out / "exchange_rate.png")
+    uncertainty = (result.get("uncertainty") or {}).get("words")
+    def meaning(key: str) -> str:  # WORDS entries read "term: meaning"
+        return WORDS[key].split(": ", 1)[-1]
+
+    definitions = [
+        ("exchange rate", meaning("rate") + f"; efficient when between 1/{ratio:g} and {ratio:g}. Shown as "
+                                          "\"none: reason\" where the data do not measure one."),
+        ("span of efficient exchange", meaning("span").replace("1/r and r", f"1/{ratio:g} and {ratio:g}") + "."),
+        ("level", "the performance (fraction of problems solved) that the iso-performance curve holds fixed; "
+                  "each row reports the level where the technique's span is widest."),
+        ("truncated", "the data's edge cuts the span: the true span is at least as wide as reported."),
+    ]
+    if uncertainty:
+        definitions.append(("intervals [low, high]", f"95% intervals: {uncertainty}."))
     return [
         html.Section(
             "Summary",
-            paragraphs=[
-                "Span of efficient exchange: the part of each iso-performance curve where the exchange "
-                f"rate |d log IC / d log TC| lies between 1/{result.get('ratio', 6):g} and "
-                f"{result.get('ratio', 6):g}, in orders of magnitude (OOM) of training and inference compute.",
-            ],
-            tables=[html.Table("technique | span in TC | span in IC | how the span changes with scale", summary)],
-            figures=[html.Figure("summary table", table_png)],
+            paragraphs=[levels_words(result)],
+            definitions=definitions,
+            tables=[html.Table("span of efficient exchange per technique (one row per technique, at its best "
+                               "level; also summary_table.png)", summary, text=True)],
         ),
         html.Section(
             "Iso-performance curves",
-            paragraphs=["Curves are drawn only where the measured points support them; shading marks the efficient span."],
+            paragraphs=[
+                "One panel per technique, training compute against inference compute per problem, both on log "
+                "axes. Grey points are the measured configurations (darker: better). Each coloured line is the "
+                "iso-performance curve of one level, drawn through the frontier of the data (diamonds) and only "
+                f"where the points support it; its thick part is the efficient span (rate between 1/{ratio:g} "
+                f"and {ratio:g}); dashed parts are extrapolated beyond the data by a fitted smoother; an X marks "
+                "a span cut by the data's edge. A panel without a curve says why.",
+                "Below, the exchange rate along each curve; the green band is the efficient range.",
+            ],
             figures=[html.Figure("iso-performance diagram (TC x IC)", iso_png),
                      html.Figure("exchange rate along each curve", rate_png)],
         ),
