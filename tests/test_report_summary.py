@@ -35,7 +35,7 @@ def test_the_row_is_the_level_with_the_widest_span_with_its_intervals():
     assert frame.loc["a", "level"] == "0.2"
     assert frame.loc["a", "span in TC (OOM)"] == "0.50 [0.30, 0.70]"
     assert frame.loc["a", "span in IC (OOM)"] == "1.00 [0.60, 1.30]"
-    assert frame.loc["a", "exchange rate"] == "2 [1.5, 2.5]"
+    assert frame.loc["a", "exchange rate"] == "median 2 [1.5, 2.5]"
     assert "effect of scale: increasing span" in frame.loc["a", "note"]
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 WORDS = {
     "rate": "exchange rate: OOM of inference compute (IC) paid per OOM of training compute (TC) saved, "
-            "|d log IC / d log TC| along the iso-performance curve (median over its length)",
+            "|d log IC / d log TC| along the iso-performance curve (its median over the curve's length, and its "
+            "values at the low-TC and high-TC ends)",
     "span": "span of efficient exchange: the part of the curve where the rate lies between 1/r and r, "
             "measured in orders of magnitude (OOM, factors of 10) of TC and of IC",
 }
@@ -28,7 +29,11 @@ def _rate_text(level: dict) -> str:
     if rate is None:
         return "none: " + (level.get("exchange_rate_reason") or "not measured")
     ci = level.get("exchange_rate_ci")
-    return f"{rate:.3g}" + ("" if not ci else f" [{ci[0]:.3g}, {ci[1]:.3g}]")
+    text = f"median {rate:.3g}" + ("" if not ci else f" [{ci[0]:.3g}, {ci[1]:.3g}]")
+    ends = level.get("exchange_rate_range")
+    if ends:
+        text += f"; {ends[0]:.2g} to {ends[1]:.2g} along the curve"
+    return text
 
 
 def best_level(tech: dict) -> tuple[str, dict] | None:

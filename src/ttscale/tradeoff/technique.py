@@ -176,6 +176,8 @@ def level_dict(result: LevelResult) -> dict:
         "exchange_rate": result.rate,
         "exchange_rate_reason": result.rate_reason,
         "exchange_rate_ci": None,
+        # The rate at the low-TC end of the frontier's curve and at its high-TC end (only where measured).
+        "exchange_rate_range": None if result.rate is None else [float(curve.rate[0]), float(curve.rate[-1])],
         "span_oom_train": result.span.oom_train,
         "span_oom_infer": result.span.oom_infer,
         "span_oom_train_ci": None,
