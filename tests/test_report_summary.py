@@ -12,7 +12,7 @@ RESULT = {
                         "span_note": None},
                 "0.5": {"exchange_rate": 4.0, "exchange_rate_ci": None, "span_oom_train": 0.7, "span_oom_infer": 0.2,
                         "span_oom_train_ci": [0.0, 0.9], "span_oom_infer_ci": [0.0, 0.3],
-                        "span_note": "truncated at the data's edge on the high-TC (more training) end"},
+                        "span_note": "truncated at the data's edge (high-TC end): the true span is at least this wide"},
                 "0.9": {"exchange_rate": None, "exchange_rate_reason": "no measured configuration reaches 0.9",
                         "span_oom_train": 0, "span_oom_infer": 0},
             },

@@ -54,11 +54,13 @@ def technique_rows(result: dict) -> list[dict]:
             continue
         key, level = found
         notes = [n for n in (level.get("span_note"),) if n]
-        if level.get("exchange_rate") is not None:
-            notes.append(f"effect of scale: {tech.get('summary', {}).get('effect_of_scale', 'unknown')}")
+        scale = tech.get("summary", {}).get("effect_of_scale", "")
+        if level.get("exchange_rate") is not None and scale and not scale.startswith("unknown"):
+            notes.append(f"effect of scale: {scale}")
         extrapolated = level.get("extrapolated") or {}
         if "span_oom_train" in extrapolated:
-            notes.append(f"extrapolated by the {extrapolated['smoother']} smoother: "
+            at_least = "at least " if extrapolated.get("reaches_extrapolation_limit") else ""
+            notes.append(f"extrapolated ({extrapolated['smoother']}): {at_least}"
                          f"{extrapolated['span_oom_train']:.2f} / {extrapolated['span_oom_infer']:.2f} OOM")
         rows.append({
             "technique": name,

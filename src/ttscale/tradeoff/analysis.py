@@ -108,8 +108,13 @@ def _extrapolated(verdict: SmootherVerdict | None, verdicts: list[SmootherVerdic
         return {"reason": f"the {verdict.smoother.name} surface has no curve at this level"}
     span = efficient_span(curve, ratio)
     shown = curve.thinned(JSON_CURVE_POINTS)
+    rates = curve.rate[np.isfinite(curve.rate)]
+    efficient_at_end = len(rates) > 0 and any(1 / ratio <= r <= ratio for r in (rates[0], rates[-1]))
     return {
         "smoother": verdict.smoother.name,
+        # Still efficient where the smoother's curve stops (EXTRAPOLATION_MARGIN_OOM beyond the data):
+        # the extrapolated span is a lower bound too.
+        "reaches_extrapolation_limit": bool(efficient_at_end),
         "span_oom_train": span.oom_train,
         "span_oom_infer": span.oom_infer,
         "span_endpoints": span.endpoints(),
@@ -145,7 +150,8 @@ def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, e
         if extrapolate:
             entry["extrapolated"] = _extrapolated(chosen, verdicts, level, ratio)
         level_out[level_key(level)] = entry
-        spans.append(LevelSpan(level, entry["scale_log10_train_flops"], entry["span_oom_train"], entry["span_oom_infer"]))
+        spans.append(LevelSpan(level, entry["scale_log10_train_flops"], entry["span_oom_train"], entry["span_oom_infer"],
+                               truncated=any(entry["span_truncated"].values())))
     grid = data.grid
     return {
         "n_points": len(data.points),

@@ -7,7 +7,8 @@ curve's position ``scale`` = log10 TC at the curve's midpoint:
 
     slope_train = d span_TC / d log10 TC,    slope_infer = d span_IC / d log10 TC
 
-(OOM of span per OOM of training compute, the unit of the seed report's "span
+Spans cut by the data's edge are left out (their size is the data's, not
+the technique's). (OOM of span per OOM of training compute, the unit of the seed report's "span
 in IC increases by 0.08 OOM for each OOM of TC"). Slopes vs the level itself
 are also given, and used when the curves all sit at nearly the same TC.
 
@@ -34,6 +35,7 @@ class LevelSpan:
     scale_log10_train: float | None  # None: no curve at this level
     span_oom_train: float
     span_oom_infer: float
+    truncated: bool = False  # cut by the data's edge: its size says more about the data than the technique
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -43,10 +45,11 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def effect_of_scale(spans: list[LevelSpan]) -> dict:
-    present = sorted((s for s in spans if s.scale_log10_train is not None), key=lambda s: s.level)
+    with_curve = [s for s in spans if s.scale_log10_train is not None]
+    present = sorted((s for s in with_curve if not s.truncated), key=lambda s: s.level)
     summary = {
-        "max_span_oom_train": max((s.span_oom_train for s in present), default=0.0),
-        "max_span_oom_infer": max((s.span_oom_infer for s in present), default=0.0),
+        "max_span_oom_train": max((s.span_oom_train for s in with_curve), default=0.0),
+        "max_span_oom_infer": max((s.span_oom_infer for s in with_curve), default=0.0),
         "span_slope_train_per_oom_tc": None,
         "span_slope_infer_per_oom_tc": None,
         "span_slope_train_per_level": None,
@@ -55,7 +58,9 @@ def effect_of_scale(spans: list[LevelSpan]) -> dict:
         "levels_with_curve": len(present),
     }
     if len(present) < 2:
-        summary["effect_of_scale"] = "unknown (fewer than 2 levels with a curve)"
+        cut = len(with_curve) - len(present)
+        summary["effect_of_scale"] = (f"unknown ({cut} of {len(with_curve)} spans cut by the data's edge)" if cut
+                                      else "unknown (fewer than 2 levels with a curve)")
         return summary
     level = np.array([s.level for s in present])
     scale = np.array([s.scale_log10_train for s in present], dtype=float)

@@ -83,11 +83,10 @@ class Truncation:
         return self.low_train or self.high_train
 
     def words(self) -> str | None:
-        ends = [end for end, cut in (("low-TC (more inference)", self.low_train),
-                                     ("high-TC (more training)", self.high_train)) if cut]
+        ends = [end for end, cut in (("low-TC", self.low_train), ("high-TC", self.high_train)) if cut]
         if not ends:
             return None
-        return f"truncated at the data's edge on the {' and '.join(ends)} end: the true span is at least this wide"
+        return f"truncated at the data's edge ({' and '.join(ends)} end): the true span is at least this wide"
 
 
 NO_TRUNCATION = Truncation(False, False)
