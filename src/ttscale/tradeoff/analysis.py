@@ -165,6 +165,15 @@ def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, e
     }
 
 
+def _uncertainty_words(method: str, n_boot: int, smoother: str | None) -> str:
+    if not n_boot:
+        return "no intervals (n_boot = 0)"
+    words = METHOD_WORDS[method]
+    if smoother is not None and method != "none":
+        words += "; with a smoother, the intervals are still the frontier's (it is not refitted per replicate)"
+    return words
+
+
 def analyse(
     points: list[Point],
     levels: list[float] | None = None,
@@ -227,7 +236,7 @@ def analyse(
         "smoother": smoother,
         "n_boot": n_boot,
         "seed": seed,
-        "uncertainty": {"method": method, "words": METHOD_WORDS[method] if n_boot else "no intervals (n_boot = 0)"},
+        "uncertainty": {"method": method, "words": _uncertainty_words(method, n_boot, smoother)},
         "method": METHOD,
         "techniques": techniques,
         "combinations": combinations(groups, datas, frontier_spans, levels, ratio),
