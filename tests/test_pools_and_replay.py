@@ -1,9 +1,7 @@
 """Pools charge the compute a backend really spends; replayed strategies give
 the expected answers on hand-made pools."""
 
-import math
 
-import numpy as np
 import pytest
 
 from ttscale.errors import InputError

@@ -8,7 +8,7 @@ import pytest
 from tiny_gguf import write_tiny_gguf
 
 from ttscale.cards import load_card
-from ttscale.cards_gguf import read_header, tensor_bytes
+from ttscale.cards.gguf import read_header, tensor_bytes
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttscale.cards import LoadedCard
+from ttscale.cards.loaded import LoadedCard
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 

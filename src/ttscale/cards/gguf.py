@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 import mmap
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ttscale.cards.loaded import LoadedCard
 from ttscale.errors import InputError, require_extra
 from ttscale.types import ModelCard
 
@@ -330,3 +331,21 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
         tensor_types=dict(sorted(tensor_types.items())),
         notes=tuple(notes),
     )
+
+
+def card_from_gguf(path: str | Path, name: str | None = None) -> LoadedCard:
+    """A card from a GGUF file's header; ``name`` defaults to the file name without .gguf."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such GGUF file: {str(path)!r}")
+    facts = facts_from_header(read_header(path), path, name or path.stem)
+    provenance = (f"GGUF {path.name}: architecture {facts.architecture}; "
+                  f"counts from tensor shapes, bits from tensor sizes")
+    details = {
+        "architecture": facts.architecture,
+        "tied_embeddings": facts.tied_embeddings,
+        "embedding_share_of_bytes": facts.embedding_share_of_bytes,
+        "tensor_types": facts.tensor_types,
+        "notes": list(facts.notes),
+    }
+    return LoadedCard(replace(facts.card, provenance=provenance), facts.layer_windows, "gguf", str(path), details)
