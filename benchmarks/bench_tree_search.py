@@ -47,7 +47,6 @@ from ttscale.lab.value_calibration import train_value_models
 from ttscale.lab.value_model import DEFAULT_CONFIG, POLICY_BODY
 from ttscale.pools import pools_from_samples
 from ttscale.store import Store
-from ttscale.store_search import SearchResultStore
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.step_scorers import LogProbScorer, ValueScorer
@@ -134,7 +133,8 @@ def run(args) -> dict:
             values.update({(variant, name): v for name, v in trained.items()})
     value_seconds = time.perf_counter() - t0
     rows, search_seconds = [], 0.0
-    with SearchResultStore(work / "store.sqlite") as results:
+    with Store(work / "store.sqlite") as results_store:
+        results = results_store.search_results
         for name in sorted(models, key=lambda m: cards[m].train_flops):
             accuracy, compute = best_of_n_table([pools_by_model[name][p.problem_id] for p in problems])
             backend = TinyBackend(name=name, card=cards[name], model=models[name])

@@ -51,7 +51,7 @@ def store(tmp_path):
 def test_store_uses_wal_and_creates_its_parent_dir(tmp_path):
     path = tmp_path / "deep" / "er" / "s.sqlite"
     with Store(path) as s:
-        assert s._query("PRAGMA journal_mode")[0][0] == "wal"
+        assert s.database.query("PRAGMA journal_mode")[0][0] == "wal"
         assert s.integrity_ok()
     assert path.exists()
 
@@ -232,12 +232,12 @@ WRITER = textwrap.dedent(
             if state["batch"] == kill_batch:
                 state["calls"] += 1
                 if state["calls"] == 40:
-                    inserted = store._conn.total_changes - state["before"]
+                    inserted = store.database._conn.total_changes - state["before"]
                     print("killing", kill_batch, inserted, flush=True)
                     os.kill(os.getpid(), signal.SIGKILL)
             return 0
 
-        store._conn.set_progress_handler(progress, 100)
+        store.database._conn.set_progress_handler(progress, 100)
         for b in range(batches):
             problem = f"p{b:04d}"
             batch = [
@@ -252,7 +252,7 @@ WRITER = textwrap.dedent(
             ]
             if batch:
                 print("writing", b, flush=True)
-                state["batch"], state["before"] = b, store._conn.total_changes
+                state["batch"], state["before"] = b, store.database._conn.total_changes
                 store.put_samples(batch)
                 print("committed", b, flush=True)
     print("finished", flush=True)

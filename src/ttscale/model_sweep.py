@@ -27,7 +27,6 @@ from ttscale.errors import InputError
 from ttscale.pools import pools_from_samples
 from ttscale.progress import steps
 from ttscale.store import Store
-from ttscale.store_search import SearchResultStore
 from ttscale.strategies import resolve
 from ttscale.strategies.step_scorers import LogProbScorer
 from ttscale.strategies.step_search import step_format_for
@@ -150,14 +149,13 @@ def search_model(store: Store, backend: Any, task: Any, problems: Sequence[Probl
                  add_bar) -> list[PointDetail]:
     """Every ``--strategy beam:...``/``mcts:...`` on one model, live; results stored per problem (resumable)."""
     details = []
-    with SearchResultStore.for_store(store) as results:
-        for spec, search in search_specs(settings):
-            advance = add_bar(f"{spec} {backend.name}", len(problems))
-            scorer = LogProbScorer()
-            outcomes = run_search(backend, task, problems, search, scorer, settings.seed, results=results,
-                                  progress=advance)
-            details.append(point_of(technique_name(search, scorer), search, backend.card, task.name, outcomes,
-                                    n_boot=settings.n_boot, seed=settings.seed))
+    for spec, search in search_specs(settings):
+        advance = add_bar(f"{spec} {backend.name}", len(problems))
+        scorer = LogProbScorer()
+        outcomes = run_search(backend, task, problems, search, scorer, settings.seed, results=store.search_results,
+                              progress=advance)
+        details.append(point_of(technique_name(search, scorer), search, backend.card, task.name, outcomes,
+                                n_boot=settings.n_boot, seed=settings.seed))
     return details
 
 

@@ -175,6 +175,44 @@ class Point:
     budget: str = ""
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    """One problem's search: the answer it chose and everything it spent."""
+
+    problem_id: str
+    completion: str  # without the final stop string
+    answer: str | None
+    correct: bool
+    value: float  # the scorer's value of the chosen solution
+    complete: bool  # the chosen solution ended with the final step
+    generation_flops: float  # prefill + decode
+    prefill_flops: float  # of which prefilling contexts
+    scorer_flops: float
+    seconds: float
+    step_samples: int
+    regenerations: int
+    generated_tokens: int
+    prefill_tokens: int
+    calls: int
+    expansions: int
+
+    @property
+    def infer_flops(self) -> float:
+        return self.generation_flops + self.scorer_flops
+
+    @property
+    def draws(self) -> int:
+        """Every step the backend generated, re-draws included."""
+        return self.step_samples + self.regenerations
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchOutcome:
+        return cls(**data)
+
+
 def stable_hash(obj: object, length: int = 12) -> str:
     """A short content hash of a JSON-able object (config hashes, cache keys)."""
     text = json.dumps(obj, sort_keys=True, default=str)

@@ -9,7 +9,7 @@ from search_models import RecordingBackend, backend, scratchpad_model, task
 from ttscale import flops
 from ttscale.errors import InputError
 from ttscale.lab import sampler, tokenizer
-from ttscale.store_search import SearchResultStore
+from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.step_scorers import LogProbScorer, ValueScorer
@@ -169,7 +169,8 @@ def test_same_seeds_same_result_whatever_the_batch(problems, settings):
 
 def test_a_killed_run_resumes_from_the_results_table(problems, tmp_path):
     settings = BeamSettings(width=2, expansions=2)
-    with SearchResultStore(tmp_path / "results.sqlite") as results:
+    with Store(tmp_path / "results.sqlite") as store:
+        results = store.search_results
         partial = run_search(backend(), task(), problems[:3], settings, LogProbScorer(), results=results)
         recording = RecordingBackend(backend())
         full = run_search(recording, task(), problems, settings, LogProbScorer(), results=results)

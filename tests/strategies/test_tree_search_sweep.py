@@ -13,7 +13,7 @@ from ttscale.cli import _load_commands, app
 from ttscale.errors import InputError
 from ttscale.lab.checkpoints import save_result
 from ttscale.lab.trainer import TrainResult
-from ttscale.store_search import SearchResultStore
+from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.tree_search import search_from_spec
@@ -50,12 +50,12 @@ def test_search_points_sit_next_to_the_replayed_strategies_and_resume(checkpoint
     try:
         first = runner.invoke(app, sweep_args(checkpoint, out, *specs))
         assert first.exit_code == 0, (first.output, first.exception)
-        with SearchResultStore(out / "store.sqlite") as results:
-            assert results.count() == 2 * 5  # two searches x five problems
+        with Store(out / "store.sqlite") as store:
+            assert store.search_results.count() == 2 * 5  # two searches x five problems
         second = runner.invoke(app, sweep_args(checkpoint, out, *specs))
         assert second.exit_code == 0, (second.output, second.exception)
-        with SearchResultStore(out / "store.sqlite") as results:
-            assert results.count() == 2 * 5  # nothing searched again
+        with Store(out / "store.sqlite") as store:
+            assert store.search_results.count() == 2 * 5  # nothing searched again
     finally:
         torch.set_num_threads(previous)
     result = json.loads((out / "tradeoff.json").read_text())

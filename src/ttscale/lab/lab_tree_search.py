@@ -4,7 +4,7 @@ A search cannot be replayed from stored pools (it chooses which prefixes to
 extend), so unlike the other techniques it runs live, after the sampling
 step, on the same test problems of the scratchpad task, with every model of
 the ladder. Its per-problem results go to the run's store
-(``SearchResultStore``), so a killed lab resumes and a re-run only reads them.
+(``Store.search_results``), so a killed lab resumes and a re-run only reads them.
 
 Scorers: the model's own log-probability (free), and, when the preset asks
 for it (``value_calibration_problems`` > 0), a learned value model per model,
@@ -20,7 +20,6 @@ from pathlib import Path
 from ttscale.lab.ladder import SUMS_COT, LabPreset
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.store import Store
-from ttscale.store_search import SearchResultStore
 from ttscale.strategies.tree_search import default_search_settings, tree_search_points
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail
@@ -62,7 +61,6 @@ def search_ladder(
             advance(1)
     settings = default_search_settings(("logprob", "value") if values is not None else ("logprob",))
     advance = add_bar("tree search", len(problems) * len(settings) * len(models))
-    with SearchResultStore.for_store(store) as results:
-        return tree_search_points(models, cards, task, problems, settings, value_models=values, results=results,
-                                  run_seed=seed, n_boot=preset.n_boot, progress=advance)
+    return tree_search_points(models, cards, task, problems, settings, value_models=values,
+                              results=store.search_results, run_seed=seed, n_boot=preset.n_boot, progress=advance)
 

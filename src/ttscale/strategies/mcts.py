@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ttscale.errors import InputError
-from ttscale.strategies.search_ledger import ComputeLedger, SearchOutcome, outcome
+from ttscale.strategies.search_ledger import ComputeLedger, outcome
+from ttscale.types import SearchOutcome
 from ttscale.strategies.step_scorers import StepScorer, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
 from ttscale.types import Problem

@@ -17,9 +17,10 @@ FLOPs counted (see ``StepSampler._call`` and the scorers):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from ttscale.types import SearchOutcome
 
 
 class ComputeLedger:
@@ -54,44 +55,6 @@ class ComputeLedger:
             self.scorer_flops[owner] += cost
         if owners:
             self._split_seconds(owners, costs, seconds)
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """One problem's search: the answer it chose and everything it spent."""
-
-    problem_id: str
-    completion: str  # without the final stop string
-    answer: str | None
-    correct: bool
-    value: float  # the scorer's value of the chosen solution
-    complete: bool  # the chosen solution ended with the final step
-    generation_flops: float  # prefill + decode
-    prefill_flops: float  # of which prefilling contexts
-    scorer_flops: float
-    seconds: float
-    step_samples: int
-    regenerations: int
-    generated_tokens: int
-    prefill_tokens: int
-    calls: int
-    expansions: int
-
-    @property
-    def infer_flops(self) -> float:
-        return self.generation_flops + self.scorer_flops
-
-    @property
-    def draws(self) -> int:
-        """Every step the backend generated, re-draws included."""
-        return self.step_samples + self.regenerations
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SearchOutcome:
-        return cls(**data)
 
 
 def outcome(task, problem, node, ledger: ComputeLedger, row: int) -> SearchOutcome:

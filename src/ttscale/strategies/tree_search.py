@@ -2,7 +2,7 @@
 
 The pieces: ``step_search`` (steps, step formats, batched step sampling and
 its FLOP ledger), ``step_scorers`` (the model's own log-probability, a learned
-value model), ``beam`` and ``mcts`` (the searches), ``store_search`` (the
+value model), ``beam`` and ``mcts`` (the searches), ``store.search_results`` (the
 results table that makes a run resumable). This module runs a search over a
 list of problems in chunks, skipping problems whose result is stored, and
 turns the per-problem outcomes into tradeoff points comparable with the
@@ -26,11 +26,11 @@ import numpy as np
 from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
 from ttscale.errors import InputError
-from ttscale.store_search import SearchResultStore
+from ttscale.store import SearchResults
 from ttscale.strategies.base import Evaluation, parse_spec, summarize
 from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
-from ttscale.strategies.search_ledger import SearchOutcome
+from ttscale.types import SearchOutcome
 from ttscale.strategies.step_scorers import LogProbScorer, StepScorer, ValueScorer
 from ttscale.strategies.step_search import StepSampler, Steps, step_format_for
 from ttscale.techniques import PointDetail
@@ -117,7 +117,7 @@ def run_search(
     scorer: StepScorer,
     run_seed: int = 0,
     step_format: Steps | None = None,
-    results: SearchResultStore | None = None,
+    results: SearchResults | None = None,
     chunk_problems: int = 50,
     progress: ProgressFn | None = None,
 ) -> list[SearchOutcome]:
@@ -201,7 +201,7 @@ def tree_search_points(
     problems: Sequence[Problem],
     settings_list: Sequence[SearchSettings],
     value_models: Mapping[str, object] | None = None,
-    results: SearchResultStore | None = None,
+    results: SearchResults | None = None,
     run_seed: int = 0,
     n_boot: int = 500,
     progress: ProgressFn | None = None,

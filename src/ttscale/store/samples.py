@@ -24,13 +24,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from ttscale.errors import InputError
-from ttscale.store_rows import (
+from ttscale.store.database import Database
+from ttscale.store.rows import (
     COLUMNS,
     FLOAT_FIELDS,
     ORDER,
@@ -44,10 +43,8 @@ from ttscale.store_rows import (
     row_to_sample,
     sample_to_row,
 )
+from ttscale.store.search_results import SEARCH_SCHEMA, SearchResults
 from ttscale.types import ModelCard, Sample
-
-__all__ = ["SCHEMA_VERSION", "STATUSES", "Store"]
-
 
 class Store:
     """A ttscale store at ``path`` (created with its parent directory if missing).
@@ -58,67 +55,43 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike, busy_timeout_s: float = 30.0) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise InputError(f"store path {str(self.path)!r} is a directory; give a file such as {str(self.path / 'store.sqlite')!r}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self.database = Database(path, busy_timeout_s)
+        self.path = self.database.path
         try:
-            self._conn = sqlite3.connect(
-                str(self.path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise InputError(f"cannot open store {str(self.path)!r}: {exc}") from exc
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._open(busy_timeout_s)
+            self._open()
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self.database.close()
             raise InputError(f"{str(self.path)!r} is not a ttscale store (SQLite says: {exc})") from exc
         except InputError:
-            self._conn.close()
+            self.database.close()
             raise
+        self.search_results = SearchResults(self.database)
 
-    def _open(self, busy_timeout_s: float) -> None:
-        conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    def _open(self) -> None:
+        tables = self.database.tables()
         if tables and "meta" not in tables:
             raise InputError(
                 f"{str(self.path)!r} is an SQLite database but not a ttscale store (tables: {', '.join(sorted(tables))})"
             )
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        with self._write() as tx:
+        self.database.use_wal()
+        with self.database.write() as tx:
             tx.executescript_statements(SCHEMA)
             tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             version = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            tx.executescript_statements(SEARCH_SCHEMA)
         if version != str(SCHEMA_VERSION):
             raise InputError(
                 f"store {str(self.path)!r} has schema_version {version}; this ttscale reads version {SCHEMA_VERSION}"
             )
 
-    # ------------------------------------------------------------ plumbing
-
-    @contextmanager
-    def _write(self) -> Iterator["_Tx"]:
-        """One BEGIN IMMEDIATE transaction: all of it is committed, or none of it."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _Tx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _write(self):
+        return self.database.write()
 
     def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self.database.query(sql, params)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.database.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -209,9 +182,9 @@ class Store:
         if not rows:
             return 0
         with self._write() as tx:
-            before = self._conn.total_changes
+            before = tx.changes()
             tx.executemany(UPSERT, rows)
-            return self._conn.total_changes - before
+            return tx.changes() - before
 
     def done_keys(self, run: str, model: str, task: str, config: str) -> set[tuple[str, int]]:
         """(problem_id, sample_index) of the finished rows of one cell; error rows are left out."""
@@ -307,21 +280,3 @@ class Store:
         os.replace(tmp, path)
         return len(rows)
 
-
-class _Tx:
-    """The connection inside one write transaction."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        return self._conn.execute(sql, params)
-
-    def executemany(self, sql: str, rows: list[tuple]) -> sqlite3.Cursor:
-        return self._conn.executemany(sql, rows)
-
-    def executescript_statements(self, script: str) -> None:
-        # executescript() would COMMIT our transaction first; run the statements one by one.
-        for statement in script.split(";"):
-            if statement.strip():
-                self._conn.execute(statement)
