@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttscale import estimators as E
+from ttscale.estimators import majority
 from ttscale.errors import InputError
 
 # ------------------------------------------------------------ brute force
@@ -147,10 +148,10 @@ def test_majority_exact_integer_path_matches_float_path():
     rng = random.Random(1)
     for _ in range(20):
         answers, correct, _ = random_pool(rng, 40)
-        classes = E._answer_classes(answers, correct, None, strict=True)
+        classes = majority.answer_classes(answers, correct, None, strict=True)
         ks = tuple(range(1, 41))
-        floats = E._majority_values(classes, ks, False)
-        exact = E._majority_values(classes, ks, True)
+        floats = majority.majority_values(classes, ks, False)
+        exact = majority.majority_values(classes, ks, True)
         assert floats == pytest.approx(exact, abs=1e-13)
 
 
@@ -330,8 +331,8 @@ def test_bootstrap_ci_is_deterministic_and_brackets_the_mean():
 
 def test_whole_majority_curve_for_100_problems_is_fast():
     pools = make_pools(100, 64, seed=5)
-    E._majority_values.cache_clear()
-    E._full_majority_curve.cache_clear()
+    majority.majority_values.cache_clear()
+    majority.full_majority_curve.cache_clear()
     started = time.perf_counter()
     curve = E.majority_curve(pools, range(1, 65))
     elapsed = time.perf_counter() - started

@@ -34,7 +34,7 @@ import numpy as np
 
 from ttscale import estimators
 from ttscale.errors import InputError
-from ttscale.estimators_majority import _answer_classes
+from ttscale.estimators.majority import answer_classes
 from ttscale.pools import Pool
 from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
 from ttscale.strategies.registry import STRATEGIES
@@ -93,7 +93,7 @@ def lead_distribution(answers: tuple, correct: bytes, k: int) -> tuple[np.ndarra
     and suffix products of the second, each (s, j) is one dot product.
     """
     flags = np.frombuffer(correct, dtype=bool)
-    classes = _answer_classes(answers, flags, None, True)
+    classes = answer_classes(answers, flags, None, True)
     n, counts = classes.n, classes.counts
     total = float(math.comb(n, k))
     p, p_correct = np.zeros(k + 1), np.zeros(k + 1)

@@ -24,25 +24,25 @@ from typing import Sequence
 import numpy as np
 
 from ttscale.errors import InputError
-from ttscale.estimators_validation import (
-    _bools,
-    _check_k,
-    _check_ks,
-    _check_n,
-    _comb_row,
-    _scores,
+from ttscale.estimators.checks import (
+    bools,
+    check_k,
+    check_ks,
+    check_n,
+    comb_row,
+    scores_array,
 )
 
 # C(n, n // 2) fits in a float64 up to n ~ 1029; above this the majority
 # polynomials are multiplied in exact Python integers (slow, but exact).
-_FLOAT_MAX_N = 1000
+FLOAT_MAX_N = 1000
 # Pools up to this size get their whole majority curve computed (and cached) on
 # the first call, so a per-k loop over a pool costs one polynomial product.
-_FULL_CURVE_MAX_N = 128
+FULL_CURVE_MAX_N = 128
 
 
 @dataclass(frozen=True)
-class _Classes:
+class VoteClasses:
     """A pool reduced to what majority voting sees, in tie-break order."""
 
     counts: tuple[int, ...]  # pool count of each answer class, tie-break order
@@ -54,10 +54,10 @@ class _Classes:
         return sum(self.counts) + self.n_none
 
 
-def _answer_classes(answers, is_correct, scores, strict: bool) -> _Classes:
-    n = _check_n(len(answers))
-    correct = _bools("is_correct", is_correct, n).tolist()
-    score_list = None if scores is None else _scores("scores", scores, n).tolist()
+def answer_classes(answers, is_correct, scores, strict: bool) -> VoteClasses:
+    n = check_n(len(answers))
+    correct = bools("is_correct", is_correct, n).tolist()
+    score_list = None if scores is None else scores_array("scores", scores, n).tolist()
     members: dict[str, list[int]] = {}
     n_none = 0
     for i, answer in enumerate(answers):
@@ -85,7 +85,7 @@ def _answer_classes(answers, is_correct, scores, strict: bool) -> _Classes:
         return (-len(idx), -score, answer)
 
     ranked = sorted(members, key=order)
-    return _Classes(
+    return VoteClasses(
         counts=tuple(len(members[a]) for a in ranked),
         correct=tuple(verdicts[a] for a in ranked),
         n_none=n_none,
@@ -98,7 +98,7 @@ def _shift_add(out: np.ndarray, poly: np.ndarray, coef, t: int, start: int) -> N
     out[start:, t:] += coef * poly[start:, : width - t]
 
 
-def _star_wins(classes: _Classes, star: int, ks: np.ndarray, exact: bool) -> np.ndarray:
+def _star_wins(classes: VoteClasses, star: int, ks: np.ndarray, exact: bool) -> np.ndarray:
     """Sum over subsets where class ``star`` wins, for each k: the numerators of maj@k.
 
     For j = the count of ``star`` in the subset, every other class i may hold at
@@ -121,7 +121,7 @@ def _star_wins(classes: _Classes, star: int, ks: np.ndarray, exact: bool) -> np.
         if c <= slack:  # never constrained, whatever j
             free += c
             continue
-        comb = _comb_row(c)
+        comb = comb_row(c)
         new = np.zeros_like(poly)
         for t in range(min(c, kmax - 1) + 1):
             start = max(0, t - slack)  # rows with j >= t + 1 - slack allow t samples
@@ -130,13 +130,13 @@ def _star_wins(classes: _Classes, star: int, ks: np.ndarray, exact: bool) -> np.
             _shift_add(new, poly, comb[t] if exact else float(comb[t]), t, start)
         poly = new
     if free:
-        comb = _comb_row(free)
+        comb = comb_row(free)
         new = np.zeros_like(poly)
         for t in range(min(free, kmax - 1) + 1):
             _shift_add(new, poly, comb[t] if exact else float(comb[t]), t, 0)
         poly = new
     js = np.arange(1, rows + 1)
-    weight = np.array([_comb_row(c_star)[j] for j in js], dtype=dtype)
+    weight = np.array([comb_row(c_star)[j] for j in js], dtype=dtype)
     offset = ks[None, :] - js[:, None]
     valid = offset >= 0
     picked = poly[np.arange(rows)[:, None], np.clip(offset, 0, None)]
@@ -144,7 +144,7 @@ def _star_wins(classes: _Classes, star: int, ks: np.ndarray, exact: bool) -> np.
 
 
 @lru_cache(maxsize=8192)
-def _majority_values(classes: _Classes, ks: tuple[int, ...], exact: bool) -> tuple[float, ...]:
+def majority_values(classes: VoteClasses, ks: tuple[int, ...], exact: bool) -> tuple[float, ...]:
     n = classes.n
     ks_arr = np.array(ks, dtype=np.int64)
     total = np.zeros(len(ks), dtype=object if exact else float)
@@ -161,9 +161,9 @@ def _majority_values(classes: _Classes, ks: tuple[int, ...], exact: bool) -> tup
 
 def majority_at_ks(answers, is_correct, ks, scores=None, strict: bool = True) -> np.ndarray:
     """maj@k for several k at once; see ``majority_at_k``."""
-    classes = _answer_classes(answers, is_correct, scores, strict)
-    ks = _check_ks(ks, classes.n)
-    return np.array(_majority_values(classes, tuple(int(k) for k in ks), classes.n > _FLOAT_MAX_N))
+    classes = answer_classes(answers, is_correct, scores, strict)
+    ks = check_ks(ks, classes.n)
+    return np.array(majority_values(classes, tuple(int(k) for k in ks), classes.n > FLOAT_MAX_N))
 
 
 def majority_at_k(
@@ -186,26 +186,26 @@ def majority_at_k(
     correct when any of its samples is. Verdicts of ``None`` answers are ignored.
     """
     n = len(answers)
-    if 0 < n <= _FULL_CURVE_MAX_N:  # one product gives every k; cached per pool
-        k = _check_k(k, n)
-        correct = _bools("is_correct", is_correct, n)
-        score_key = None if scores is None else _scores("scores", scores, n).tobytes()
+    if 0 < n <= FULL_CURVE_MAX_N:  # one product gives every k; cached per pool
+        k = check_k(k, n)
+        correct = bools("is_correct", is_correct, n)
+        score_key = None if scores is None else scores_array("scores", scores, n).tobytes()
         try:
             key = (tuple(answers), correct.tobytes(), score_key, strict)
             hash(key)
         except TypeError:  # an unhashable answer: let validation name it
             key = None
         if key is not None:
-            return _full_majority_curve(*key)[k - 1]
-    classes = _answer_classes(answers, is_correct, scores, strict)
-    k = _check_k(k, classes.n)
-    return _majority_values(classes, (k,), classes.n > _FLOAT_MAX_N)[0]
+            return full_majority_curve(*key)[k - 1]
+    classes = answer_classes(answers, is_correct, scores, strict)
+    k = check_k(k, classes.n)
+    return majority_values(classes, (k,), classes.n > FLOAT_MAX_N)[0]
 
 
 @lru_cache(maxsize=4096)
-def _full_majority_curve(answers: tuple, correct: bytes, scores: bytes | None, strict: bool) -> tuple[float, ...]:
+def full_majority_curve(answers: tuple, correct: bytes, scores: bytes | None, strict: bool) -> tuple[float, ...]:
     """maj@k for k = 1..n of one pool (the cache key is the pool itself)."""
     flags = np.frombuffer(correct, dtype=bool)
     score_arr = None if scores is None else np.frombuffer(scores, dtype=float)
-    classes = _answer_classes(answers, flags, score_arr, strict)
-    return _majority_values(classes, tuple(range(1, classes.n + 1)), classes.n > _FLOAT_MAX_N)
+    classes = answer_classes(answers, flags, score_arr, strict)
+    return majority_values(classes, tuple(range(1, classes.n + 1)), classes.n > FLOAT_MAX_N)

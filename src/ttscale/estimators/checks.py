@@ -1,6 +1,6 @@
 """Input checks shared by the estimators (``ttscale.estimators``).
 
-Each check raises InputError naming the offending argument; ``_comb_row``
+Each check raises InputError naming the offending argument; ``comb_row``
 caches exact binomial rows for the majority polynomials.
 """
 
@@ -15,14 +15,14 @@ import numpy as np
 from ttscale.errors import InputError
 
 
-def _as_int(name: str, value) -> int:
+def as_int(name: str, value) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise InputError(f"{name} must be an integer, got {name}={value!r}")
     return int(value)
 
 
-def _check_k(k, n: int) -> int:
-    k = _as_int("k", k)
+def check_k(k, n: int) -> int:
+    k = as_int("k", k)
     if k < 1:
         raise InputError(f"k must be >= 1, got k={k}")
     if k > n:
@@ -30,28 +30,28 @@ def _check_k(k, n: int) -> int:
     return k
 
 
-def _int_ks(ks) -> np.ndarray:
-    values = [_as_int("k", k) for k in np.atleast_1d(np.asarray(ks, dtype=object))]
+def int_ks(ks) -> np.ndarray:
+    values = [as_int("k", k) for k in np.atleast_1d(np.asarray(ks, dtype=object))]
     if not values:
         raise InputError("ks is empty: give at least one budget k")
     return np.array(values, dtype=np.int64)
 
 
-def _check_ks(ks, n: int) -> np.ndarray:
-    ks = _int_ks(ks)
+def check_ks(ks, n: int) -> np.ndarray:
+    ks = int_ks(ks)
     for k in ks.tolist():
-        _check_k(k, n)
+        check_k(k, n)
     return ks
 
 
-def _check_n(n) -> int:
-    n = _as_int("n", n)
+def check_n(n) -> int:
+    n = as_int("n", n)
     if n < 1:
         raise InputError(f"the pool is empty: n={n}; a pool needs at least one sample")
     return n
 
 
-def _bools(name: str, values: Sequence, n: int | None = None) -> np.ndarray:
+def bools(name: str, values: Sequence, n: int | None = None) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype == bool and values.ndim == 1:
         out = values
     else:
@@ -66,7 +66,7 @@ def _bools(name: str, values: Sequence, n: int | None = None) -> np.ndarray:
     return out
 
 
-def _scores(name: str, values: Sequence[float], n: int) -> np.ndarray:
+def scores_array(name: str, values: Sequence[float], n: int) -> np.ndarray:
     scores = np.asarray(values, dtype=float).reshape(-1)
     if len(scores) != n:
         raise InputError(f"{name} has {len(scores)} entries but the pool has n={n} samples")
@@ -77,6 +77,6 @@ def _scores(name: str, values: Sequence[float], n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _comb_row(n: int) -> tuple[int, ...]:
+def comb_row(n: int) -> tuple[int, ...]:
     """C(n, 0..n) as exact Python ints."""
     return tuple(math.comb(n, t) for t in range(n + 1))
