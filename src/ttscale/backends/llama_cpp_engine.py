@@ -24,9 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from ttscale.errors import InputError, MissingExtraError
+from ttscale.logs import NativeLines
 
 _backend_ready = threading.Lock()
 _backend_initialised = False
+_native_lines = NativeLines("llama_cpp")
+_log_callback = None  # the ctypes callback must outlive every call llama.cpp makes to it
+
+
+def _route_native_logs(llama_cpp) -> None:
+    """llama.cpp's log lines -> the ``ttscale.native.llama_cpp`` logger (shown per --quiet/--verbose)."""
+    global _log_callback
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        _native_lines.feed(int(level), text.decode("utf-8", errors="replace"))
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 def _lib():
@@ -35,16 +50,12 @@ def _lib():
     except ImportError as exc:
         raise MissingExtraError(
             "'llama_cpp' is not installed; run scripts/install_llama_cpp.sh, which builds "
-            "llama-cpp-python for this CPU (non-native, AMX off: see RELIABILITY.md)"
+            "llama-cpp-python for this CPU (non-native, with AMX off: its AMX kernels crash on these CPUs)"
         ) from exc
-    # Importing the logger module installs llama-cpp-python's log callback;
-    # ERROR level keeps model loading quiet unless something goes wrong.
-    from llama_cpp import _logger
-
-    _logger.set_verbose(False)
     global _backend_initialised
     with _backend_ready:
         if not _backend_initialised:
+            _route_native_logs(llama_cpp)
             llama_cpp.llama_backend_init()
             _backend_initialised = True
     return llama_cpp

@@ -23,6 +23,9 @@ def _load_commands() -> None:
 
 
 def main() -> None:
+    from ttscale.logs import Verbosity, configure
+
+    configure(Verbosity.normal)
     _load_commands()
     try:
         # Standalone mode: click reports usage errors itself (exit code 2).

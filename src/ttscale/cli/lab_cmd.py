@@ -25,7 +25,8 @@ def lab(
     threads: int = typer.Option(0, help="Torch threads (0: torch's default)."),
     cache_dir: Path = typer.Option(None, help="Checkpoint cache (default $TTSCALE_CACHE or ~/.cache/ttscale)."),
     json_out: str = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
-    quiet: bool = typer.Option(False, help="No progress bars."),
+    quiet: bool = typer.Option(False, help="No progress bars, no native library log lines."),
+    verbose: bool = typer.Option(False, help="Show every log line, native libraries' (llama.cpp) included."),
 ) -> None:
     """Train a ladder of tiny models, sample pools, map the training-inference tradeoff, write a report."""
     from ttscale.errors import require_extra
@@ -34,8 +35,10 @@ def lab(
     from ttscale.lab.ladder import get_preset
     from ttscale.lab.pipeline import run_lab
     from ttscale.report.json_out import write_json
+    from ttscale.logs import configure, verbosity_of
     from ttscale.report.lab_report import summary_line
 
+    configure(verbosity_of(quiet, verbose))
     chosen = get_preset(preset)
     if seed < 0:
         raise InputError(f"--seed must be >= 0, got {seed}")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ttscale.cli import app
+from ttscale.logs import configure, verbosity_of
 from ttscale.errors import InputError
 from ttscale.types import SamplingConfig
 
@@ -54,7 +55,8 @@ def sweep(
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
     out: Path = typer.Option(Path("sweep-report"), help="Report directory (HTML, PNG, CSV, tradeoff.json, store)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
-    quiet: bool = typer.Option(False, help="No progress bars."),
+    quiet: bool = typer.Option(False, help="No progress bars, no native library log lines."),
+    verbose: bool = typer.Option(False, help="Show every log line, native libraries' (llama.cpp) included."),
 ) -> None:
     """Sample N completions per problem from each model (resumable), then report performance vs inference
     compute per model and strategy, and the training-inference tradeoff between the models."""
@@ -68,6 +70,7 @@ def sweep(
         models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None, cards=tuple(card), n_boot=n_boot,
     )
+    configure(verbosity_of(quiet, verbose))
     console = Console(stderr=True)
     run, analysis, result = sweep_and_report(settings, out, console=console, show_progress=not quiet)
     if json_out:
