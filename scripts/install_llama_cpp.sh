@@ -2,7 +2,7 @@
 # Install llama-cpp-python (with its OpenAI-compatible server) into .venv.
 #
 # There is no binary wheel on the index, so it builds from source (~7-9 min on
-# 2 cores). Two things matter on these machines (shared/RELIABILITY.md):
+# 2 cores). Two things matter on these machines (docs/RELIABILITY.md):
 #   * the build must be non-native with the AMX kernels off — the CPUs
 #     advertise AMX but ggml's AMX matmul segfaults;
 #   * the SIMD flags are then ours to choose, so they are read from

@@ -1,6 +1,6 @@
 """The ttscale vocabulary as small frozen types.
 
-Every module speaks these words and only these (see DESIGN.md, "Vocabulary"):
+Every module speaks these words and only these (docs/ARCHITECTURE.md, "Vocabulary"):
 a ``ModelCard`` says what a model is and what it cost to train; a ``Task`` hands
 out ``Problem``s and judges completions; a ``Sample`` is one completion with its
 verdicts and its compute; a ``Point`` is (training compute, inference compute,

@@ -1,6 +1,6 @@
 """OpenAIBackend against a real HTTP server on loopback (the fake in
 fake_openai_server.py): n detection, backoff, errors that are not results, the
-concurrency cap, determinism, token counts (RELIABILITY.md 1, 3, 4, 5)."""
+concurrency cap, determinism, token counts (docs/RELIABILITY.md 1, 3, 4, 5)."""
 
 import json
 import math

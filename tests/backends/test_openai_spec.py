@@ -1,5 +1,5 @@
 """Model specs: ``openai:BASE_URL#MODEL`` parsing, the backend registry, and
-what the sweep must do with a failed generation (RELIABILITY.md 3 and 9)."""
+what the sweep must do with a failed generation (docs/RELIABILITY.md 3 and 9)."""
 
 import pytest
 

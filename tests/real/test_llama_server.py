@@ -1,5 +1,5 @@
 """The OpenAI-compatible backend against a real server: llama-cpp-python's own
-server serving Gemma 3 270M on loopback (RELIABILITY.md §1-2: it ignores ``n``
+server serving Gemma 3 270M on loopback (docs/RELIABILITY.md:  it ignores ``n``
 and repeats a sample for a repeated seed)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """HTTP for the openai backend: one JSON POST to the server with retries, backoff
 and a concurrency cap, and the checks a response must pass to count as an answer.
 
-Reliability (RELIABILITY.md section 3-5):
+Reliability (docs/RELIABILITY.md, 3-5):
   - at most ``max_concurrency`` HTTP requests are in flight per backend, over
     all threads and calls (a semaphore around every attempt);
   - retries come from tenacity: 408/429 wait what ``Retry-After`` says (a wait

@@ -57,7 +57,7 @@ class _Sequence:
 
 def default_threads() -> int:
     """Physical parallelism minus nothing: llama.cpp collapses when oversubscribed,
-    so never more threads than cores (RELIABILITY.md, "Threads under load")."""
+    so never more threads than cores (docs/RELIABILITY.md, "Threads under load")."""
     return max(1, min(4, os.cpu_count() or 1))
 
 

