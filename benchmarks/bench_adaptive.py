@@ -36,9 +36,9 @@ import numpy as np
 
 from ttscale import estimators
 from ttscale.lab.ladder import SUMS, SUMS_COT
-from ttscale.pools import Pool, common_pool_size, pools_from_samples
+from ttscale.sampling.pools import Pool, common_pool_size, pools_from_samples
 from ttscale.store import Store
-from ttscale.strategies import STRATEGIES, resolve_settings
+from ttscale.strategies import STRATEGIES, settings_of
 
 TOLERANCE = 0.01  # "within one point" of majority@N
 CAPS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
@@ -64,7 +64,7 @@ def run_grid(pools: list[Pool], grid, perms: int, seed: int) -> Grid:
         if given.get("cap", 0) > pools[0].n or given.get("budget", 0) > pools[0].n:
             continue
         strategy = STRATEGIES.get(name)
-        evaluation = strategy.evaluate([pools], resolve_settings(strategy, {**given, "perms": perms}), None, seed)
+        evaluation = strategy.replay([pools], settings_of(strategy, {**given, "perms": perms}), None, seed)
         labels.append(",".join(f"{k}={v:g}" for k, v in given.items()))
         perf.append(evaluation.performance)
         ic.append(evaluation.infer_flops)

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from ttscale.lab.ladder import SUMS, SUMS_COT
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
-from ttscale.strategies import STRATEGIES, cascade
+from ttscale.strategies import STRATEGIES, cascade, settings_of
 from ttscale.tasks import get_task
 from ttscale.techniques import default_groups
 
@@ -117,7 +117,7 @@ def single_model_frontier(test, task, models):
     for m in models:
         cell = test[m, task]
         for k in range(1, min(p.n for p in cell) + 1):
-            ev = majority.evaluate([cell], {"k": k}, None, 0)
+            ev = majority.replay([cell], settings_of(majority, {"k": k}), None, 0)
             points.append((float(ev.infer_flops.mean()), ev.performance, f"{m} k={k}"))
     return points
 
@@ -132,7 +132,7 @@ def ensemble_rows(test, cards, task, perms, n_boot, seed) -> list[dict]:
         for k in ENSEMBLE_KS:
             if k > min(p.n for c in cells for p in c):
                 continue
-            ev = ensemble.evaluate(cells, {"k": k, "perms": perms}, None, seed)
+            ev = ensemble.replay(cells, settings_of(ensemble, {"k": k, "perms": perms}), None, seed)
             ic = float(ev.infer_flops.mean())
             affordable = [s for s in singles if s[0] <= ic * (1 + 1e-9)]
             best = max(affordable, key=lambda s: s[1].mean()) if affordable else None

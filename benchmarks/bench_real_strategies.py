@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_adaptive  # noqa: E402
 
 from ttscale.model_sweep import SweepSettings, run_model_sweep  # noqa: E402
-from ttscale.pools import pools_from_samples  # noqa: E402
+from ttscale.sampling.pools import pools_from_samples  # noqa: E402
 from ttscale.store import Store  # noqa: E402
 from ttscale.types import SamplingConfig  # noqa: E402
 

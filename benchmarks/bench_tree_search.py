@@ -45,17 +45,13 @@ from ttscale.lab.ladder import PRESETS, SUMS_COT, TRAIN_MIXTURE
 from ttscale.lab.pipeline import ladder_documents
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.lab.value_model import DEFAULT_CONFIG, POLICY_BODY
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.step_scorers import LogProbScorer, ValueScorer
-from ttscale.strategies.tree_search import (
-    point_of,
-    run_search,
-    search_spec,
-    technique_name,
-)
+from ttscale.strategies.tree_search import run_search, search_spec
+from ttscale.techniques.searched import point_of, technique_name
 from ttscale.tasks import get_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +143,7 @@ def run(args) -> dict:
                 t1 = time.perf_counter()
                 outcomes = run_search(backend, task, problems, settings, scorer, args.seed, results=results)
                 search_seconds += time.perf_counter() - t1
-                detail = point_of(technique_name(settings, scorer), settings, cards[name], task.name, outcomes,
+                detail = point_of(technique_name(settings, scorer.label), settings, cards[name], task.name, outcomes,
                                   extra, n_boot=args.n_boot, seed=args.seed)
                 bon, k_eq, flag = at_equal_compute(accuracy, compute, detail.point.infer_flops)
                 diff = np.array([float(o.correct) for o in outcomes]) - bon

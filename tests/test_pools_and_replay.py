@@ -5,8 +5,8 @@ the expected answers on hand-made pools."""
 import pytest
 
 from ttscale.errors import InputError
-from ttscale.pools import pools_from_samples
-from ttscale.strategies import replay
+from ttscale.sampling.pools import pools_from_samples
+from ttscale.strategies import evaluate
 from ttscale.techniques import budgets_up_to
 from ttscale.types import Sample, SampleKey
 
@@ -54,7 +54,7 @@ def test_majority_replay_at_full_budget_picks_the_mode():
     answers = ["7", "7", "7", "3", "3"]
     rows = [make_sample("p", i, a, a == "7") for i, a in enumerate(answers)]
     cell = next(iter(pools_from_samples(rows).values()))
-    result = replay("majority", cell, 5, n_boot=50)
+    result = evaluate("majority:k=5", [cell], n_boot=50)
     assert result.performance == pytest.approx(1.0)
     assert result.mean_draws == 5
     assert result.infer_flops == pytest.approx(100 + 5 * 10)
@@ -63,7 +63,7 @@ def test_majority_replay_at_full_budget_picks_the_mode():
 def test_first_verified_stops_at_the_first_verified_sample():
     rows = [make_sample("p", i, "x", True, verified=True) for i in range(4)]
     cell = next(iter(pools_from_samples(rows).values()))
-    result = replay("first-verified", cell, 4, n_boot=50)
+    result = evaluate("first-verified:k=4", [cell], n_boot=50)
     assert result.performance == pytest.approx(1.0)
     assert result.mean_draws == pytest.approx(1.0)  # the first draw is already verified
     assert result.infer_flops == pytest.approx(100 + 10 + 1)
@@ -73,19 +73,19 @@ def test_first_verified_needs_a_verifier():
     rows = [make_sample("p", i, "x", True) for i in range(2)]
     cell = next(iter(pools_from_samples(rows).values()))
     with pytest.raises(InputError, match="verifier"):
-        replay("first-verified", cell, 1)
+        evaluate("first-verified:k=1", [cell])
 
 
 def test_best_of_n_picks_the_highest_score():
     rows = [make_sample("p", 0, "a", False, logprob=-5.0), make_sample("p", 1, "b", True, logprob=-0.5)]
     cell = next(iter(pools_from_samples(rows).values()))
-    assert replay("best-of-n", cell, 2, n_boot=20).performance == pytest.approx(1.0)
-    assert replay("best-of-n", cell, 1, n_boot=20).performance == pytest.approx(0.5)
+    assert evaluate("best-of-n:k=2", [cell], n_boot=20).performance == pytest.approx(1.0)
+    assert evaluate("best-of-n:k=1", [cell], n_boot=20).performance == pytest.approx(0.5)
 
 
 def test_unknown_strategy_suggests_a_name():
     with pytest.raises(InputError, match="did you mean 'majority'"):
-        replay("majorty", [], 1)
+        evaluate("majorty:k=1", [[]])
 
 
 def test_budgets_are_powers_of_two_up_to_n():

@@ -15,7 +15,7 @@ from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.model import TinyConfig, TinyGPT, model_card
 from ttscale.lab.tokenizer import vocab_size
 from ttscale.store import Store
-from ttscale.sweep import run_sweep, sample_seed
+from ttscale.sampling.draw import run_sweep, sample_seed
 from ttscale.tasks import get_task
 from ttscale.types import SamplingConfig
 
@@ -114,7 +114,7 @@ KILL_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from test_sweep import make_backend, TASK, CONFIG
     from ttscale.store import Store
-    from ttscale.sweep import run_sweep
+    from ttscale.sampling.draw import run_sweep
     from ttscale.tasks import get_task
 
     task = get_task(TASK)

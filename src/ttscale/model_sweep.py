@@ -24,14 +24,14 @@ from typing import Any, Callable, Sequence
 
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.progress import steps
 from ttscale.store import Store
-from ttscale.strategies import resolve
-from ttscale.strategies.step_scorers import LogProbScorer
+from ttscale.strategies import REPLAY, resolve
 from ttscale.strategies.step_search import step_format_for
-from ttscale.strategies.tree_search import SEARCHES, SearchSettings, point_of, run_search, search_from_spec, technique_name
-from ttscale.sweep import SweepStats, run_sweep
+from ttscale.strategies.tree_search import SearchSettings
+from ttscale.techniques.searched import search_points
+from ttscale.sampling.draw import SweepStats, run_sweep
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail
 from ttscale.types import ModelCard, Problem, SamplingConfig
@@ -109,18 +109,15 @@ def check_settings(settings: SweepSettings, task: Any) -> None:
     if len(set(settings.models)) != len(settings.models):
         raise InputError(f"--model: a spec is given twice ({', '.join(settings.models)})")
     for spec in settings.strategies:
-        search = search_from_spec(spec)
-        if search is not None:
-            check_search(spec, search, task)
+        strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
+        if REPLAY not in strategy.modes:
+            check_search(spec, values, task)
             continue
-        try:
-            strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
-        except InputError as exc:
-            raise InputError(f"{exc}; or a live tree search: {', '.join(SEARCHES)}") from None
         if strategy.uses_verifier and not task.has_verifier:
             raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
-        if "k" in values and values["k"] > settings.n:
-            raise InputError(f"--strategy {spec!r}: k={values['k']:g} is more than the --n {settings.n} samples drawn")
+        k = values.numbers().get("k")
+        if k is not None and k > settings.n:
+            raise InputError(f"--strategy {spec!r}: k={k:g} is more than the --n {settings.n} samples drawn")
 
 
 def check_search(spec: str, settings: SearchSettings, task: Any) -> None:
@@ -135,8 +132,9 @@ def check_search(spec: str, settings: SearchSettings, task: Any) -> None:
 
 
 def search_specs(settings: SweepSettings) -> list[tuple[str, SearchSettings]]:
-    """The ``--strategy`` specs that are live tree searches, parsed."""
-    return [(spec, found) for spec in settings.strategies if (found := search_from_spec(spec)) is not None]
+    """The ``--strategy`` specs that run live only (tree searches), parsed."""
+    found = [(spec, *resolve(spec)) for spec in settings.strategies]
+    return [(spec, values) for spec, strategy, values in found if REPLAY not in strategy.modes]
 
 
 def replayed_specs(settings: SweepSettings) -> list[str]:
@@ -151,11 +149,8 @@ def search_model(store: Store, backend: Any, task: Any, problems: Sequence[Probl
     details = []
     for spec, search in search_specs(settings):
         advance = add_bar(f"{spec} {backend.name}", len(problems))
-        scorer = LogProbScorer()
-        outcomes = run_search(backend, task, problems, search, scorer, settings.seed, results=store.search_results,
-                              progress=advance)
-        details.append(point_of(technique_name(search, scorer), search, backend.card, task.name, outcomes,
-                                n_boot=settings.n_boot, seed=settings.seed))
+        details += search_points([backend], task, problems, [search], results=store.search_results,
+                                 run_seed=settings.seed, n_boot=settings.n_boot, progress=advance)
     return details
 
 

@@ -25,8 +25,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ttscale import tradeoff
-from ttscale.pools import Pool
-from ttscale.strategies import STRATEGIES, format_spec, resolve, resolve_settings
+from ttscale.sampling.pools import Pool
+from ttscale.strategies import STRATEGIES, resolve, settings_of, spec_of
 from ttscale.techniques import Arm, PointDetail, TechniqueSpec, budgets_up_to, technique_points
 from ttscale.tradeoff import SCHEMA_VERSION
 from ttscale.tradeoff.uncertainty import problem_scores_of
@@ -69,9 +69,9 @@ def sweep_techniques(task: str, n: int, has_verifier: bool, strategy_specs: Sequ
     ]
     for spec in strategy_specs:
         strategy, settings = resolve(spec)
-        name = format_spec(strategy.name, settings)
+        name = spec_of(strategy.name, settings)
         if name not in {s.name for s in specs}:  # one spec given twice is one technique
-            specs.append(TechniqueSpec(name, (Arm(task, strategy.name, (settings,)),), strategy.description))
+            specs.append(TechniqueSpec(name, (Arm(task, strategy.name, (settings.values(),)),), strategy.description))
     return specs
 
 
@@ -121,7 +121,7 @@ def analyse_sweep(
     ]
     for spec in techniques:
         strategy = STRATEGIES.get(spec.arms[0].strategy)
-        if all(strategy.needs_calibration(resolve_settings(strategy, given)) for given in spec.arms[0].settings):
+        if all(strategy.needs_calibration(settings_of(strategy, given)) for given in spec.arms[0].settings):
             notes.append(f"{spec.name}: chooses its threshold on a calibration split, which a sweep does not "
                          "sample; skipped (give a fixed threshold, e.g. cascade:threshold=0.75)")
             continue

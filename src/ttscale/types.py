@@ -120,6 +120,26 @@ class SampleKey:
 
 
 @dataclass(frozen=True)
+class Generation:
+    """One completion from a backend, or a failure to produce one.
+
+    ``text`` excludes the stop string; ``token_ids`` include its tokens when it
+    was produced; ``logprob`` is the sum of the model's token log-probabilities
+    (NaN where a server gives none); ``finished`` is true when a stop string ended
+    the sample (false at the token limit). ``error`` is set when the backend
+    failed to produce this sample: an infrastructure failure, not a result
+    (stored with status 'error', never graded).
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float
+    finished: bool
+    seed: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Sample:
     """One completion for one problem, with its verdicts and its compute.
 

@@ -7,7 +7,7 @@ from ttscale.backends.openai import OpenAIBackend, parse_openai_spec
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
 from ttscale.store import Store
-from ttscale.sweep import run_sweep
+from ttscale.sampling.draw import run_sweep
 from ttscale.tasks import get_task
 from ttscale.types import ModelCard, SamplingConfig
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from ttscale.backends.openai import OpenAIBackend
 from ttscale.cards import gemma3_270m
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
-from ttscale.sweep import run_sweep
+from ttscale.sampling.draw import run_sweep
 from ttscale.tasks import get_task
 from ttscale.types import SamplingConfig
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ttscale.pools import Pool
+from ttscale.sampling.pools import Pool
 
 
 def build_pool(problem_id, answers, right=None, verified=None, decode=10.0, scores=None, prefill=100.0):
@@ -44,3 +44,11 @@ def make_pool():
 @pytest.fixture
 def make_mixed_pool():
     return mixed_pool
+
+
+def replay(strategy, cells, raw_settings, calibration=None, seed=0):
+    """A strategy's replay mode with raw settings (checked the way a spec's values are)."""
+    from ttscale.strategies import settings_of
+
+    settings = raw_settings if not isinstance(raw_settings, dict) else settings_of(strategy, raw_settings)
+    return strategy.replay(cells, settings, calibration, seed)

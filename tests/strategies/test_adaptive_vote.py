@@ -10,18 +10,20 @@ from ttscale.backends.tiny import TinyBackend
 from ttscale.errors import InputError
 from ttscale.lab import tokenizer
 from ttscale.lab.model import TinyConfig, TinyGPT, model_card
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
-from ttscale.strategies.adaptive_vote import random_orders, replay_votes, run_live
+from ttscale.sampling.sources import BackendSamples
+from ttscale.strategies import LiveContext
+from ttscale.strategies.adaptive_vote import random_orders, replay_votes
 from ttscale.strategies.stopping import PosteriorRule, WindowRule, stopping_point
-from ttscale.sweep import run_sweep
+from ttscale.sampling.draw import run_sweep
 from ttscale.tasks import get_task
 from ttscale.types import SamplingConfig
 
 
 def evaluate(spec, pools, seed=0):
     strategy, settings = strategies.resolve(spec)
-    return strategy.evaluate([pools], settings, None, seed)
+    return strategy.replay([pools], settings, None, seed)
 
 
 def test_unanimous_pool_stops_after_four_votes_at_conf_095(make_pool):
@@ -141,34 +143,22 @@ def test_live_run_equals_the_replay_of_the_stored_samples_in_index_order(live_se
     strategy, settings = strategies.resolve(f"{spec},cap={CAP}")
     identity = [np.arange(p.n)[None, :] for p in pools]
     replay = replay_votes(pools, strategy.make_rule(settings), CAP, 1, identity)
+    context = LiveContext(task=task, samples=BackendSamples([backend], task, CONFIG, run_seed=11, run="r"))
     draws, right = [], []
-    for i, (problem, pool) in enumerate(zip(problems, pools)):
-        live = run_live(backend, task, problem, CONFIG, 11, {"cap": CAP, **strategies.parse_spec(spec)[1]},
-                        strategy=strategy.name)
+    for i, (live, pool) in enumerate(zip(strategy.live(context, problems, settings), pools)):
         assert (live.answer, live.correct, live.draws) == (replay.answer(i, 0), bool(replay.correct[i, 0]),
                                                            int(replay.draws[i, 0]))
         assert [s.answer for s in live.samples] == list(pool.answers[: live.draws])
-        assert live.decode_flops == pytest.approx(float(pool.decode_flops[: live.draws].sum()))
-        assert live.prefill_flops == pytest.approx(pool.prefill_flops * live.draws)  # one call per draw
+        # One backend call per draw, each prefilling the prompt, plus every draw's decode.
+        expected = pool.prefill_flops * live.draws + float(pool.decode_flops[: live.draws].sum())
+        assert live.infer_flops == pytest.approx(expected)
         draws.append(live.draws)
         right.append(live.correct)
     assert min(draws) < CAP and max(draws) == CAP and any(right) and not all(right)  # not a trivial case
 
 
-def test_live_batches_draw_the_same_samples_with_fewer_calls(live_setup):
-    backend, task, problems, _pools = live_setup
-    one = run_live(backend, task, problems[0], CONFIG, 11, {"conf": 0.9, "cap": CAP})
-    batched = run_live(backend, task, problems[0], CONFIG, 11, {"conf": 0.9, "cap": CAP}, batch=3)
-    assert (batched.answer, batched.draws) == (one.answer, one.draws)
-    assert len(batched.samples) >= batched.draws and batched.backend_calls == -(-len(batched.samples) // 3)
-    assert [s.tokens for s in batched.samples[: one.draws]] == [s.tokens for s in one.samples]
-
-
-def test_live_rejects_bad_settings(live_setup):
-    backend, task, problems, _ = live_setup
+def test_live_rejects_bad_settings_before_drawing():
     with pytest.raises(InputError, match="'conf'.*1.2"):
-        run_live(backend, task, problems[0], CONFIG, 11, {"conf": 1.2})
-    with pytest.raises(InputError, match="batch"):
-        run_live(backend, task, problems[0], CONFIG, 11, {}, batch=0)
-    with pytest.raises(InputError, match="majority"):
-        run_live(backend, task, problems[0], CONFIG, 11, {}, strategy="majority")
+        strategies.resolve("adaptive-vote:conf=1.2")
+    with pytest.raises(InputError, match="'min' must be <= cap=4, got 5"):
+        strategies.resolve("adaptive-vote:cap=4,min=5")

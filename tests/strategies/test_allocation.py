@@ -15,7 +15,7 @@ from ttscale.strategies.allocation import allocate
 
 def evaluate(spec, pools, seed=0):
     strategy, settings = strategies.resolve(spec)
-    return strategy.evaluate([pools], settings, None, seed)
+    return strategy.replay([pools], settings, None, seed)
 
 
 def easy_and_hard(make_mixed_pool, n=64, seed=0):

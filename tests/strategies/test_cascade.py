@@ -7,9 +7,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from conftest import replay
+
 from ttscale import estimators
 from ttscale.errors import InputError
-from ttscale.pools import Pool
+from ttscale.sampling.pools import Pool
 from ttscale.strategies import STRATEGIES, cascade, resolve
 from ttscale.strategies.cascade import lead_distribution
 from ttscale.techniques import Arm, TechniqueSpec, technique_points
@@ -76,7 +78,7 @@ def test_compute_is_exact_on_hand_made_pools():
         make_pool("c", ["1", "1", "2", "3"]),  # only the pair {1, 1} agrees: escalated 5 times in 6
     ]
     large = [large_pool(pid, ["1", "1", "2", "1"]) for pid in "abc"]
-    ev = CASCADE.evaluate([small, large], settings(k_small=2, k_large=1, threshold=0.9), None, 0)
+    ev = replay(CASCADE, [small, large], settings(k_small=2, k_large=1, threshold=0.9), None, 0)
     escalate = np.array([0.0, 1.0, 5 / 6])
     small_cost = 100 + 2 * 10  # shared prefill once + two decodes
     large_cost = 1000 + 1 * 100  # paid only when escalated, prefill included
@@ -93,7 +95,7 @@ def test_compute_is_exact_on_hand_made_pools():
 def test_unshared_prefill_of_the_large_model_is_paid_per_escalated_draw():
     small = [make_pool("b", ["1", "2", "3", "4"])]
     large = [large_pool("b", ["1", "1", "2", "1"], shared=False)]
-    ev = CASCADE.evaluate([small, large], settings(k_small=2, k_large=3, threshold=0.9), None, 0)
+    ev = replay(CASCADE, [small, large], settings(k_small=2, k_large=3, threshold=0.9), None, 0)
     assert ev.infer_flops[0] == pytest.approx(120 + 3 * (1000 + 100))
 
 
@@ -107,8 +109,8 @@ def random_cells():
 
 def test_never_escalating_is_the_small_model_alone(random_cells):
     small, large = random_cells
-    ev = CASCADE.evaluate([small, large], settings(k_small=3, k_large=2, threshold=0), None, 0)
-    alone = STRATEGIES.get("majority").evaluate([small], {"k": 3}, None, 0)
+    ev = replay(CASCADE, [small, large], settings(k_small=3, k_large=2, threshold=0), None, 0)
+    alone = replay(STRATEGIES.get("majority"), [small], {"k": 3}, None, 0)
     np.testing.assert_allclose(ev.performance, alone.performance, atol=1e-12)
     np.testing.assert_allclose(ev.infer_flops, alone.infer_flops)
     assert ev.notes["escalation_rate"] == 0
@@ -116,9 +118,9 @@ def test_never_escalating_is_the_small_model_alone(random_cells):
 
 def test_always_escalating_is_the_large_model_alone_plus_the_small_models_cost(random_cells):
     small, large = random_cells
-    ev = CASCADE.evaluate([small, large], settings(k_small=3, k_large=2, threshold=2), None, 0)
-    big = STRATEGIES.get("majority").evaluate([large], {"k": 2}, None, 0)
-    little = STRATEGIES.get("majority").evaluate([small], {"k": 3}, None, 0)
+    ev = replay(CASCADE, [small, large], settings(k_small=3, k_large=2, threshold=2), None, 0)
+    big = replay(STRATEGIES.get("majority"), [large], {"k": 2}, None, 0)
+    little = replay(STRATEGIES.get("majority"), [small], {"k": 3}, None, 0)
     np.testing.assert_allclose(ev.performance, big.performance, atol=1e-12)
     np.testing.assert_allclose(ev.infer_flops, big.infer_flops + little.infer_flops)
     np.testing.assert_allclose(ev.draws, 5.0)
@@ -130,10 +132,10 @@ def test_with_a_verifier_escalates_when_nothing_verified_and_matches_first_verif
              make_pool("b", ["2", "3", "4", "5"], verified=[False] * 4)]
     large = [large_pool(pid, ["1", "1", "2", "3"], verified=[True, True, False, False]) for pid in "ab"]
     fv = STRATEGIES.get("first-verified")
-    never = CASCADE.evaluate([small, large], settings(k_small=2, k_large=2, threshold=0), None, 0)
-    np.testing.assert_allclose(never.performance, fv.evaluate([small], {"k": 2}, None, 0).performance)
-    np.testing.assert_allclose(never.infer_flops, fv.evaluate([small], {"k": 2}, None, 0).infer_flops)
-    ev = CASCADE.evaluate([small, large], settings(k_small=2, k_large=2, threshold=1), None, 0)
+    never = replay(CASCADE, [small, large], settings(k_small=2, k_large=2, threshold=0), None, 0)
+    np.testing.assert_allclose(never.performance, replay(fv, [small], {"k": 2}, None, 0).performance)
+    np.testing.assert_allclose(never.infer_flops, replay(fv, [small], {"k": 2}, None, 0).infer_flops)
+    ev = replay(CASCADE, [small, large], settings(k_small=2, k_large=2, threshold=1), None, 0)
     escalate = np.array([0.5, 1.0])  # "a": the verified sample is in a random pair half the time
     small_draws = np.array([estimators.expected_draws_until_verified(4, 1, 2), 2.0])
     large_draws = estimators.expected_draws_until_verified(4, 2, 2)
@@ -159,14 +161,14 @@ def split_cells(test_small_wrong: bool, calib_small_wrong: bool):
 
 def test_threshold_follows_the_calibration_pools_not_the_test_pools():
     test, calib = split_cells(test_small_wrong=False, calib_small_wrong=True)
-    ev = CASCADE.evaluate(test, settings(k_small=2, k_large=1, tol=0.01), calib, 0)
+    ev = replay(CASCADE, test, settings(k_small=2, k_large=1, tol=0.01), calib, 0)
     # The test pools alone would say "never escalate" (the small model is right there).
     assert ev.notes["threshold"] == cascade.ALWAYS_ESCALATE
     assert ev.notes["escalation_rate"] == 1
     assert ev.notes["calib_target"] == 1.0
 
     test, calib = split_cells(test_small_wrong=True, calib_small_wrong=False)
-    ev = CASCADE.evaluate(test, settings(k_small=2, k_large=1, tol=0.01), calib, 0)
+    ev = replay(CASCADE, test, settings(k_small=2, k_large=1, tol=0.01), calib, 0)
     # Calibration says the small model suffices, so the test's wrong answers are kept.
     assert ev.notes["threshold"] == 0.0
     assert ev.notes["escalation_rate"] == 0
@@ -175,8 +177,8 @@ def test_threshold_follows_the_calibration_pools_not_the_test_pools():
 
 def test_tolerance_buys_cheaper_thresholds():
     test, calib = split_cells(test_small_wrong=True, calib_small_wrong=True)
-    strict = CASCADE.evaluate(test, settings(k_small=2, k_large=1, tol=0.0), calib, 0)
-    loose = CASCADE.evaluate(test, settings(k_small=2, k_large=1, tol=0.5), calib, 0)
+    strict = replay(CASCADE, test, settings(k_small=2, k_large=1, tol=0.0), calib, 0)
+    loose = replay(CASCADE, test, settings(k_small=2, k_large=1, tol=0.5), calib, 0)
     assert strict.notes["threshold"] == cascade.ALWAYS_ESCALATE
     assert loose.notes["threshold"] == 0.0  # half wrong is within 0.5 of the large model
     assert loose.infer_flops.mean() < strict.infer_flops.mean()
@@ -212,19 +214,22 @@ def test_threshold_selection_only_ever_sees_calibration_pools(monkeypatch):
 def test_refuses_missing_or_overlapping_calibration():
     test, _ = split_cells(False, False)
     with pytest.raises(InputError, match="calibration"):
-        CASCADE.evaluate(test, settings(), None, 0)
+        replay(CASCADE, test, settings(), None, 0)
     with pytest.raises(InputError, match="share 6 problem"):
-        CASCADE.evaluate(test, settings(), test, 0)
+        replay(CASCADE, test, settings(), test, 0)
     with pytest.raises(InputError, match="pool size"):
-        CASCADE.evaluate(test, settings(k_small=5, threshold=0.5), None, 0)
+        replay(CASCADE, test, settings(k_small=5, threshold=0.5), None, 0)
     with pytest.raises(InputError, match="2 model"):
-        CASCADE.evaluate(test[:1], settings(threshold=0.5), None, 0)
+        replay(CASCADE, test[:1], settings(threshold=0.5), None, 0)
 
 
 def test_spec_parsing_names_the_parameter():
     strategy, parsed = resolve("cascade:k_small=8,k_large=2,tol=0.02")
     assert strategy.n_models == 2 and strategy.needs_calibration(parsed)
     assert not strategy.needs_calibration(settings(threshold=0.5))  # a fixed threshold needs none
-    assert parsed == {"k_small": 8, "k_large": 2, "tol": 0.02, "threshold": -1.0}
-    with pytest.raises(InputError, match="threshold"):
+    # No sentinel: an unset threshold means "choose it on calibration".
+    assert parsed.model_dump() == {"k_small": 8, "k_large": 2, "tol": 0.02, "threshold": None}
+    with pytest.raises(InputError, match="strategy 'cascade': parameter 'threshold' must be less than or equal to 2"):
         resolve("cascade:threshold=3")
+    with pytest.raises(InputError, match="parameter 'threshold' must be greater than or equal to 0, got '-1'"):
+        resolve("cascade:threshold=-1")

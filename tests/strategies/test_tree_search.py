@@ -14,11 +14,9 @@ from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
 from ttscale.strategies.step_scorers import LogProbScorer, ValueScorer
 from ttscale.strategies.step_search import CodeLines, Node, Step, StepFormat, step_format_for
-from ttscale.strategies.tree_search import (
-    run_search,
-    technique_name,
-    tree_search_points,
-)
+from ttscale.strategies.step_scorers import ScorerChoice
+from ttscale.strategies.tree_search import run_search
+from ttscale.techniques.searched import search_points, technique_name
 from ttscale.types import SamplingConfig
 
 
@@ -198,13 +196,17 @@ def test_tree_search_points_name_the_technique_and_charge_the_value_model(proble
                 return np.full(len(prompts), 100.0)
 
     settings = [BeamSettings(width=2, expansions=2), MCTSSettings(expansions=2, branch=2, scorer="value")]
-    details = tree_search_points({"m": model}, {"m": card}, task(), problems[:4], settings,
-                                 value_models={"m": Value()}, n_boot=50)
+    from ttscale.backends.tiny import TinyBackend
+
+    tiny = TinyBackend(name="m", card=card, model=model)
+    value = Value()
+    scorers = {"m": ScorerChoice(ValueScorer(value.model, value.key, label=value.label), value.total_train_flops)}
+    details = search_points([tiny], task(), problems[:4], settings, value_scorers=scorers, n_boot=50)
     assert [d.point.technique for d in details] == ["beam search, log-prob scorer", "MCTS, learned value"]
     assert details[0].point.train_flops == card.train_flops
     assert details[1].point.train_flops == card.train_flops + 1.0e9
     assert details[1].point.infer_flops > details[1].notes["mean_scorer_flops"] > 0
     assert details[0].point.budget.startswith("beam-logprob:")
-    assert technique_name(settings[0], LogProbScorer()) == "beam search, log-prob scorer"
+    assert technique_name(settings[0], LogProbScorer().label) == "beam search, log-prob scorer"
     # Without a value model the value settings are skipped.
-    assert len(tree_search_points({"m": model}, {"m": card}, task(), problems[:2], settings, n_boot=10)) == 1
+    assert len(search_points([tiny], task(), problems[:2], settings, n_boot=10)) == 1

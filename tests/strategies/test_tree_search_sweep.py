@@ -16,7 +16,7 @@ from ttscale.lab.trainer import TrainResult
 from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings
-from ttscale.strategies.tree_search import search_from_spec
+from ttscale.strategies import REPLAY, resolve
 
 runner = CliRunner()
 
@@ -69,22 +69,24 @@ def test_search_points_sit_next_to_the_replayed_strategies_and_resume(checkpoint
     assert "beam search," in first.output and "MCTS," in first.output  # rows of the terminal summary
 
 
-def test_search_specs_parse_into_settings():
-    assert search_from_spec("beam:width=2,expansions=3") == BeamSettings(width=2, expansions=3, scorer="logprob")
-    assert search_from_spec("mcts:expansions=16,exploration=0.5") == MCTSSettings(
-        expansions=16, exploration=0.5, scorer="logprob")
-    assert search_from_spec("majority:k=2") is None
+def test_search_specs_parse_into_settings_of_live_only_strategies():
+    beam, settings = resolve("beam:width=2,expansions=3")
+    assert settings == BeamSettings(width=2, expansions=3, scorer="logprob") and REPLAY not in beam.modes
+    mcts, settings = resolve("mcts:expansions=16,exploration=0.5,scorer=logprob")
+    assert settings == MCTSSettings(expansions=16, exploration=0.5, scorer="logprob") and REPLAY not in mcts.modes
+    majority, _ = resolve("majority:k=2")
+    assert REPLAY in majority.modes
 
 
 @pytest.mark.parametrize(
     "spec, task, words",
     [
-        ("beam:widht=2", TASK, ["'beam:widht=2'", "no parameter 'widht'", "width"]),
-        ("beam:width=0", TASK, ["width and expansions must be >= 1, got 0"]),
-        ("beam:width=1.5", TASK, ["width must be an integer, got '1.5'"]),
+        ("beam:widht=2", TASK, ["strategy 'beam'", "unknown parameter 'widht'", "did you mean 'width'"]),
+        ("beam:width=0", TASK, ["strategy 'beam': parameter 'width' must be greater than or equal to 1, got '0'"]),
+        ("beam:width=1.5", TASK, ["strategy 'beam': parameter 'width' must be a valid integer", "got '1.5'"]),
         ("mcts:scorer=value", TASK, ["scorer=value", "only the lab trains"]),
         ("beam", "arith:digits=2,operands=2", ["'beam'", "no step format"]),
-        ("bean:width=2", TASK, ["unknown strategy 'bean'", "beam, mcts"]),
+        ("bean:width=2", TASK, ["unknown strategy 'bean'", "did you mean 'beam'"]),
     ],
 )
 def test_bad_search_specs_are_refused_before_any_work(checkpoint, tmp_path, spec, task, words):

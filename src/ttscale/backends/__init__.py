@@ -1,20 +1,12 @@
-"""Backends generate completions. The sweep needs only this protocol, so a
-strategy is never tied to one backend class."""
+"""Backends generate completions. Callers need only the ``Backend`` protocol, so a
+strategy is never tied to one backend class; ``BatchedBackend`` is the optional
+capability of decoding many sequences together."""
 
 from __future__ import annotations
 
 from typing import Protocol, Sequence, Union
 
-from ttscale.types import ModelCard, SamplingConfig
-
-
-class Generation(Protocol):
-    text: str  # the completion, without the stop string
-    token_ids: tuple[int, ...]
-    logprob: float  # sum of the model's token log-probabilities (temperature 1)
-    finished: bool  # stopped on the stop string rather than the token limit
-    seed: int
-    error: str | None  # set when the backend failed to produce this sample (not a result)
+from ttscale.types import Generation, ModelCard, SamplingConfig
 
 
 Stop = Union[str, Sequence[str]]  # one stop string, or several (the first one produced ends the sample)
@@ -37,3 +29,13 @@ class Backend(Protocol):
     ) -> list[list[Generation]]:
         """One list of generations per prompt, one generation per seed."""
         ...
+
+    def close(self) -> None:
+        """Free what the backend holds (a loaded model, connections); it is not used afterwards."""
+        ...
+
+
+class BatchedBackend(Backend, Protocol):
+    """A backend that decodes up to ``max_seqs`` sequences in one batch (llama.cpp in process)."""
+
+    max_seqs: int

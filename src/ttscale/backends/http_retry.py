@@ -13,7 +13,7 @@ Reliability (docs/RELIABILITY.md, 3-5):
     raised out of ``generate``;
   - one attempt lasts about ``timeout_s`` at most (httpx times every connect
     and read; a body still arriving at the deadline is cut);
-  - a sample whose request gave up is an ``OpenAIGeneration`` with ``error``
+  - a sample whose request gave up is a ``Generation`` with ``error``
     set and no text: an infrastructure failure, never a result. Only a
     complete 200 response with a "stop"/"length" finish becomes a sample.
 """
@@ -58,15 +58,15 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class _GaveUp(Exception):
+class GaveUp(Exception):
     """An infrastructure failure that outlasted the retries: the samples become errors."""
 
 
-class _Cancelled(Exception):
+class Cancelled(Exception):
     """Another request of the same call failed fast; this one was not sent."""
 
 
-class _WrongShape(Exception):
+class WrongShape(Exception):
     """A 200 whose body is not what this endpoint dialect answers (tokenize discovery)."""
 
 
@@ -104,14 +104,14 @@ def _retry_after(value: str | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class _Choice:
+class Choice:
     text: str
     finished: bool
     logprob: float
     token_ids: tuple[int, ...] | None  # None: the server did not say
 
 
-def _ints(value: Any) -> tuple[int, ...] | None:
+def int_list(value: Any) -> tuple[int, ...] | None:
     if isinstance(value, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
         return tuple(value)
     return None
@@ -125,7 +125,7 @@ def _parse_logprobs(raw: Any) -> tuple[float, tuple[int, ...] | None]:
     elif isinstance(raw, dict) and isinstance(raw.get("content"), list):  # llama-server
         entries = [e if isinstance(e, dict) else {} for e in raw["content"]]
         values = [e.get("logprob") for e in entries]
-        ids = _ints([e.get("id") for e in entries])
+        ids = int_list([e.get("id") for e in entries])
     else:
         return math.nan, None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
@@ -133,21 +133,21 @@ def _parse_logprobs(raw: Any) -> tuple[float, tuple[int, ...] | None]:
     return float(sum(values)), ids
 
 
-def _parse_choice(raw: Any, where: str) -> _Choice:
+def _parse_choice(raw: Any, where: str) -> Choice:
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         raise _Retryable(f"malformed response from {where}: a choice has no text")
     reason = raw.get("finish_reason")
     if reason not in ("stop", "length"):
         raise _Retryable(f"incomplete response from {where}: finish_reason {reason!r}")
     logprob, ids = _parse_logprobs(raw.get("logprobs"))
-    ids = _ints(raw.get("token_ids")) or _ints(raw.get("tokens")) or ids
-    return _Choice(text=raw["text"], finished=reason == "stop", logprob=logprob, token_ids=ids)
+    ids = int_list(raw.get("token_ids")) or int_list(raw.get("tokens")) or ids
+    return Choice(text=raw["text"], finished=reason == "stop", logprob=logprob, token_ids=ids)
 
 
-def _completion_parser(n: int, exact: bool, where: str) -> Callable[[dict], tuple[list[_Choice], dict | None]]:
+def completion_parser(n: int, exact: bool, where: str) -> Callable[[dict], tuple[list[Choice], dict | None]]:
     """Check a completions body: 1..n choices (exactly n unless probing), each complete."""
 
-    def parse(data: dict) -> tuple[list[_Choice], dict | None]:
+    def parse(data: dict) -> tuple[list[Choice], dict | None]:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
             raise _Retryable(f"malformed response from {where}: no choices")
@@ -161,8 +161,8 @@ def _completion_parser(n: int, exact: bool, where: str) -> Callable[[dict], tupl
     return parse
 
 
-def _parse_tokens(data: dict) -> list[int]:
-    tokens = _ints(data.get("tokens"))
+def parse_tokens(data: dict) -> list[int]:
+    tokens = int_list(data.get("tokens"))
     if tokens is None:
         raise _Retryable("malformed tokenize response: no list of token ids")
     return list(tokens)
@@ -204,7 +204,7 @@ class RetryingClient:
         url = self.root_url + path
         with self._in_flight:
             if cancel is not None and cancel.is_set():
-                raise _Cancelled()
+                raise Cancelled()
             self._count(requests=1)
             try:
                 return self._send(url, body, parse, refusal_is_answer)
@@ -243,7 +243,7 @@ class RetryingClient:
 
     def call(self, path: str, body: dict, parse: Callable[[dict], Any], *, refusal_is_answer: bool = False,
              cancel: threading.Event | None = None) -> Any:  # fmt: skip
-        """``_attempt`` with retries; raises _GaveUp when they run out."""
+        """``_attempt`` with retries; raises GaveUp when they run out."""
         attempts = 0
 
         def attempt() -> Any:
@@ -270,4 +270,4 @@ class RetryingClient:
             note = ""
             if exc.retry_after is not None and exc.retry_after > self.max_retry_after_s:
                 note = f"; Retry-After {exc.retry_after:g} s exceeds max_retry_after_s={self.max_retry_after_s:g}"
-            raise _GaveUp(f"{exc} (gave up after {attempts} attempt{'s' * (attempts != 1)}{note})") from exc
+            raise GaveUp(f"{exc} (gave up after {attempts} attempt{'s' * (attempts != 1)}{note})") from exc

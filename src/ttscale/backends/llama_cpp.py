@@ -25,17 +25,7 @@ import numpy as np
 from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
 from ttscale.errors import InputError
-from ttscale.types import ModelCard, SamplingConfig
-
-
-@dataclass(frozen=True)
-class LlamaGeneration:
-    text: str
-    token_ids: tuple[int, ...]
-    logprob: float
-    finished: bool
-    seed: int
-    error: str | None = None
+from ttscale.types import Generation, ModelCard, SamplingConfig
 
 
 @dataclass
@@ -111,7 +101,7 @@ class LlamaCppBackend:
     # ------------------------------------------------------------------
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
-    ) -> list[list[LlamaGeneration]]:
+    ) -> list[list[Generation]]:
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
         encoded = [self.engine.tokenize(p) for p in prompts]
@@ -121,7 +111,7 @@ class LlamaCppBackend:
                     f"prompt {i} has {len(ids)} tokens; with max_new_tokens={config.max_new_tokens} it exceeds "
                     f"the context of {self.engine.n_ctx}"
                 )
-        results: list[list[LlamaGeneration]] = [[] for _ in prompts]
+        results: list[list[Generation]] = [[] for _ in prompts]
         for wave in self._waves(encoded, seeds, config.max_new_tokens):
             self._decode_wave(wave, encoded, seeds, config, stop, results)
         return results
@@ -188,7 +178,7 @@ class LlamaCppBackend:
             step_logits = engine.decode(entries, copy=False)  # read before the next decode
         for seq in sequences:
             results[seq.prompt_index].append(
-                LlamaGeneration(seq.text, tuple(seq.tokens), seq.logprob, seq.stopped, seq.seed)
+                Generation(seq.text, tuple(seq.tokens), seq.logprob, seq.stopped, seq.seed)
             )
 
     def _append(self, seq: _Sequence, token: int, logprob: float, stop: str, max_new: int) -> None:

@@ -30,7 +30,7 @@ split into requests of at most that many.
 
 Reliability (retries, backoff, the concurrency cap, timeouts, fail-fast 4xx,
 failed samples): see ``ttscale.backends.http_retry``. A sample whose request
-gave up is an ``OpenAIGeneration`` with ``error`` set and no text.
+gave up is a ``Generation`` with ``error`` set and no text.
 
 Tokens. ``token_ids`` come from the response when the server gives them
 (llama-server's ``logprobs.content[].id``, a choice's ``token_ids`` or
@@ -65,14 +65,14 @@ from ttscale.backends.http_retry import (
     BackendError,
     BackendRequestError,
     RetryingClient,
-    _Cancelled,
-    _Choice,
-    _completion_parser,
-    _GaveUp,
+    Cancelled,
+    Choice,
+    completion_parser,
+    GaveUp,
 )
 from ttscale.backends.openai_spec import (
     SPEC_PREFIX,
-    OpenAIGeneration,
+    failed_generation,
     OpenAISpec,
     Usage,
     parse_openai_spec,
@@ -80,10 +80,10 @@ from ttscale.backends.openai_spec import (
 )
 from ttscale.backends.openai_tokens import ServerTokenizer
 from ttscale.errors import InputError
-from ttscale.types import ModelCard, SamplingConfig
+from ttscale.types import Generation, ModelCard, SamplingConfig
 
 __all__ = [  # re-exported: the backend's public names, wherever they live
-    "SPEC_PREFIX", "BackendError", "BackendRequestError", "OpenAIBackend", "OpenAIGeneration", "OpenAISpec",
+    "SPEC_PREFIX", "BackendError", "BackendRequestError", "OpenAIBackend", "OpenAISpec",
     "Usage", "parse_openai_spec", "placeholder_card",
 ]  # fmt: skip
 
@@ -209,10 +209,10 @@ class OpenAIBackend:
         return body
 
     def _complete(self, prompt: str, seed: int, n: int, config: SamplingConfig, stop: str, *, probe: bool = False,
-                  cancel: threading.Event | None = None) -> list[_Choice]:  # fmt: skip
+                  cancel: threading.Event | None = None) -> list[Choice]:  # fmt: skip
         """One completions request (with retries) → its choices; usage recorded."""
         body = self._body(prompt, seed, n, config, stop)
-        parse = _completion_parser(n, exact=not probe, where=self.spec.root_url + "/v1/completions")
+        parse = completion_parser(n, exact=not probe, where=self.spec.root_url + "/v1/completions")
         try:
             choices, usage = self._http.call("/v1/completions", body, parse, refusal_is_answer=probe, cancel=cancel)
         except BackendRequestError as exc:
@@ -230,32 +230,32 @@ class OpenAIBackend:
             self._add(completions_without_usage=1)
         return choices
 
-    def _samples(self, choices: list[_Choice], seeds: Sequence[int],
-                 cancel: threading.Event | None) -> list[OpenAIGeneration]:  # fmt: skip
+    def _samples(self, choices: list[Choice], seeds: Sequence[int],
+                 cancel: threading.Event | None) -> list[Generation]:  # fmt: skip
         out = []
         for seed, choice in zip(seeds, choices, strict=True):
             ids = choice.token_ids
             if ids is None:
                 try:
                     ids = self._tokens.completion_ids(choice.text, cancel)
-                except _GaveUp as exc:
-                    out.append(OpenAIGeneration.failed(seed, f"token ids for the completion: {exc}"))
+                except GaveUp as exc:
+                    out.append(failed_generation(seed, f"token ids for the completion: {exc}"))
                     continue
-            out.append(OpenAIGeneration(choice.text, ids, choice.logprob, choice.finished, seed))
+            out.append(Generation(choice.text, ids, choice.logprob, choice.finished, seed))
         return out
 
     def _request(self, prompt: str, seeds: list[int], config: SamplingConfig, stop: str,
-                 cancel: threading.Event) -> list[OpenAIGeneration]:  # fmt: skip
+                 cancel: threading.Event) -> list[Generation]:  # fmt: skip
         """One request for ``seeds`` (one seed in fan-out, several in n mode)."""
         if cancel.is_set():
-            raise _Cancelled()
+            raise Cancelled()
         try:
             choices = self._complete(prompt, seeds[0], len(seeds), config, stop, cancel=cancel)
-        except _GaveUp as exc:
-            return [OpenAIGeneration.failed(seed, str(exc)) for seed in seeds]
+        except GaveUp as exc:
+            return [failed_generation(seed, str(exc)) for seed in seeds]
         return self._samples(choices, seeds, cancel)
 
-    def _probe(self, prompt: str, seeds: list[int], config: SamplingConfig, stop: str) -> list[OpenAIGeneration] | None:
+    def _probe(self, prompt: str, seeds: list[int], config: SamplingConfig, stop: str) -> list[Generation] | None:
         """Ask for n = len(seeds) once and settle the mode; the samples when n is honoured."""
         n = len(seeds)
         try:
@@ -263,7 +263,7 @@ class OpenAIBackend:
         except BackendRequestError as exc:
             self._settle("fan-out", f"the server refused n={n}: {exc}")
             return None
-        except _GaveUp as exc:  # says nothing about n: probe again on the next call
+        except GaveUp as exc:  # says nothing about n: probe again on the next call
             log.warning("n probe failed (%s); fanning out this call", exc)
             return None
         if len(choices) < n:
@@ -279,12 +279,12 @@ class OpenAIBackend:
 
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: str
-    ) -> list[list[OpenAIGeneration]]:
+    ) -> list[list[Generation]]:
         """One list of generations per prompt, one per seed, in seed order; failures have ``error`` set."""
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
         seed_lists = [[int(s) for s in row] for row in seeds]
-        results: list[list[OpenAIGeneration]] = [[] for _ in prompts]
+        results: list[list[Generation]] = [[] for _ in prompts]
         probed: int | None = None
         with self._probe_lock:
             if self._n_mode is None and prompts:
@@ -304,9 +304,9 @@ class OpenAIBackend:
         return results
 
     def _run_all(self, prompts: Sequence[str], requests: list[tuple[int, list[int]]], config: SamplingConfig,
-                 stop: str) -> list[list[OpenAIGeneration]]:  # fmt: skip
+                 stop: str) -> list[list[Generation]]:  # fmt: skip
         """Run the requests on at most max_concurrency threads; the first fatal error cancels the rest and is raised."""
-        outputs: list[list[OpenAIGeneration]] = [[] for _ in requests]
+        outputs: list[list[Generation]] = [[] for _ in requests]
         if not requests:
             return outputs
         cancel = threading.Event()
@@ -319,7 +319,7 @@ class OpenAIBackend:
             for future in as_completed(futures):
                 try:
                     outputs[futures[future]] = future.result()
-                except _Cancelled:
+                except Cancelled:
                     pass
                 except Exception as exc:  # fail fast: a 4xx, or a server we cannot count tokens on
                     if fatal is None:
@@ -338,7 +338,7 @@ class OpenAIBackend:
             return known
         try:
             tokens = self._tokens.tokenize(text, None)
-        except (_GaveUp, BackendRequestError) as exc:
+        except (GaveUp, BackendRequestError) as exc:
             log.warning("tokenize failed (%s); estimating", exc)
             tokens = None
         if tokens is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from ttscale.errors import InputError
-from ttscale.types import ModelCard
+from ttscale.types import Generation, ModelCard
 
 SPEC_PREFIX = "openai:"
 _SPEC_HELP = "expected 'openai:BASE_URL#MODEL', e.g. 'openai:http://127.0.0.1:8080/v1#gemma-3-270m'"
@@ -59,27 +59,9 @@ def parse_openai_spec(spec: str) -> OpenAISpec:
 # ------------------------------------------------------------ generations
 
 
-@dataclass(frozen=True)
-class OpenAIGeneration:
-    """One completion (see ``ttscale.backends.Generation``), or a failure.
-
-    ``error`` is None for a sample; otherwise the request behind it gave up
-    (after retries) and ``text``/``token_ids`` are empty and ``logprob`` NaN:
-    store it with status 'error', never grade it. ``logprob`` is the sum of the
-    server's token log-probabilities (NaN when it gives none; servers differ on
-    whether temperature / top-p are applied first).
-    """
-
-    text: str
-    token_ids: tuple[int, ...]
-    logprob: float
-    finished: bool
-    seed: int
-    error: str | None = None
-
-    @classmethod
-    def failed(cls, seed: int, error: str) -> OpenAIGeneration:
-        return cls(text="", token_ids=(), logprob=math.nan, finished=False, seed=seed, error=error)
+def failed_generation(seed: int, error: str) -> Generation:
+    """A sample the server did not produce (after retries): stored with status 'error', never graded."""
+    return Generation(text="", token_ids=(), logprob=math.nan, finished=False, seed=seed, error=error)
 
 
 @dataclass
@@ -96,7 +78,7 @@ class Usage:
 
 
 # Tokenize endpoints, tried in this order; each answers {"tokens": [ids]}.
-_TOKENIZE_DIALECTS: tuple[tuple[str, str, Callable[[str, str], dict]], ...] = (
+TOKENIZE_DIALECTS: tuple[tuple[str, str, Callable[[str, str], dict]], ...] = (
     ("llama-cpp-python", "/extras/tokenize", lambda text, model: {"input": text, "model": model}),
     ("llama-server", "/tokenize", lambda text, model: {"content": text, "add_special": True}),
     ("vllm", "/tokenize", lambda text, model: {"model": model, "prompt": text, "add_special_tokens": True}),

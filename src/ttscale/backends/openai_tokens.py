@@ -16,12 +16,12 @@ from ttscale.backends.http_retry import (
     BackendError,
     BackendRequestError,
     RetryingClient,
-    _GaveUp,
-    _ints,
-    _parse_tokens,
-    _WrongShape,
+    GaveUp,
+    int_list,
+    parse_tokens,
+    WrongShape,
 )
-from ttscale.backends.openai_spec import _TOKENIZE_DIALECTS
+from ttscale.backends.openai_spec import TOKENIZE_DIALECTS
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +63,28 @@ class ServerTokenizer:
                 return self._tokenizer
 
             def shaped(data: dict) -> list[int]:
-                tokens = _ints(data.get("tokens"))
+                tokens = int_list(data.get("tokens"))
                 if not tokens:
-                    raise _WrongShape()
+                    raise WrongShape()
                 return list(tokens)
 
             unreachable = False
-            for dialect in _TOKENIZE_DIALECTS:
+            for dialect in TOKENIZE_DIALECTS:
                 _, path, make = dialect
                 try:
                     self._count(tokenize_requests=1)
                     self._http.call(path, make("Hello", self._model), shaped, refusal_is_answer=True, cancel=cancel)
-                except (BackendRequestError, _WrongShape):
+                except (BackendRequestError, WrongShape):
                     continue
-                except _GaveUp as exc:
+                except GaveUp as exc:
                     log.warning("tokenize endpoint %s unreachable: %s", path, exc)
                     unreachable = True
                     continue
                 try:  # the special tokens this endpoint adds (BOS ...), stripped from re-tokenized completions
                     self._count(tokenize_requests=1)
-                    empty = self._http.call(path, make("", self._model), _parse_tokens, cancel=cancel)
+                    empty = self._http.call(path, make("", self._model), parse_tokens, cancel=cancel)
                     self._special_prefix = tuple(empty)
-                except (BackendRequestError, _GaveUp):
+                except (BackendRequestError, GaveUp):
                     self._special_prefix = ()
                 self._tokenizer, self.known = dialect, True
                 log.info("%s: tokenizing with %s (%s)", self._http.root_url, path, dialect[0])
@@ -99,19 +99,19 @@ class ServerTokenizer:
             return None
         _, path, make = dialect
         self._count(tokenize_requests=1)
-        return self._http.call(path, make(text, self._model), _parse_tokens, cancel=cancel)
+        return self._http.call(path, make(text, self._model), parse_tokens, cancel=cancel)
 
     def completion_ids(self, text: str, cancel: threading.Event | None) -> tuple[int, ...]:
-        """A completion's token ids, re-tokenized (BackendError: no way to tell; _GaveUp: unreachable)."""
+        """A completion's token ids, re-tokenized (BackendError: no way to tell; GaveUp: unreachable)."""
         tokens = self.tokenize(text, cancel)
         if tokens is None:
             if self.known:
                 raise BackendError(
                     f"{self._http.root_url} returns no token ids and has no tokenize endpoint "
-                    f"(tried {', '.join(sorted({p for _, p, _ in _TOKENIZE_DIALECTS}))}); "
+                    f"(tried {', '.join(sorted({p for _, p, _ in TOKENIZE_DIALECTS}))}); "
                     "decode FLOPs need the token count"
                 )
-            raise _GaveUp("the tokenize endpoint could not be reached")
+            raise GaveUp("the tokenize endpoint could not be reached")
         prefix = self._special_prefix
         if prefix and tuple(tokens[: len(prefix)]) == prefix:
             tokens = tokens[len(prefix) :]

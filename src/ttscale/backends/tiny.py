@@ -21,7 +21,7 @@ from ttscale.errors import InputError
 from ttscale.backends import Stop, stop_strings
 from ttscale.lab import sampler, tokenizer
 from ttscale.lab.model import TinyGPT
-from ttscale.types import ModelCard, SamplingConfig
+from ttscale.types import Generation, ModelCard, SamplingConfig
 
 
 @dataclass
@@ -38,14 +38,14 @@ class TinyBackend:
 
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
-    ) -> list[list[sampler.Generation]]:
+    ) -> list[list[Generation]]:
         # The sampler stops on one string; with several, samples stop at the
         # first and the task cuts at the others when it grades.
         stop = (stop_strings(stop) or ("",))[0]
         # The sampler draws the same number of samples for every prompt of a
         # call; a resumed pool may miss different indices per problem, so
         # prompts are grouped by how many samples they still need.
-        results: list[list[sampler.Generation] | None] = [None] * len(prompts)
+        results: list[list[Generation] | None] = [None] * len(prompts)
         by_count: dict[int, list[int]] = {}
         for i, s in enumerate(seeds):
             by_count.setdefault(len(s), []).append(i)
@@ -63,6 +63,9 @@ class TinyBackend:
             for i, pool in zip(indices, pools):
                 results[i] = pool
         return [r if r is not None else [] for r in results]
+
+    def close(self) -> None:
+        """Nothing to free: the model belongs to the caller."""
 
 
 def load_checkpoint_backend(rest: str, threads: int | None = None) -> TinyBackend:

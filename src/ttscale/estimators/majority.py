@@ -209,3 +209,13 @@ def full_majority_curve(answers: tuple, correct: bytes, scores: bytes | None, st
     score_arr = None if scores is None else np.frombuffer(scores, dtype=float)
     classes = answer_classes(answers, flags, score_arr, strict)
     return majority_values(classes, tuple(range(1, classes.n + 1)), classes.n > FLOAT_MAX_N)
+
+
+def plurality(answers: Sequence[str | None]) -> str | None:
+    """The plurality answer of drawn samples, by this module's tie-break (larger count, then the
+    smaller answer string); ``None`` answers never win, and only ``None`` answers give None."""
+    counts: dict[str, int] = {}
+    for answer in answers:
+        if answer is not None:
+            counts[answer] = counts.get(answer, 0) + 1
+    return min(counts, key=lambda a: (-counts[a], a), default=None)

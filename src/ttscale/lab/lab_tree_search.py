@@ -20,9 +20,12 @@ from pathlib import Path
 from ttscale.lab.ladder import SUMS_COT, LabPreset
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.store import Store
-from ttscale.strategies.tree_search import default_search_settings, tree_search_points
+from ttscale.backends.tiny import TinyBackend
+from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
+from ttscale.strategies.tree_search import default_search_settings
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail
+from ttscale.techniques.searched import search_points
 from ttscale.types import ModelCard
 
 SEARCH_TASK = SUMS_COT
@@ -61,6 +64,9 @@ def search_ladder(
             advance(1)
     settings = default_search_settings(("logprob", "value") if values is not None else ("logprob",))
     advance = add_bar("tree search", len(problems) * len(settings) * len(models))
-    return tree_search_points(models, cards, task, problems, settings, value_models=values,
-                              results=store.search_results, run_seed=seed, n_boot=preset.n_boot, progress=advance)
+    backends = [TinyBackend(name=name, card=cards[name], model=model) for name, model in models.items()]
+    scorers = {name: ScorerChoice(ValueScorer(v.model, v.key, label=v.label), float(v.total_train_flops))
+               for name, v in (values or {}).items()}
+    return search_points(backends, task, problems, settings, value_scorers=scorers, results=store.search_results,
+                         run_seed=seed, n_boot=preset.n_boot, progress=advance)
 

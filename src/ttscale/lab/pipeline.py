@@ -28,10 +28,10 @@ from ttscale.lab.ladder import LEVELS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTUR
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.lab_tree_search import search_ladder
 from ttscale.lab.model import TinyGPT
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.progress import steps
 from ttscale.store import Store
-from ttscale.sweep import run_sweep
+from ttscale.sampling.draw import run_sweep
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail, technique_points
 from ttscale.tradeoff.uncertainty import problem_scores_of

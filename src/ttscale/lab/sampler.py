@@ -28,7 +28,6 @@ the full vocabulary (the raw scorer), whatever the sampling settings.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -36,26 +35,9 @@ import torch
 
 from ttscale.errors import InputError
 from ttscale.lab.model import KVCache, TinyGPT
-from ttscale.types import SamplingConfig
+from ttscale.types import Generation, SamplingConfig
 
 DEFAULT_MAX_BATCH_ROWS = 1024
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One completion.
-
-    ``text`` excludes the stop string; ``token_ids`` include its tokens when it
-    was produced; ``finished`` is true when the stop string ended the sample
-    (false when it ran into max_new_tokens or the context length).
-    """
-
-    text: str
-    token_ids: tuple[int, ...]
-    logprob: float
-    finished: bool
-    seed: int
-    error: str | None = None  # an infrastructure failure (remote backends); never set by this sampler
 
 
 # --------------------------------------------------------------------------- counter-based noise

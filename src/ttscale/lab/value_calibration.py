@@ -41,10 +41,10 @@ from ttscale.lab.value_training import (
     data_key,
     train_value_model,
 )
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies.step_search import step_format_for
-from ttscale.sweep import run_sweep
+from ttscale.sampling.draw import run_sweep
 from ttscale.types import ModelCard, Sample, SamplingConfig
 
 CALIBRATION_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=32)

@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ttscale.report.tradeoff_plots import IC_LABEL, _grid, _padded, log_ticks, save_figure
+from ttscale.report.tradeoff_plots import IC_LABEL, panel_grid, padded, log_ticks, save_figure
 from ttscale.techniques import PointDetail
 
 BUDGET_COLUMNS = 3
@@ -55,7 +55,7 @@ def budget_figure(details: Sequence[PointDetail], title: str = ""):
     cmap = colormaps["viridis"]
     colors = {m: cmap(0.9 * i / max(1, len(models) - 1)) for i, m in enumerate(models)}
 
-    fig, axes = _grid(len(panels), panel=BUDGET_PANEL, columns=BUDGET_COLUMNS, extra_height=0.6 + 0.25 * len(models))
+    fig, axes = panel_grid(len(panels), panel=BUDGET_PANEL, columns=BUDGET_COLUMNS, extra_height=0.6 + 0.25 * len(models))
     for ax, ((task, strategy), by_model) in zip(axes, panels.items()):
         xs = []
         for model in sorted(by_model, key=models.index):
@@ -67,7 +67,7 @@ def budget_figure(details: Sequence[PointDetail], title: str = ""):
             high = [d.point.ci_high if d.point.ci_high is not None else d.point.performance for d in rows]
             ax.fill_between(x, low, high, color=colors[model], alpha=0.15, lw=0)
         ax.set_xscale("log")
-        limits = _padded(xs, pad=0.05)
+        limits = padded(xs, pad=0.05)
         ax.set_xlim(10.0 ** limits[0], 10.0 ** limits[1])
         ax.set_ylim(-0.02, 1.02)
         log_ticks(ax, "x")

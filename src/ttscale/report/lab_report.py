@@ -12,7 +12,7 @@ from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_rate, techniques_with_span
 from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
-from ttscale.strategies.tree_search import searched_techniques
+from ttscale.techniques.searched import searched_techniques
 
 SPAN_GOAL_OOM = 0.3  # what the lab's map is meant to show: spans of this size in both computes
 

@@ -15,7 +15,7 @@ from ttscale.report import html
 from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame
 from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
-from ttscale.strategies.tree_search import searched_techniques
+from ttscale.techniques.searched import searched_techniques
 from ttscale.sweep_analysis import BUILTIN
 
 

@@ -102,7 +102,7 @@ def log_ticks(ax, axis: str = "both", plain: bool = False) -> None:
     ax.tick_params(labelsize=9)
 
 
-def _padded(values: Iterable[float], pad: float = 0.08, min_width: float = 0.3) -> tuple[float, float] | None:
+def padded(values: Iterable[float], pad: float = 0.08, min_width: float = 0.3) -> tuple[float, float] | None:
     """Log-space limits around ``values`` (positive), padded; at least ``min_width`` decades wide."""
     logs = np.log10([v for v in values if v is not None and np.isfinite(v) and v > 0])
     if not len(logs):
@@ -115,7 +115,7 @@ def _padded(values: Iterable[float], pad: float = 0.08, min_width: float = 0.3) 
     return lo - margin, hi + margin
 
 
-def _grid(n: int, panel: tuple[float, float] = PANEL_SIZE, columns: int = MAX_COLUMNS,
+def panel_grid(n: int, panel: tuple[float, float] = PANEL_SIZE, columns: int = MAX_COLUMNS,
           extra_height: float = 1.2) -> tuple[Figure, list]:
     cols = min(columns, max(1, n))
     rows = math.ceil(max(1, n) / cols)
@@ -285,7 +285,7 @@ def _iso_limits(own: Sequence[Point], shown: list[np.ndarray], tech: dict, level
     if not xs and support.get("log10_train_flops_range"):
         xs = [10.0**v for v in support["log10_train_flops_range"]]
         ys = [10.0**v for v in support["log10_infer_flops_range"]]
-    x, y = _padded(xs), _padded(ys)
+    x, y = padded(xs), padded(ys)
     if x is None or y is None:
         return None
     # Let dashed extrapolations show, but no further than EXTRAPOLATION_REACH_OOM beyond the data.
@@ -330,7 +330,7 @@ def iso_figure(result: dict, points: Sequence[Point]) -> Figure:
     ratio = float(result.get("ratio", 6.0))
     keys = _all_level_keys(result)
     colors = _level_colors(keys)
-    fig, axes = _grid(len(techniques))
+    fig, axes = panel_grid(len(techniques))
     norm = Normalize(0.0, 1.0)
     drawn: set[str] = set()
     smoothers: set[str] = set()
@@ -393,7 +393,7 @@ def rate_figure(result: dict) -> Figure:
     ratio = float(result.get("ratio", 6.0))
     keys = _all_level_keys(result)
     colors = _level_colors(keys)
-    fig, axes = _grid(len(techniques))
+    fig, axes = panel_grid(len(techniques))
     used: list[str] = []
     for ax, (name, tech) in zip(axes, techniques.items()):
         levels = tech.get("levels", {})
@@ -416,7 +416,7 @@ def rate_figure(result: dict) -> Figure:
         ax.set_xscale("log")
         ax.set_yscale("log")
         support = tech.get("support") or {}
-        x = _padded(xs, pad=0.05) or _padded([10.0**v for v in support.get("log10_train_flops_range") or []])
+        x = padded(xs, pad=0.05) or padded([10.0**v for v in support.get("log10_train_flops_range") or []])
         if x is None:
             ax.set_axis_off()
         else:

@@ -1,39 +1,48 @@
 """Strategies: how a budget of samples is turned into one answer.
 
-Every strategy is replayed from stored pools: uniform ones with exact
-estimators (averaged over every k-subset), adaptive ones over many random
-orders of each pool, so a whole accuracy-vs-compute curve costs no new
-generation. ``evaluate(spec, cells)`` runs one ``NAME[:param=value,...]`` spec.
+One registry (``STRATEGIES``); each strategy declares typed settings and its
+modes — ``replay`` from stored pools (uniform ones with exact estimators,
+averaged over every k-subset; adaptive ones over many random orders of each
+pool) and/or ``live`` on backends (beam and MCTS are live only).
+``resolve(spec)`` parses one ``NAME[:param=value,...]`` spec; ``evaluate``
+replays it on pools.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from ttscale.pools import Pool
+from ttscale.sampling.pools import Pool
 from ttscale.strategies import uniform  # noqa: F401  (registers the uniform strategies)
 from ttscale.strategies import adaptive_vote  # noqa: F401  (registers adaptive-vote, window-vote)
 from ttscale.strategies import allocation  # noqa: F401  (registers allocate)
 from ttscale.strategies import cascade  # noqa: F401  (registers the cascade)
 from ttscale.strategies import ensemble  # noqa: F401  (registers the ensemble)
+from ttscale.strategies import tree_search  # noqa: F401  (registers beam and mcts)
 from ttscale.strategies.base import (
+    LIVE,
+    REPLAY,
     Evaluation,
-    Param,
+    LiveAnswer,
+    LiveContext,
     Strategy,
     StrategyResult,
-    format_spec,
-    parse_spec,
-    resolve_settings,
+    check_mode,
+    evaluation_of,
+    parse_strategy_spec,
+    settings_of,
+    spec_of,
     summarize,
 )
 from ttscale.strategies.registry import STRATEGIES
+from ttscale.settings import TypedSettings
 
 
-def resolve(spec: str) -> tuple[Strategy, dict[str, float]]:
+def resolve(spec: str) -> tuple[Strategy, TypedSettings]:
     """A ``NAME[:param=value,...]`` spec -> (strategy, checked settings)."""
-    name, raw = parse_spec(spec)
+    name, raw = parse_strategy_spec(spec)
     strategy = STRATEGIES.get(name)
-    return strategy, resolve_settings(strategy, raw)
+    return strategy, settings_of(strategy, raw)
 
 
 def evaluate(
@@ -43,30 +52,27 @@ def evaluate(
     n_boot: int = 500,
     seed: int = 0,
 ) -> StrategyResult:
+    """Replay one spec on pools (one list per model, aligned by problem)."""
     strategy, settings = resolve(spec)
-    evaluation = strategy.evaluate(cells, settings, calibration, seed)
-    return summarize(strategy.name, settings, evaluation, n_boot=n_boot, seed=seed)
-
-
-def replay(strategy_name: str, pools: list[Pool], k: int, n_boot: int = 500, seed: int = 0) -> StrategyResult:
-    """A single-model strategy at budget k (the uniform strategies' shorthand)."""
-    strategy = STRATEGIES.get(strategy_name)
-    if not pools:
-        from ttscale.errors import InputError
-
-        raise InputError(f"strategy {strategy_name!r}: no pools to replay")
-    settings = resolve_settings(strategy, {"k": k})
-    return summarize(strategy.name, settings, strategy.evaluate([pools], settings, None, seed), n_boot=n_boot, seed=seed)
+    check_mode(strategy, REPLAY)
+    return summarize(strategy.name, settings, strategy.replay(cells, settings, calibration, seed), n_boot=n_boot,
+                     seed=seed)
 
 
 __all__ = [
+    "LIVE",
+    "REPLAY",
     "STRATEGIES",
     "Evaluation",
-    "Param",
+    "LiveAnswer",
+    "LiveContext",
     "Strategy",
     "StrategyResult",
+    "check_mode",
     "evaluate",
-    "format_spec",
-    "replay",
+    "evaluation_of",
     "resolve",
+    "settings_of",
+    "spec_of",
+    "summarize",
 ]

@@ -16,33 +16,45 @@ evaluated with it) and correctness and draws are averaged over them. Compute is
 ``pool.inference_flops(mean draws)``: the shared prompt prefill once, and the
 pool's mean per-sample decode cost per draw.
 
-Live: ``run_live`` draws one sample (or a small batch) at a time with the
-sweep's per-sample seeds: the samples a sweep stores at indices 0, 1, 2, ...,
-so its answer equals the replay of that pool in identity order.
+Live: draws one sample at a time (sample i has the sweep's seed i) until the
+rule stops, so its answer equals the replay of a stored pool read in index order.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ttscale.backends import Backend
 from ttscale.errors import InputError
-from ttscale.pools import Pool
-from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned, resolve_settings
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.strategies.base import LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned, live_cost
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import PosteriorRule, StoppingRule, VoteTally, WindowRule, should_stop
-from ttscale.sweep import _to_sample, sample_seed  # the sweep's own seeds and sample accounting
-from ttscale.types import Problem, Sample, SamplingConfig, Task, stable_hash
+from ttscale.types import Problem, stable_hash
 
-CAP = Param("cap", int, 1, 1_000_000, 32, "most samples per problem (at most the pool size)")
-MIN = Param("min", int, 1, 1_000_000, 1, "fewest samples per problem before the rule may stop")
-PERMS = Param("perms", int, 1, 100_000, 200, "random orders of each pool averaged by the replay")
-CONF = Param("conf", float, 0.5, 0.999999, 0.95, "stop when P(leader is the true mode) >= conf")
-WINDOW = Param("window", int, 1, 1_000_000, 3, "stop when the last `window` answers agree")
+
+class VoteSettings(TypedSettings):
+    cap: int = Field(32, ge=1, le=1_000_000, description="most samples per problem (at most the pool size)")
+    min: int = Field(1, ge=1, le=1_000_000, description="fewest samples per problem before the rule may stop")
+    perms: int = Field(200, ge=1, le=100_000, description="random orders of each pool averaged by the replay")
+
+    @model_validator(mode="after")
+    def _min_within_cap(self):
+        if self.min > self.cap:
+            raise ValueError(f"parameter 'min' must be <= cap={self.cap}, got {self.min}")
+        return self
+
+
+class AdaptiveVoteSettings(VoteSettings):
+    conf: float = Field(0.95, ge=0.5, le=0.999999, description="stop when P(leader is the true mode) >= conf")
+
+
+class WindowVoteSettings(VoteSettings):
+    window: int = Field(3, ge=1, le=1_000_000, description="stop when the last `window` answers agree")
 
 
 # ---------------------------------------------------------------- replay inputs
@@ -159,34 +171,27 @@ def replay_votes(
 class AdaptiveVote:
     name: str
     description: str
-    params: tuple[Param, ...]
-    make_rule: Callable[[Settings], StoppingRule]
+    settings_type: type[VoteSettings]
+    make_rule: Callable[[VoteSettings], StoppingRule]
     n_models: int | None = 1
     uses_verifier: bool = False
+    modes: frozenset[str] = frozenset({REPLAY, LIVE})
 
-    def limits(self, settings: Settings) -> tuple[int, int]:
-        """(cap, min), checked against each other."""
-        cap, min_draws = int(settings["cap"]), int(settings["min"])
-        if min_draws > cap:
-            raise InputError(f"strategy {self.name!r}: parameter 'min' must be <= cap={cap}, got {min_draws}")
-        return cap, min_draws
-
-    def needs_calibration(self, settings: Settings) -> bool:
+    def needs_calibration(self, settings: VoteSettings) -> bool:
         return False
 
-    def evaluate(
-        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
-    ) -> Evaluation:
+    def replay(self, cells: Sequence[Sequence[Pool]], settings: VoteSettings, calibration=None,
+               seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, 1)
         pools = list(cells[0])
-        cap, min_draws = self.limits(settings)
+        cap, min_draws = settings.cap, settings.min
         small = min(pools, key=lambda p: p.n)
         if cap > small.n:
             raise InputError(
                 f"strategy {self.name!r}: parameter 'cap' must be <= the pool size "
                 f"({small.n} for problem {small.problem_id!r}), got {cap}"
             )
-        orders = random_orders(pools, int(settings["perms"]), cap, seed)
+        orders = random_orders(pools, settings.perms, cap, seed)
         replay = replay_votes(pools, self.make_rule(settings), cap, min_draws, orders)
         draws = replay.draws.mean(axis=1)
         return Evaluation(
@@ -197,105 +202,49 @@ class AdaptiveVote:
             notes={"capped_rate": float(1.0 - replay.settled.mean())},
         )
 
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: VoteSettings) -> list[LiveAnswer]:
+        """Draw one sample at a time until the rule stops (``perms`` is the replay's only)."""
+        if context.samples is None:
+            raise InputError(f"strategy {self.name!r}: a live run needs a sample source")
+        rule = self.make_rule(settings)
+        answers = []
+        for problem in problems:
+            ids: dict[str, int] = {}
+            tally = VoteTally.empty(1, settings.cap)  # cap draws hold at most cap distinct answers
+            one = np.zeros(1, dtype=np.int64)
+            drawn = []
+            while not drawn or not should_stop(tally, rule, settings.cap, settings.min)[0]:
+                (sample,) = context.samples.draw(0, problem, [len(drawn)])
+                drawn.append(sample)
+                answer_id = settings.cap if sample.answer is None else ids.setdefault(sample.answer, len(ids))
+                tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
+            names = {i: a for a, i in ids.items()}
+            answer = names.get(int(tally.leader[0]))
+            answers.append(LiveAnswer(
+                problem_id=problem.problem_id,
+                answer=answer,
+                correct=answer is not None and any(s.correct for s in drawn if s.answer == answer),
+                draws=len(drawn),
+                infer_flops=live_cost(drawn, len(drawn), with_verifier=False),
+                seconds=float(sum(s.wall_seconds for s in drawn)),
+                samples=tuple(drawn),
+            ))
+        return answers
+
 
 ADAPTIVE_VOTE = STRATEGIES.register("adaptive-vote")(
     AdaptiveVote(
         name="adaptive-vote",
         description="vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples",
-        params=(CONF, CAP, MIN, PERMS),
-        make_rule=lambda s: PosteriorRule(conf=float(s["conf"])),
+        settings_type=AdaptiveVoteSettings,
+        make_rule=lambda s: PosteriorRule(conf=s.conf),
     )
 )
 WINDOW_VOTE = STRATEGIES.register("window-vote")(
     AdaptiveVote(
         name="window-vote",
         description="vote until the last `window` answers agree, at most cap samples",
-        params=(WINDOW, CAP, MIN, PERMS),
-        make_rule=lambda s: WindowRule(window=int(s["window"])),
+        settings_type=WindowVoteSettings,
+        make_rule=lambda s: WindowRule(window=s.window),
     )
 )
-
-
-# ---------------------------------------------------------------- live
-
-
-@dataclass(frozen=True)
-class LiveVote:
-    """One problem answered live. ``samples`` are every generated sample, as the sweep would store them."""
-
-    answer: str | None
-    correct: bool
-    draws: int  # samples the stopping rule consumed
-    samples: tuple[Sample, ...]  # >= draws when drawing in batches (the tail of the last batch is wasted)
-    backend_calls: int
-    prefill_flops: float  # per backend call: a call re-reads the prompt unless the server caches it
-    decode_flops: float  # every generated sample's decode
-    wall_seconds: float
-
-    @property
-    def infer_flops(self) -> float:
-        return self.prefill_flops + self.decode_flops
-
-
-def run_live(
-    backend: Backend,
-    task: Task,
-    problem: Problem,
-    config: SamplingConfig,
-    run_seed: int,
-    settings: Mapping[str, object],
-    strategy: str = "adaptive-vote",
-    batch: int = 1,
-    run: str = "live",
-) -> LiveVote:
-    """Answer ``problem`` by drawing from ``backend`` until ``strategy``'s rule stops.
-
-    Sample i has the sweep's seed ``sample_seed(run_seed, backend.name,
-    task.name, problem_id, i)``. ``settings`` are the strategy's (``perms`` is
-    ignored). ``batch`` samples are requested per backend call.
-    """
-    vote = STRATEGIES.get(strategy)
-    if not isinstance(vote, AdaptiveVote):
-        raise InputError(f"run_live: strategy {strategy!r} is not an adaptive vote (use adaptive-vote or window-vote)")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise InputError(f"run_live: batch must be a positive int, got {batch!r}")
-    resolved = resolve_settings(vote, settings)
-    cap, min_draws = vote.limits(resolved)
-    rule = vote.make_rule(resolved)
-    prompt_tokens = backend.count_tokens(problem.prompt)
-    ids: dict[str, int] = {}
-    tally = VoteTally.empty(1, cap)  # cap draws hold at most cap distinct answers
-    one = np.zeros(1, dtype=np.int64)
-    samples: list[Sample] = []
-    calls, stopped, started = 0, False, time.perf_counter()
-    while not stopped:
-        start = len(samples)
-        seeds = [sample_seed(run_seed, backend.name, task.name, problem.problem_id, i)
-                 for i in range(start, min(start + batch, cap))]
-        t0 = time.perf_counter()
-        (generations,) = backend.generate([problem.prompt], [seeds], config, task.stop)
-        per_sample = (time.perf_counter() - t0) / len(seeds)
-        calls += 1
-        for index, generation in enumerate(generations, start=start):
-            sample = _to_sample(run, backend, task, problem, config, index, generation, prompt_tokens, per_sample)
-            if sample.status != "ok":
-                raise RuntimeError(f"run_live: problem {problem.problem_id!r} sample {index} failed: {sample.error}")
-            samples.append(sample)
-            if stopped:
-                continue  # generated in the same batch after the stop: paid for, not counted
-            answer_id = cap if sample.answer is None else ids.setdefault(sample.answer, len(ids))
-            tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
-            stopped = bool(should_stop(tally, rule, cap, min_draws)[0])
-    draws = int(tally.draws[0])
-    names = {i: a for a, i in ids.items()}
-    answer = names.get(int(tally.leader[0]))
-    return LiveVote(
-        answer=answer,
-        correct=any(s.correct for s in samples[:draws] if answer is not None and s.answer == answer),
-        draws=draws,
-        samples=tuple(samples),
-        backend_calls=calls,
-        prefill_flops=samples[0].prefill_flops * (calls if backend.prefill_shared else len(samples)),
-        decode_flops=float(sum(s.decode_flops for s in samples)),
-        wall_seconds=time.perf_counter() - started,
-    )

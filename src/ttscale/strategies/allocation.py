@@ -48,17 +48,30 @@ from typing import Sequence
 import numpy as np
 from scipy.special import betainc, betaln, gammaln
 
+from pydantic import Field, model_validator
+
 from ttscale.errors import InputError
-from ttscale.pools import Pool
-from ttscale.strategies.adaptive_vote import PERMS, correct_by_class, pool_classes, random_orders
-from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.strategies.adaptive_vote import correct_by_class, pool_classes, random_orders
+from ttscale.strategies.base import REPLAY, Evaluation, check_aligned
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 
-BUDGET = Param("budget", float, 1, 1_000_000, None, "mean samples per problem; the set may draw budget x problems")
-PROBE = Param("probe", int, 1, 1_000_000, 2, "samples every problem gets first, to judge its difficulty")
-CONF = Param("conf", float, 0.5, 0.999999, 0.95, "a vote is settled when P(leader is the mode) >= conf")
-HOPELESS = Param("hopeless", float, 0, 1, 0.1, "give up when the leader share (or pass rate) is credibly below this")
+
+class AllocationSettings(TypedSettings):
+    budget: float = Field(ge=1, le=1_000_000, description="mean samples per problem; the set may draw budget x problems")
+    probe: int = Field(2, ge=1, le=1_000_000, description="samples every problem gets first, to judge its difficulty")
+    conf: float = Field(0.95, ge=0.5, le=0.999999, description="a vote is settled when P(leader is the mode) >= conf")
+    hopeless: float = Field(0.1, ge=0, le=1, description="give up when the leader share (or pass rate) is credibly "
+                                                          "below this")
+    perms: int = Field(200, ge=1, le=100_000, description="random orders of each pool averaged by the replay")
+
+    @model_validator(mode="after")
+    def _probe_within_budget(self):
+        if self.probe > self.budget:
+            raise ValueError(f"parameter 'probe' must be <= budget={self.budget:g}, got {self.probe}")
+        return self
 HORIZONS = (1, 2, 4, 8, 16)
 HOPELESS_CREDIBILITY = 0.95
 
@@ -247,31 +260,31 @@ def allocate(
 
 @dataclass(frozen=True)
 class DifficultyAwareAllocation:
+    """Replay only, for now: a live mode would spend one budget across the problems of a batch request."""
+
     name: str = "allocate"
     description: str = "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest"
-    params: tuple[Param, ...] = (BUDGET, PROBE, CONF, HOPELESS, PERMS)
+    settings_type: type[TypedSettings] = AllocationSettings
     n_models: int | None = 1
     uses_verifier: bool = False  # set per evaluation: the verifier is used (and paid) when the pools have one
+    modes: frozenset[str] = frozenset({REPLAY})
 
-    def needs_calibration(self, settings: Settings) -> bool:
+    def needs_calibration(self, settings: AllocationSettings) -> bool:
         return False
 
-    def evaluate(
-        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
-    ) -> Evaluation:
+    def replay(self, cells: Sequence[Sequence[Pool]], settings: AllocationSettings, calibration=None,
+               seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, 1)
         pools = list(cells[0])
-        budget, probe = float(settings["budget"]), int(settings["probe"])
+        budget, probe = settings.budget, settings.probe
         small = min(pools, key=lambda p: p.n)
-        if probe > budget:
-            raise InputError(f"strategy {self.name!r}: parameter 'probe' must be <= budget={budget:g}, got {probe}")
         if budget > small.n:
             raise InputError(
                 f"strategy {self.name!r}: parameter 'budget' must be <= the pool size "
                 f"({small.n} for problem {small.problem_id!r}), got {budget:g}"
             )
-        orders = random_orders(pools, int(settings["perms"]), max(p.n for p in pools), seed)
-        replay = allocate(pools, budget, probe, float(settings["conf"]), float(settings["hopeless"]), orders)
+        orders = random_orders(pools, settings.perms, max(p.n for p in pools), seed)
+        replay = allocate(pools, budget, probe, settings.conf, settings.hopeless, orders)
         verify = all(p.verified is not None for p in pools)
         draws = replay.draws.mean(axis=0)
         return Evaluation(

@@ -1,60 +1,40 @@
-"""What every strategy is: typed settings in, a per-problem ledger out.
+"""What every strategy is: typed settings, and a replay mode, a live mode, or both.
 
-A strategy turns stored pools into answers. It sees one list of pools per model
-(aligned: ``cells[m][i]`` is problem ``i`` for model ``m``), optionally the
-pools of a calibration split (for strategies that choose a threshold), and its
-settings (``k``, ``conf``, ``budget`` ...). It returns an ``Evaluation``: per
-problem, the expected score and the expected compute it spent, every model's
-work included. ``summarize`` adds the bootstrap CI over problems.
+A strategy turns a budget into one answer per problem. It declares:
 
-Strategies are parsed from ``NAME[:param=value,...]`` specs; every parameter is
-typed and bounded, and an error names the strategy, the parameter and the value.
+- ``settings_type``: a frozen, typed settings model (``ttscale.settings``),
+  validated on construction; errors name the strategy, the parameter and the value;
+- ``modes``: ``replay`` — evaluated from stored pools, exactly or averaged over
+  random orders, with no new generation (``replay(cells, settings, calibration,
+  seed) -> Evaluation``); ``live`` — run on backends, drawing what it decides to
+  draw (``live(context, problems, settings) -> [LiveAnswer]``).
+
+Live strategies never construct a backend: they draw samples through the
+context's ``SampleSource`` (sample i of a problem has the sweep's seed i, so a
+live answer equals the replay of a stored pool read in the same order), or, for
+tree search, extend prefixes on the context's backends. ``summarize`` turns an
+``Evaluation`` into a point's numbers with a bootstrap CI over problems.
 """
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from ttscale import estimators
+from ttscale.backends import Backend
 from ttscale.errors import InputError
-from ttscale.pools import Pool
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.specs import format_spec, parse_spec
+from ttscale.store import SearchResults
+from ttscale.strategies.step_scorers import ScorerChoice
+from ttscale.types import ModelCard, Problem, Sample, Task
 
-Settings = Mapping[str, float]
-
-
-@dataclass(frozen=True)
-class Param:
-    """One setting of a strategy, accepted in ``low..high``."""
-
-    name: str
-    kind: type  # int or float
-    low: float
-    high: float
-    default: float | None  # None: required
-    doc: str
-
-    def check(self, strategy: str, value: object) -> float:
-        if isinstance(value, str):
-            try:
-                value = self.kind(value) if self.kind is float else int(value)
-            except ValueError:
-                raise InputError(
-                    f"strategy {strategy!r}: parameter {self.name!r} must be {self.kind.__name__} "
-                    f"in {self.low:g}..{self.high:g}, got {value!r}"
-                ) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"strategy {strategy!r}: parameter {self.name!r} must be a number, got {value!r}")
-        if self.kind is int and float(value) != int(value):
-            raise InputError(f"strategy {strategy!r}: parameter {self.name!r} must be an integer, got {value!r}")
-        if not self.low <= value <= self.high:
-            raise InputError(
-                f"strategy {strategy!r}: parameter {self.name!r} must be in {self.low:g}..{self.high:g}, got {value!r}"
-            )
-        return self.kind(value)
+REPLAY, LIVE = "replay", "live"
 
 
 @dataclass(frozen=True)
@@ -69,24 +49,69 @@ class Evaluation:
     notes: Mapping[str, float] = field(default_factory=dict)  # e.g. chosen threshold, escalation rate
 
 
+@dataclass(frozen=True)
+class LiveAnswer:
+    """One problem answered live: the answer, its verdict, what it drew and what that cost."""
+
+    problem_id: str
+    answer: str | None
+    correct: bool
+    draws: float  # samples (or steps) the strategy consumed
+    infer_flops: float
+    seconds: float
+    samples: tuple[Sample, ...] = ()  # every generated sample, as a sweep would store them
+    notes: Mapping[str, float] = field(default_factory=dict)
+
+
+class SampleSource(Protocol):
+    """Samples of a problem from one of the strategy's models, by index.
+
+    Sample i carries the sweep's seed for index i, so a source that generates
+    and a source that reads a stored pool give the same samples.
+    """
+
+    @property
+    def n_models(self) -> int: ...
+
+    def model(self, index: int) -> ModelCard: ...
+
+    def draw(self, model: int, problem: Problem, indices: Sequence[int]) -> list[Sample]: ...
+
+
+@dataclass(frozen=True)
+class LiveContext:
+    """What a live strategy may use: the task, samples by index, backends, a place to keep results."""
+
+    task: Task
+    samples: SampleSource | None = None
+    backends: Sequence[Backend] = ()
+    run_seed: int = 0
+    results: SearchResults | None = None  # tree search: per-problem results, so a killed run resumes
+    value_scorers: Mapping[str, ScorerChoice] = field(default_factory=dict)  # model name -> learned value
+    progress: Callable[[int], None] | None = None  # called with the number of problems just answered
+
+
 class Strategy(Protocol):
     name: str
     description: str
-    params: tuple[Param, ...]
+    settings_type: type[TypedSettings]
     n_models: int | None  # 1; 2 for (small, large) cascades; None for any number >= 2
     uses_verifier: bool
+    modes: frozenset[str]
 
-    def needs_calibration(self, settings: Settings) -> bool:
-        """Whether these settings choose something on calibration pools (so the calls need them)."""
+    def needs_calibration(self, settings: TypedSettings) -> bool:
+        """Whether these settings choose something on calibration pools (so replay needs them)."""
         ...
 
-    def evaluate(
+    def replay(
         self,
         cells: Sequence[Sequence[Pool]],
-        settings: Settings,
+        settings: TypedSettings,
         calibration: Sequence[Sequence[Pool]] | None,
         seed: int,
     ) -> Evaluation: ...
+
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: TypedSettings) -> list[LiveAnswer]: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +119,7 @@ class StrategyResult:
     """An evaluation summarised over problems (means, bootstrap CI)."""
 
     strategy: str  # canonical spec, e.g. "adaptive-vote:cap=32,conf=0.95"
-    settings: Settings
+    settings: Mapping[str, float]
     performance: float
     ci_low: float
     ci_high: float
@@ -113,11 +138,17 @@ class StrategyResult:
         return int(round(self.mean_draws))
 
 
-def summarize(name: str, settings: Settings, evaluation: Evaluation, n_boot: int = 500, seed: int = 0) -> StrategyResult:
+def spec_of(name: str, settings: TypedSettings) -> str:
+    """The canonical ``NAME:param=value,...`` of a strategy at these settings."""
+    return format_spec(name, settings.numbers())
+
+
+def summarize(name: str, settings: TypedSettings, evaluation: Evaluation, n_boot: int = 500,
+              seed: int = 0) -> StrategyResult:
     low, high = estimators.bootstrap_ci(evaluation.performance, n_boot=n_boot, seed=seed)
     return StrategyResult(
-        strategy=format_spec(name, settings),
-        settings=dict(settings),
+        strategy=spec_of(name, settings),
+        settings=settings.numbers(),
         performance=float(np.mean(evaluation.performance)),
         ci_low=float(low),
         ci_high=float(high),
@@ -129,47 +160,32 @@ def summarize(name: str, settings: Settings, evaluation: Evaluation, n_boot: int
     )
 
 
-def resolve_settings(strategy: Strategy, given: Mapping[str, object]) -> dict[str, float]:
-    """Checked settings with defaults filled in; unknown names get "did you mean"."""
-    params = {p.name: p for p in strategy.params}
-    for name in given:
-        if name not in params:
-            close = difflib.get_close_matches(name, params, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            known = ", ".join(sorted(params)) or "none"
-            raise InputError(f"strategy {strategy.name!r}: unknown parameter {name!r}{hint} (known: {known})")
-    settings: dict[str, float] = {}
-    for name, param in params.items():
-        if name in given:
-            settings[name] = param.check(strategy.name, given[name])
-        elif param.default is None:
-            raise InputError(f"strategy {strategy.name!r}: parameter {name!r} is required ({param.doc})")
-        else:
-            settings[name] = param.kind(param.default)
-    return settings
+def evaluation_of(answers: Sequence[LiveAnswer], extra_train_flops: float = 0.0,
+                  notes: Mapping[str, float] | None = None) -> Evaluation:
+    """Live answers as an evaluation (one row per problem), for points next to the replayed ones."""
+    return Evaluation(
+        performance=np.array([float(a.correct) for a in answers]),
+        infer_flops=np.array([a.infer_flops for a in answers]),
+        infer_seconds=np.array([a.seconds for a in answers]),
+        draws=np.array([float(a.draws) for a in answers]),
+        extra_train_flops=extra_train_flops,
+        notes=dict(notes or {}),
+    )
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``"name:a=1,b=2"`` -> ``("name", {"a": "1", "b": "2"})`` (values unchecked)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"--strategy: expected 'NAME' or 'NAME:param=value,...', got {spec!r}")
-    name, _, rest = spec.strip().partition(":")
-    raw: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not eq or not key or not value:
-            raise InputError(f"--strategy {spec!r}: expected param=value, got {item!r}")
-        if key in raw:
-            raise InputError(f"--strategy {spec!r}: parameter {key!r} is given twice")
-        raw[key] = value
-    return name.strip(), raw
+def settings_of(strategy: Strategy, raw: Mapping[str, object]) -> TypedSettings:
+    """Checked settings of ``strategy`` from raw values (defaults filled in)."""
+    return strategy.settings_type.parse(f"strategy {strategy.name!r}", raw)
 
 
-def format_spec(name: str, settings: Settings) -> str:
-    if not settings:
-        return name
-    return name + ":" + ",".join(f"{k}={settings[k]:g}" for k in sorted(settings))
+def parse_strategy_spec(spec: str) -> tuple[str, dict[str, str]]:
+    return parse_spec(spec, "--strategy")
+
+
+def check_mode(strategy: Strategy, mode: str) -> None:
+    if mode not in strategy.modes:
+        have = " and ".join(sorted(strategy.modes))
+        raise InputError(f"strategy {strategy.name!r} has no {mode} mode (it runs {have} only)")
 
 
 def check_aligned(name: str, cells: Sequence[Sequence[Pool]], n_models: int | None) -> None:
@@ -186,3 +202,13 @@ def check_aligned(name: str, cells: Sequence[Sequence[Pool]], n_models: int | No
             raise InputError(
                 f"strategy {name!r}: models {cells[0][0].model!r} and {cell[0].model!r} were not sampled on the same problems"
             )
+
+
+def live_cost(samples: Sequence[Sample], calls: int, with_verifier: bool) -> float:
+    """FLOPs of the drawn samples: the prompt prefilled once per backend call when the backend shares
+    it (else once per sample), every sample's decode, and the verifier on each when it is used."""
+    if not samples:
+        return 0.0
+    prefills = calls if samples[0].prefill_shared else len(samples)
+    verifier = sum(s.verifier_flops for s in samples) if with_verifier else 0.0
+    return samples[0].prefill_flops * prefills + sum(s.decode_flops for s in samples) + verifier

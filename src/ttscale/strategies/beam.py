@@ -17,34 +17,28 @@ so one backend call serves every live beam of every problem at a level.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from ttscale.errors import InputError
+from pydantic import Field
+
+from ttscale.settings import TypedSettings
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
-from ttscale.types import SearchOutcome
 from ttscale.strategies.step_scorers import StepScorer, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
-from ttscale.types import Problem
+from ttscale.types import Problem, SearchOutcome
 
 
-@dataclass(frozen=True)
-class BeamSettings:
-    width: int = 4  # partial solutions kept per level
-    expansions: int = 4  # steps sampled per kept partial solution
-    scorer: str = "logprob"  # "logprob" or "value"
-    temperature: float = 1.0
+class BeamSettings(TypedSettings):
+    width: int = Field(4, ge=1, le=10_000, description="partial solutions kept per level")
+    expansions: int = Field(4, ge=1, le=10_000, description="steps sampled per kept partial solution")
+    scorer: Literal["logprob", "value"] = Field("logprob", description="the model's own log-probability, or a "
+                                                                        "learned value model")
+    temperature: float = Field(1.0, ge=0.0, le=10.0, description="sampling temperature of each step")
 
-    algorithm = "beam"
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.expansions < 1:
-            raise InputError(f"BeamSettings: width and expansions must be >= 1, got {self.width}, {self.expansions}")
+    algorithm: ClassVar[str] = "beam"
 
     def max_step_samples(self, max_depth: int) -> int:
         return self.width * self.expansions * max_depth
-
-    def numbers(self) -> dict[str, float]:
-        return {"width": self.width, "expansions": self.expansions, "temperature": self.temperature}
 
 
 def _ranked(nodes: list[Node]) -> list[Node]:

@@ -11,7 +11,8 @@ The threshold is chosen on the calibration pools, never on the scored ones:
 the cheapest threshold (lowest mean inference FLOPs on calibration) whose
 calibration accuracy is within ``tol`` of the large model alone at k_large on
 the same calibration problems. Always escalating meets that bar exactly, so a
-threshold always exists. A fixed ``threshold`` (>= 0) skips calibration.
+threshold always exists. A fixed ``threshold`` skips calibration (unset, the
+default, means "choose it on calibration").
 
 Compute: the small model's draws always, the large model's (its prefill
 included) only on escalated problems, each model charged through its own
@@ -21,6 +22,10 @@ Replay is exact, no sampling: for each pool the distribution of the leading
 answer's count over all C(n, k) subsets, jointly with whether that answer is
 correct, is counted in closed form (``lead_distribution``); the two models'
 draws are independent, so the cascade's expectations are sums over it.
+
+Live (a fixed threshold only): the small model's samples 0..k_small-1, the
+same answer rule and confidence; below the threshold the large model's samples
+0..k_large-1 answer instead.
 """
 
 from __future__ import annotations
@@ -32,12 +37,24 @@ from typing import Sequence
 
 import numpy as np
 
+from pydantic import Field
+
 from ttscale import estimators
 from ttscale.errors import InputError
-from ttscale.estimators.majority import answer_classes
-from ttscale.pools import Pool
-from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.estimators.majority import answer_classes, plurality
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.strategies.base import (
+    LIVE,
+    REPLAY,
+    Evaluation,
+    LiveAnswer,
+    LiveContext,
+    check_aligned,
+    live_cost,
+)
 from ttscale.strategies.registry import STRATEGIES
+from ttscale.types import Problem, Sample
 
 # Confidence is in [0, 1]; a threshold above 1 escalates every problem.
 ALWAYS_ESCALATE = 2.0
@@ -230,40 +247,55 @@ def _check_calibration(cells, calibration) -> None:
         )
 
 
+class CascadeSettings(TypedSettings):
+    k_small: int = Field(4, ge=1, le=1_000_000, description="samples from the small model")
+    k_large: int = Field(1, ge=1, le=1_000_000, description="samples from the large model, on escalated problems")
+    tol: float = Field(0.01, ge=0.0, le=1.0, description="calibration accuracy may trail the large model alone by "
+                                                          "this much")
+    threshold: float | None = Field(None, ge=0.0, le=ALWAYS_ESCALATE,
+                                    description="escalate below this confidence; unset: chosen on calibration; "
+                                                "0: never; above 1: always")
+
+
+def _answer(samples: Sequence[Sample], with_verifier: bool) -> tuple[Sample | None, float]:
+    """The answer sample and its confidence: the first verified one (confidence 1, else 0) with a
+    verifier, else the plurality answer and its share of the draws."""
+    if with_verifier:
+        chosen = next((s for s in samples if s.verified), None)
+        return chosen, float(chosen is not None)
+    winner = plurality([s.answer for s in samples])
+    if winner is None:
+        return None, 0.0
+    votes = [s for s in samples if s.answer == winner]
+    return votes[0], len(votes) / len(samples)
+
+
 @dataclass(frozen=True)
 class CascadeStrategy:
     name: str = "cascade"
     description: str = "small model first; escalate to the large one when its vote agreement is below a calibrated threshold"
-    params: tuple[Param, ...] = (
-        Param("k_small", int, 1, 1_000_000, 4, "samples from the small model"),
-        Param("k_large", int, 1, 1_000_000, 1, "samples from the large model, on escalated problems"),
-        Param("tol", float, 0.0, 1.0, 0.01, "calibration accuracy may trail the large model alone by this much"),
-        Param("threshold", float, -1.0, ALWAYS_ESCALATE, -1.0,
-              "escalate below this confidence; < 0: chosen on calibration; 0: never; > 1: always"),
-    )
+    settings_type: type[TypedSettings] = CascadeSettings
     n_models: int | None = 2
     uses_verifier: bool = False  # decided per call: pools with verdicts use the verifier
+    modes: frozenset[str] = frozenset({REPLAY, LIVE})
 
-    def needs_calibration(self, settings: Settings) -> bool:
-        """A threshold < 0 is chosen on calibration; a fixed one needs none."""
-        return float(settings["threshold"]) < 0
+    def needs_calibration(self, settings: CascadeSettings) -> bool:
+        """An unset threshold is chosen on calibration; a fixed one needs none."""
+        return settings.threshold is None
 
-    def evaluate(
-        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
-    ) -> Evaluation:
+    def replay(self, cells: Sequence[Sequence[Pool]], settings: CascadeSettings, calibration=None,
+               seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, 2)
-        k_small, k_large = int(settings["k_small"]), int(settings["k_large"])
-        threshold = float(settings["threshold"])
-        calibrate = threshold < 0
+        k_small, k_large = settings.k_small, settings.k_large
+        calibrate = settings.threshold is None
         if calibrate:
             _check_calibration(cells, calibration)
         # One answer rule for both splits: the verifier only where every pool has verdicts.
         with_verifier = _uses_verifier(list(cells) + (list(calibration) if calibrate else []))
         notes: dict[str, float] = {}
+        threshold = settings.threshold
         if calibrate:
-            chosen = choose_threshold(
-                calibration[0], calibration[1], k_small, k_large, float(settings["tol"]), with_verifier
-            )
+            chosen = choose_threshold(calibration[0], calibration[1], k_small, k_large, settings.tol, with_verifier)
             threshold = chosen.threshold
             notes.update(
                 calib_target=chosen.target,
@@ -280,6 +312,36 @@ class CascadeStrategy:
             draws=result.draws,
             notes=notes,
         )
+
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: CascadeSettings) -> list[LiveAnswer]:
+        if settings.threshold is None:
+            raise InputError("strategy 'cascade': a live cascade needs a fixed threshold= (a calibrated one is "
+                             "chosen on calibration pools, by replay)")
+        if context.samples is None:
+            raise InputError("strategy 'cascade': a live run needs a sample source")
+        with_verifier = context.task.has_verifier
+        answers = []
+        for problem in problems:
+            small = context.samples.draw(0, problem, list(range(settings.k_small)))
+            chosen, confidence = _answer(small, with_verifier)
+            cost, drawn = live_cost(small, 1, with_verifier), list(small)
+            escalated = confidence < settings.threshold
+            if escalated:
+                large = context.samples.draw(1, problem, list(range(settings.k_large)))
+                chosen, _ = _answer(large, with_verifier)
+                cost += live_cost(large, 1, with_verifier)
+                drawn += large
+            answers.append(LiveAnswer(
+                problem_id=problem.problem_id,
+                answer=None if chosen is None else chosen.answer,
+                correct=chosen is not None and chosen.correct,
+                draws=len(drawn),
+                infer_flops=cost,
+                seconds=float(sum(s.wall_seconds for s in drawn)),
+                samples=tuple(drawn),
+                notes={"escalated": float(escalated)},
+            ))
+        return answers
 
 
 CASCADE = STRATEGIES.register("cascade")(CascadeStrategy())

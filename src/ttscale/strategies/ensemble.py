@@ -14,6 +14,9 @@ averages ``perms`` independent draws (a uniformly random k-subset of each
 model's pool per draw), seeded by (seed, problem id). Compute is exact. The
 Monte-Carlo standard error of the mean performance is in
 ``Evaluation.notes["mc_standard_error"]``.
+
+Live: samples 0..k-1 of every model, one plurality vote over all of them
+(``estimators.majority.plurality``), each model paying its own prefill.
 """
 
 from __future__ import annotations
@@ -23,11 +26,28 @@ from typing import Sequence
 
 import numpy as np
 
+from pydantic import Field
+
 from ttscale.errors import InputError
-from ttscale.pools import Pool
-from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.estimators.majority import plurality
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.strategies.base import (
+    LIVE,
+    REPLAY,
+    Evaluation,
+    LiveAnswer,
+    LiveContext,
+    check_aligned,
+    live_cost,
+)
 from ttscale.strategies.registry import STRATEGIES
-from ttscale.types import stable_hash
+from ttscale.types import Problem, stable_hash
+
+
+class EnsembleSettings(TypedSettings):
+    k: int = Field(1, ge=1, le=1_000_000, description="samples per model")
+    perms: int = Field(1000, ge=1, le=1_000_000, description="random draws per problem (Monte-Carlo replay)")
 
 
 @dataclass(frozen=True)
@@ -92,21 +112,18 @@ def union_vote_wins(pools: Sequence[Pool], k: int, perms: int, seed: int) -> np.
 class EnsembleStrategy:
     name: str = "ensemble"
     description: str = "k samples from each model; plurality answer of all of them"
-    params: tuple[Param, ...] = (
-        Param("k", int, 1, 1_000_000, 1, "samples per model"),
-        Param("perms", int, 1, 1_000_000, 1000, "random draws per problem (Monte-Carlo replay)"),
-    )
+    settings_type: type[TypedSettings] = EnsembleSettings
     n_models: int | None = None
     uses_verifier: bool = False
+    modes: frozenset[str] = frozenset({REPLAY, LIVE})
 
-    def needs_calibration(self, settings: Settings) -> bool:
+    def needs_calibration(self, settings: EnsembleSettings) -> bool:
         return False
 
-    def evaluate(
-        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
-    ) -> Evaluation:
+    def replay(self, cells: Sequence[Sequence[Pool]], settings: EnsembleSettings, calibration=None,
+               seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, None)
-        k, perms = int(settings["k"]), int(settings["perms"])
+        k, perms = settings.k, settings.perms
         for cell in cells:
             too_small = [p.problem_id for p in cell if p.n < k]
             if too_small:
@@ -125,6 +142,27 @@ class EnsembleStrategy:
             draws=np.full(len(problems), float(k * len(cells))),
             notes={"mc_standard_error": float(np.sqrt(variance))},
         )
+
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: EnsembleSettings) -> list[LiveAnswer]:
+        """Every model of the sample source votes."""
+        if context.samples is None or context.samples.n_models < 2:
+            raise InputError("strategy 'ensemble': a live run needs a sample source of at least 2 models")
+        answers = []
+        for problem in problems:
+            per_model = [context.samples.draw(m, problem, list(range(settings.k)))
+                         for m in range(context.samples.n_models)]
+            drawn = [s for samples in per_model for s in samples]
+            winner = plurality([s.answer for s in drawn])
+            answers.append(LiveAnswer(
+                problem_id=problem.problem_id,
+                answer=winner,
+                correct=winner is not None and any(s.correct for s in drawn if s.answer == winner),
+                draws=len(drawn),
+                infer_flops=sum(live_cost(samples, 1, False) for samples in per_model),
+                seconds=float(sum(s.wall_seconds for s in drawn)),
+                samples=tuple(drawn),
+            ))
+        return answers
 
 
 ENSEMBLE = STRATEGIES.register("ensemble")(EnsembleStrategy())

@@ -25,37 +25,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from ttscale.errors import InputError
+from pydantic import Field
+
+from ttscale.settings import TypedSettings
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
-from ttscale.types import SearchOutcome
 from ttscale.strategies.step_scorers import StepScorer, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
-from ttscale.types import Problem
+from ttscale.types import Problem, SearchOutcome
 
 
-@dataclass(frozen=True)
-class MCTSSettings:
-    expansions: int = 8  # node expansions per problem: the budget
-    branch: int = 4  # steps sampled per expansion
-    exploration: float = 1.0  # the UCT constant (values are in [0, 1])
-    scorer: str = "value"  # "logprob" or "value"
-    temperature: float = 1.0
+class MCTSSettings(TypedSettings):
+    expansions: int = Field(8, ge=1, le=100_000, description="node expansions per problem: the budget")
+    branch: int = Field(4, ge=1, le=10_000, description="steps sampled per expansion")
+    exploration: float = Field(1.0, ge=0.0, le=100.0, description="the UCT constant (values are in [0, 1])")
+    scorer: Literal["logprob", "value"] = Field("logprob", description="the model's own log-probability, or a "
+                                                                      "learned value model")
+    temperature: float = Field(1.0, ge=0.0, le=10.0, description="sampling temperature of each step")
 
-    algorithm = "mcts"
-
-    def __post_init__(self) -> None:
-        if self.expansions < 1 or self.branch < 1 or self.exploration < 0:
-            raise InputError(f"MCTSSettings: expansions, branch >= 1 and exploration >= 0 needed, got "
-                             f"{self.expansions}, {self.branch}, {self.exploration}")
+    algorithm: ClassVar[str] = "mcts"
 
     def max_step_samples(self, max_depth: int) -> int:
         return self.expansions * self.branch
-
-    def numbers(self) -> dict[str, float]:
-        return {"expansions": self.expansions, "branch": self.branch, "exploration": self.exploration,
-                "temperature": self.temperature}
 
 
 def _uct(parent: Node, child: Node, exploration: float) -> float:

@@ -39,6 +39,14 @@ class StepScorer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ScorerChoice:
+    """A scorer with what it cost before deployment (a learned value model's training and data FLOPs)."""
+
+    scorer: StepScorer
+    extra_train_flops: float = 0.0
+
+
 class ValuePredictor(Protocol):
     """What ``ValueScorer`` needs from a value model (``ttscale.lab.value_model.ValueModel``)."""
 

@@ -1,79 +1,40 @@
-"""Tree search over reasoning steps as a technique: live search, stored per problem, turned into points.
+"""Tree search over reasoning steps: ``beam`` and ``mcts``, live strategies of the one registry.
 
 The pieces: ``step_search`` (steps, step formats, batched step sampling and
 its FLOP ledger), ``step_scorers`` (the model's own log-probability, a learned
 value model), ``beam`` and ``mcts`` (the searches), ``store.search_results`` (the
-results table that makes a run resumable). This module runs a search over a
-list of problems in chunks, skipping problems whose result is stored, and
-turns the per-problem outcomes into tradeoff points comparable with the
-replayed strategies: performance with a bootstrap CI over problems, inference
-compute per problem (generation + scoring), training compute of the model
-plus, for a learned value, what training the value model cost (its training
-FLOPs and the FLOPs of sampling its calibration data).
+results table that makes a run resumable). ``run_search`` runs a search over a
+list of problems in chunks, skipping problems whose result is stored.
 
-Unlike the replayed strategies, a search cannot be replayed from stored pools
-(it chooses which prefixes to extend), so it is not in the strategy registry;
-``tree_search_points`` is its entry point.
+A search cannot be replayed from stored pools (it chooses which prefixes to
+extend), so its only mode is live: it extends prefixes on the context's
+backend, scored by the model's log-probability or by a learned value model the
+context supplies (whose training and data FLOPs the caller adds to training
+compute).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ttscale.backends import Backend
-from ttscale.backends.tiny import TinyBackend
 from ttscale.errors import InputError
 from ttscale.store import SearchResults
-from ttscale.strategies.base import Evaluation, parse_spec, summarize
+from ttscale.strategies.base import LIVE, Evaluation, LiveAnswer, LiveContext
 from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
-from ttscale.types import SearchOutcome
-from ttscale.strategies.step_scorers import LogProbScorer, StepScorer, ValueScorer
+from ttscale.strategies.registry import STRATEGIES
+from ttscale.strategies.step_scorers import LogProbScorer, StepScorer
 from ttscale.strategies.step_search import StepSampler, Steps, step_format_for
-from ttscale.techniques import PointDetail
-from ttscale.types import ModelCard, Point, Problem, stable_hash
+from ttscale.types import ModelCard, Problem, SearchOutcome, stable_hash
 
 SearchSettings = BeamSettings | MCTSSettings
 ProgressFn = Callable[[int], None]  # called with the number of problems just finished
 ALGORITHM_NAMES = {"beam": "beam search", "mcts": "MCTS"}
-
-
-SEARCHES = {"beam": BeamSettings, "mcts": MCTSSettings}
-
-
-def search_from_spec(spec: str) -> SearchSettings | None:
-    """``beam:width=2,expansions=4`` or ``mcts:expansions=16,branch=4`` -> settings; None for any other name.
-
-    Errors name the spec, the parameter and the value; ranges are checked by the settings themselves.
-    """
-    name, raw = parse_spec(spec)
-    kind = SEARCHES.get(name)
-    if kind is None:
-        return None
-    defaults = {f.name: f.default for f in dataclasses.fields(kind)}
-    values: dict[str, object] = {}
-    for key, text in raw.items():
-        if key not in defaults:
-            raise InputError(f"--strategy {spec!r}: {name} has no parameter {key!r} (known: {', '.join(defaults)})")
-        if key == "scorer":
-            values[key] = text
-            continue
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError(f"--strategy {spec!r}: {key} must be a number, got {text!r}") from None
-        if isinstance(defaults[key], int):
-            if not number.is_integer():
-                raise InputError(f"--strategy {spec!r}: {key} must be an integer, got {text!r}")
-            number = int(number)
-        values[key] = number
-    values.setdefault("scorer", "logprob")
-    if values["scorer"] not in ("logprob", "value"):
-        raise InputError(f"--strategy {spec!r}: scorer must be 'logprob' or 'value', got {values['scorer']!r}")
-    return kind(**values)
+SEARCH_FUNCTIONS = {"beam": beam_search, "mcts": mcts_search}
 
 
 def default_search_settings(scorers: tuple[str, ...] = ("logprob", "value")) -> tuple[SearchSettings, ...]:
@@ -85,11 +46,6 @@ def default_search_settings(scorers: tuple[str, ...] = ("logprob", "value")) -> 
         grid += [BeamSettings(width=w, expansions=4, scorer=scorer) for w in (1, 2, 4)]
         grid += [MCTSSettings(expansions=e, branch=4, scorer=scorer) for e in (8, 16)]
     return tuple(grid)
-
-
-def technique_name(settings: SearchSettings, scorer: StepScorer) -> str:
-    """E.g. "beam search, log-prob scorer", "MCTS, learned value"."""
-    return f"{ALGORITHM_NAMES[settings.algorithm]}, {scorer.label}"
 
 
 def search_spec(settings: SearchSettings) -> str:
@@ -126,7 +82,7 @@ def run_search(
         raise InputError(f"run_search: settings ask for scorer {settings.scorer!r}, got {scorer.name!r}")
     fmt = step_format or step_format_for(task)
     sampler = StepSampler(backend, fmt, temperature=settings.temperature)
-    search = beam_search if settings.algorithm == "beam" else mcts_search
+    search = SEARCH_FUNCTIONS[settings.algorithm]
     keys = [result_key(backend.card, task.name, p, settings, scorer, fmt, run_seed) for p in problems]
     done = results.get_many(keys) if results is not None else {}
     if progress and done:
@@ -145,111 +101,64 @@ def run_search(
     return [done[k] for k in keys]
 
 
-def evaluation_of(outcomes: Sequence[SearchOutcome], extra_train_flops: float = 0.0) -> Evaluation:
-    """The per-problem ledger in the shape the replayed strategies report."""
-    return Evaluation(
-        performance=np.array([float(o.correct) for o in outcomes]),
-        infer_flops=np.array([o.infer_flops for o in outcomes]),
-        infer_seconds=np.array([o.seconds for o in outcomes]),
-        draws=np.array([float(o.draws) for o in outcomes]),
-        extra_train_flops=extra_train_flops,
-        notes={
-            "mean_step_samples": float(np.mean([o.step_samples for o in outcomes])),
-            "mean_regenerations": float(np.mean([o.regenerations for o in outcomes])),
-            "mean_expansions": float(np.mean([o.expansions for o in outcomes])),
-            "mean_generated_tokens": float(np.mean([o.generated_tokens for o in outcomes])),
-            "mean_scorer_flops": float(np.mean([o.scorer_flops for o in outcomes])),
-            "prefill_share": float(sum(o.prefill_flops for o in outcomes) / max(1e-300, sum(o.infer_flops for o in outcomes))),
-            "complete_rate": float(np.mean([o.complete for o in outcomes])),
-        },
-    )
-
-
-def point_of(technique: str, settings: SearchSettings, card: ModelCard, task_name: str,
-             outcomes: Sequence[SearchOutcome], extra_train_flops: float = 0.0, n_boot: int = 500,
-             seed: int = 0) -> PointDetail:
-    name = f"{settings.algorithm}-{settings.scorer}"
-    evaluation = evaluation_of(outcomes, extra_train_flops)
-    result = summarize(name, settings.numbers(), evaluation, n_boot=n_boot, seed=seed)
-    return PointDetail(
-        point=Point(
-            technique=technique,
-            model=card.name,
-            train_flops=float(card.train_flops or 0.0) + extra_train_flops,
-            infer_flops=result.infer_flops,
-            performance=result.performance,
-            ci_low=result.ci_low,
-            ci_high=result.ci_high,
-            budget=result.strategy,
-        ),
-        task=task_name,
-        strategy=name,
-        k=int(round(result.mean_draws)),
-        infer_seconds=result.infer_seconds,
-        mean_draws=result.mean_draws,
-        settings=result.settings,
-        notes={**result.notes, "value_model_train_flops": extra_train_flops},
-        problem_ids=tuple(o.problem_id for o in outcomes),
-        problem_scores=tuple(float(v) for v in evaluation.performance),
-    )
-
-
-def tree_search_points(
-    models: Mapping[str, object],
-    cards: Mapping[str, ModelCard],
-    task,
-    problems: Sequence[Problem],
-    settings_list: Sequence[SearchSettings],
-    value_models: Mapping[str, object] | None = None,
-    results: SearchResults | None = None,
-    run_seed: int = 0,
-    n_boot: int = 500,
-    progress: ProgressFn | None = None,
-) -> list[PointDetail]:
-    """Tree-search points for every model x settings.
-
-    ``models``: name -> TinyGPT (the lab's models). ``value_models``: name ->
-    ``ttscale.lab.value_model.TrainedValue`` (see ``lab.value_calibration``);
-    settings with ``scorer="value"`` are skipped for a model without one. Its
-    ``total_train_flops`` (value-model training + calibration sampling) is
-    added to the point's training compute; its scoring FLOPs are in the
-    inference compute.
-    """
-    details: list[PointDetail] = []
-    ordered = sorted(models, key=lambda m: (float(cards[m].train_flops or 0.0), m))
-    for name in ordered:
-        backend = TinyBackend(name=name, card=cards[name], model=models[name])
-        value = (value_models or {}).get(name)
-        for settings in settings_list:
-            if settings.scorer == "value":
-                if value is None:
-                    continue
-                scorer: StepScorer = ValueScorer(value.model, value.key, label=value.label)
-                extra = float(value.total_train_flops)
-            else:
-                scorer, extra = LogProbScorer(), 0.0
-            outcomes = run_search(backend, task, problems, settings, scorer, run_seed, results=results,
-                                  progress=progress)
-            details.append(point_of(technique_name(settings, scorer), settings, cards[name], task.name, outcomes,
-                                    extra, n_boot=n_boot, seed=run_seed))
-    return details
-
-
-def searched_techniques(details: Sequence[PointDetail]) -> list[tuple[str, str, str]]:
-    """(technique, strategy, what it measures) for each tree-search technique among ``details``."""
-    what = {
-        "beam": "beam search over steps: the best-scored partial solutions kept at each step; "
-                "width x expansions steps sampled per level",
-        "mcts": "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up "
-                "(no rollouts)",
+def search_notes(outcomes: Sequence[SearchOutcome]) -> dict[str, float]:
+    """Means over problems of what the searches did (for a point's notes)."""
+    return {
+        "mean_step_samples": float(np.mean([o.step_samples for o in outcomes])),
+        "mean_regenerations": float(np.mean([o.regenerations for o in outcomes])),
+        "mean_expansions": float(np.mean([o.expansions for o in outcomes])),
+        "mean_generated_tokens": float(np.mean([o.generated_tokens for o in outcomes])),
+        "mean_scorer_flops": float(np.mean([o.scorer_flops for o in outcomes])),
+        "prefill_share": float(sum(o.prefill_flops for o in outcomes) / max(1e-300, sum(o.infer_flops for o in outcomes))),
+        "complete_rate": float(np.mean([o.complete for o in outcomes])),
     }
-    how = {"logprob": "the model's own log-probability of the prefix",
-           "value": "a learned value model (trained on the model's calib-split samples; its training and data "
-                    "FLOPs in TC)"}
-    found: dict[str, tuple[str, str, str]] = {}
-    for d in details:
-        algorithm, _, scorer = d.strategy.partition("-")
-        if algorithm in what and scorer in how and d.point.technique not in found:
-            found[d.point.technique] = (d.point.technique, d.strategy,
-                                        f"{what[algorithm]}; scored by {how[scorer]}; run live, not replayed")
-    return list(found.values())
+
+
+def answer_of(outcome: SearchOutcome) -> LiveAnswer:
+    return LiveAnswer(problem_id=outcome.problem_id, answer=outcome.answer, correct=outcome.correct,
+                      draws=float(outcome.draws), infer_flops=outcome.infer_flops, seconds=outcome.seconds)
+
+
+@dataclass(frozen=True)
+class TreeSearch:
+    name: str
+    description: str
+    settings_type: type[SearchSettings]
+    n_models: int | None = 1
+    uses_verifier: bool = False
+    modes: frozenset[str] = frozenset({LIVE})
+
+    def needs_calibration(self, settings: SearchSettings) -> bool:
+        return False
+
+    def replay(self, cells, settings, calibration=None, seed: int = 0) -> Evaluation:
+        raise InputError(f"strategy {self.name!r} runs live only: a search chooses which prefixes to extend, "
+                         "which stored pools cannot replay")
+
+    def scorer(self, context: LiveContext, backend: Backend, settings: SearchSettings) -> StepScorer:
+        if settings.scorer == "logprob":
+            return LogProbScorer()
+        found = (context.value_scorers or {}).get(backend.name)
+        if found is None:
+            raise InputError(f"strategy {self.name!r}: scorer 'value' needs a learned value model for model "
+                             f"{backend.name!r}, and none was given (use scorer=logprob)")
+        return found.scorer
+
+    def outcomes(self, context: LiveContext, problems: Sequence[Problem], settings: SearchSettings
+                 ) -> list[SearchOutcome]:
+        """The searches' own records (steps, regenerations, prefill share), stored per problem."""
+        if not context.backends:
+            raise InputError(f"strategy {self.name!r}: a live search needs a backend")
+        backend = context.backends[0]
+        return run_search(backend, context.task, problems, settings, self.scorer(context, backend, settings),
+                          context.run_seed, results=context.results, progress=context.progress)
+
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: SearchSettings) -> list[LiveAnswer]:
+        return [answer_of(o) for o in self.outcomes(context, problems, settings)]
+
+
+BEAM = STRATEGIES.register("beam")(TreeSearch(
+    "beam", "beam search over steps: the best-scored partial solutions kept at each step", BeamSettings))
+MCTS = STRATEGIES.register("mcts")(TreeSearch(
+    "mcts", "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up",
+    MCTSSettings))

@@ -1,4 +1,4 @@
-"""Uniform strategies (k samples for every problem), replayed from pools.
+"""Uniform strategies: k samples for every problem.
 
 - ``first-verified``: draw samples until the cheap verifier accepts one (at most
   k); answer with it. Performance is the chance that the accepted sample is
@@ -7,24 +7,47 @@
 - ``majority``: draw k, answer with the plurality answer (maj@k).
 - ``best-of-n``: draw k, answer with the highest mean token log-probability
   (the model's own score, free with generation).
+- ``pass``: solved if any of k samples is correct — an oracle bound (it needs the
+  grader), so it has no live mode.
 
-Each is exact: averaged over every k-subset of the pool, not sampled.
+Replay is exact: averaged over every k-subset of the pool, not sampled. Live
+draws samples 0..k-1 (first-verified: one at a time, stopping at the first
+verified one) and applies the same rule to them; run on a stored pool it is the
+replay of that pool in index order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
+from pydantic import Field
 
 from ttscale import estimators
 from ttscale.errors import InputError
-from ttscale.pools import Pool
-from ttscale.strategies.base import Evaluation, Param, Settings, check_aligned
+from ttscale.estimators.majority import plurality
+from ttscale.sampling.pools import Pool
+from ttscale.settings import TypedSettings
+from ttscale.strategies.base import (
+    LIVE,
+    REPLAY,
+    Evaluation,
+    LiveAnswer,
+    LiveContext,
+    check_aligned,
+    live_cost,
+)
 from ttscale.strategies.registry import STRATEGIES
+from ttscale.types import Problem, Sample
 
-K = Param("k", int, 1, 1_000_000, 1, "samples per problem")
+
+class UniformSettings(TypedSettings):
+    k: int = Field(1, ge=1, le=1_000_000, description="samples per problem")
+
+
+# What a live strategy answers from the samples it drew: (answer sample, or None for no answer).
+Pick = Callable[[Sequence[Sample]], Sample | None]
 
 
 @dataclass(frozen=True)
@@ -34,17 +57,21 @@ class UniformStrategy:
     performance: Callable[[Pool, int], float]
     draws: Callable[[Pool, int], float]
     uses_verifier: bool
-    params: tuple[Param, ...] = (K,)
+    pick: Pick | None  # None: no live mode
+    settings_type: type[TypedSettings] = UniformSettings
     n_models: int | None = 1
 
-    def needs_calibration(self, settings: Settings) -> bool:
+    @property
+    def modes(self) -> frozenset[str]:
+        return frozenset({REPLAY, LIVE} if self.pick is not None else {REPLAY})
+
+    def needs_calibration(self, settings: UniformSettings) -> bool:
         return False
 
-    def evaluate(
-        self, cells: Sequence[Sequence[Pool]], settings: Settings, calibration=None, seed: int = 0
-    ) -> Evaluation:
+    def replay(self, cells: Sequence[Sequence[Pool]], settings: UniformSettings, calibration=None,
+               seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, 1)
-        pools, k = cells[0], int(settings["k"])
+        pools, k = cells[0], settings.k
         too_small = [p.problem_id for p in pools if p.n < k]
         if too_small:
             raise InputError(f"strategy {self.name!r}: k={k} exceeds the pool size of problem {too_small[0]!r}")
@@ -56,11 +83,50 @@ class UniformStrategy:
             draws=draws,
         )
 
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: UniformSettings) -> list[LiveAnswer]:
+        if context.samples is None:
+            raise InputError(f"strategy {self.name!r}: a live run needs a sample source")
+        answers = []
+        for problem in problems:
+            if self.uses_verifier:  # one at a time: stop at the first verified sample
+                drawn, calls = [], 0
+                while len(drawn) < settings.k and not (drawn and drawn[-1].verified):
+                    drawn += context.samples.draw(0, problem, [len(drawn)])
+                    calls += 1
+            else:
+                drawn, calls = context.samples.draw(0, problem, list(range(settings.k))), 1
+            chosen = self.pick(drawn)
+            answers.append(LiveAnswer(
+                problem_id=problem.problem_id,
+                answer=None if chosen is None else chosen.answer,
+                correct=chosen is not None and chosen.correct,
+                draws=len(drawn),
+                infer_flops=live_cost(drawn, calls, self.uses_verifier),
+                seconds=float(sum(s.wall_seconds for s in drawn)),
+                samples=tuple(drawn),
+            ))
+        return answers
+
 
 def _verified(pool: Pool) -> np.ndarray:
     if pool.verified is None:
         raise InputError(f"strategy 'first-verified' needs a verifier; task {pool.task!r} has none")
     return pool.verified
+
+
+def first_verified(samples: Sequence[Sample]) -> Sample | None:
+    return next((s for s in samples if s.verified), None)
+
+
+def majority_vote(samples: Sequence[Sample]) -> Sample | None:
+    """The first sample of the plurality answer (``estimators.majority.plurality``'s rule)."""
+    winner = plurality([s.answer for s in samples])
+    return next((s for s in samples if winner is not None and s.answer == winner), None)
+
+
+def best_scored(samples: Sequence[Sample]) -> Sample | None:
+    """The highest mean token log-probability; ties go to the lower index (as ``best_at_k`` ranks)."""
+    return max(samples, key=lambda s: s.mean_logprob, default=None)
 
 
 STRATEGIES.register("first-verified")(
@@ -70,6 +136,7 @@ STRATEGIES.register("first-verified")(
         performance=lambda pool, k: estimators.first_verified_at_k(_verified(pool), pool.correct, k),
         draws=lambda pool, k: estimators.expected_draws_until_verified(pool.n, int(_verified(pool).sum()), k),
         uses_verifier=True,
+        pick=first_verified,
     )
 )
 STRATEGIES.register("majority")(
@@ -79,6 +146,7 @@ STRATEGIES.register("majority")(
         performance=lambda pool, k: estimators.majority_at_k(pool.answers, pool.correct, k),
         draws=lambda pool, k: float(k),
         uses_verifier=False,
+        pick=majority_vote,
     )
 )
 STRATEGIES.register("best-of-n")(
@@ -88,6 +156,7 @@ STRATEGIES.register("best-of-n")(
         performance=lambda pool, k: estimators.best_at_k(pool.scores, pool.correct, k),
         draws=lambda pool, k: float(k),
         uses_verifier=False,
+        pick=best_scored,
     )
 )
 STRATEGIES.register("pass")(
@@ -97,5 +166,6 @@ STRATEGIES.register("pass")(
         performance=lambda pool, k: estimators.pass_at_k(pool.n, int(pool.correct.sum()), k),
         draws=lambda pool, k: float(k),
         uses_verifier=False,
+        pick=None,
     )
 )

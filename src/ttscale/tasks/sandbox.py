@@ -74,10 +74,10 @@ from typing import Iterable, Sequence
 from ttscale.errors import TtscaleError
 from ttscale.tasks.sandbox_bootstrap import (
     SANDBOX_UID,
-    _bootstrap_argv,
-    _kill_namespace,
-    _killpg,
-    _Settings,
+    bootstrap_argv,
+    kill_namespace,
+    killpg,
+    SandboxSettings,
 )
 from ttscale.tasks.sandbox_capabilities import SandboxCapabilities, sandbox_capabilities
 
@@ -180,13 +180,13 @@ def run_sandboxed(
             "cannot sandbox untrusted code on this machine: " + "; ".join(caps.problems)
             + f". To run it anyway with weaker isolation pass allow_unsafe=True or set {UNSAFE_ENV}=1."
         )
-    settings = _Settings(timeout_s, memory_mb, cpu_s, file_mb, disk_mb, max_processes, output_cap, uid,
+    settings = SandboxSettings(timeout_s, memory_mb, cpu_s, file_mb, disk_mb, max_processes, output_cap, uid,
                          tuple(hide))
-    return _launch(program, settings, python or caps.interpreter, isolated=caps.isolated,
+    return launch(program, settings, python or caps.interpreter, isolated=caps.isolated,
                    drop=caps.root and caps.drop_uid)
 
 
-def _launch(program: str, settings: _Settings, interpreter: str | None, isolated: bool,
+def launch(program: str, settings: SandboxSettings, interpreter: str | None, isolated: bool,
             drop: bool = True) -> SandboxResult:
     base = tempfile.mkdtemp(prefix="ttscale-sandbox-")
     status_r = status_w = -1
@@ -202,7 +202,7 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
             os.chown(work, settings.uid, settings.uid)
         status_r, status_w = os.pipe()
         interpreter = interpreter or sys.executable
-        argv = _bootstrap_argv(interpreter, prog_path, status_w, work, base, settings, isolated, drop)
+        argv = bootstrap_argv(interpreter, prog_path, status_w, work, base, settings, isolated, drop)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "HOME": work, "TMPDIR": work, "PYTHONIOENCODING": "utf-8"}
         started = time.monotonic()
@@ -222,7 +222,7 @@ def _launch(program: str, settings: _Settings, interpreter: str | None, isolated
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: _Settings) -> SandboxResult:
+def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: SandboxSettings) -> SandboxResult:
     timeout_s = settings.timeout_s
     out, err = _Tail(settings.output_cap), _Tail(settings.output_cap)
     status = bytearray()
@@ -238,11 +238,11 @@ def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: 
             now = time.monotonic()
             if ended_at is None and proc.poll() is not None:
                 ended_at = now
-                _killpg(proc)  # stragglers (only possible without a pid namespace)
+                killpg(proc)  # stragglers (only possible without a pid namespace)
             if ended_at is None and now >= deadline:
                 killed_by_clock = True
-                _kill_namespace(proc)
-                _killpg(proc)
+                kill_namespace(proc)
+                killpg(proc)
                 ended_at = now
             if ended_at is not None and now - ended_at > _GRACE_S:
                 break  # something still holds a pipe open; we have what we need
@@ -263,7 +263,7 @@ def _supervise(proc: subprocess.Popen, status_r: int, started: float, settings: 
                     sink += chunk
     finally:
         sel.close()
-        _killpg(proc)
+        killpg(proc)
         proc.stdout.close()
         proc.stderr.close()
         proc.wait()

@@ -2,9 +2,9 @@
 
 ``_BOOTSTRAP`` is a program text: ``run_sandboxed`` (``ttscale.tasks.sandbox``)
 passes it to ``python -c``, under ``unshare`` when the machine allows namespaces.
-``_Settings`` holds one run's limits; ``_bootstrap_argv`` turns them, and the
+``SandboxSettings`` holds one run's limits; ``bootstrap_argv`` turns them, and the
 directories to make read-only or hide, into the bootstrap's arguments.
-``_kill_namespace`` and ``_killpg`` end the sandbox and all it started.
+``kill_namespace`` and ``killpg`` end the sandbox and all it started.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ os.write(status_fd, line.encode() + b"\n" + msg.replace(b"\n", b" "))
 
 
 @dataclass(frozen=True)
-class _Settings:
+class SandboxSettings:
     timeout_s: float = 5.0
     memory_mb: int = 512
     cpu_s: float | None = None
@@ -195,8 +195,8 @@ def _hidden_dirs(extra: Sequence[str], base: str, interpreter: str) -> list[str]
     return [d for d in chosen if not any(d.startswith(o + os.sep) for o in chosen if o != d)]
 
 
-def _bootstrap_argv(interpreter: str, prog_path: str, status_w: int, work: str, base: str,
-                    settings: _Settings, isolated: bool, drop: bool) -> list[str]:
+def bootstrap_argv(interpreter: str, prog_path: str, status_w: int, work: str, base: str,
+                    settings: SandboxSettings, isolated: bool, drop: bool) -> list[str]:
     """The command line that runs ``prog_path`` under the bootstrap (in ``unshare`` if ``isolated``)."""
     ro_dirs = ":".join(d for d in _WORLD_WRITABLE if os.path.isdir(d) and not os.path.islink(d))
     hidden = ":".join(_hidden_dirs(settings.hide, base, interpreter))
@@ -209,14 +209,14 @@ def _bootstrap_argv(interpreter: str, prog_path: str, status_w: int, work: str, 
     return argv
 
 
-def _killpg(proc: subprocess.Popen) -> None:
+def killpg(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _kill_namespace(proc: subprocess.Popen, wait_s: float = 5.0) -> None:
+def kill_namespace(proc: subprocess.Popen, wait_s: float = 5.0) -> None:
     """Kill the namespace's init (unshare's child) and wait for ``unshare`` to exit.
 
     The kernel kills every process of a pid namespace when its init dies, but

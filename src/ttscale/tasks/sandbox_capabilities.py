@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from ttscale.tasks.sandbox_bootstrap import SANDBOX_UID, _Settings
+from ttscale.tasks.sandbox_bootstrap import SANDBOX_UID, SandboxSettings
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def sandbox_capabilities(uid: int = SANDBOX_UID) -> SandboxCapabilities:
 @functools.lru_cache(maxsize=None)
 def _probe(uid: int) -> SandboxCapabilities:
     # The probe runs a real sandbox, whose runner lives in ``sandbox`` (which imports this module).
-    from ttscale.tasks.sandbox import SandboxError, _launch
+    from ttscale.tasks.sandbox import SandboxError, launch
 
     problems: list[str] = []
     root = os.geteuid() == 0
@@ -114,7 +114,7 @@ def _probe(uid: int) -> SandboxCapabilities:
         problems.append("'unshare' (util-linux) not found on PATH")
     elif root and drop:
         try:
-            seen = _launch(_PROBE, _Settings(uid=uid), interpreter, isolated=True).stdout.split()
+            seen = launch(_PROBE, SandboxSettings(uid=uid), interpreter, isolated=True).stdout.split()
         except SandboxError as exc:
             seen = []
             problems.append(f"namespace sandbox failed: {exc}")

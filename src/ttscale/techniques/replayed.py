@@ -14,11 +14,12 @@ inference they spend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from ttscale.pools import Pool, common_pool_size
-from ttscale.strategies import STRATEGIES, Strategy, StrategyResult, resolve_settings, summarize
+from ttscale.sampling.pools import Pool, common_pool_size
+from ttscale.strategies import REPLAY, STRATEGIES, Strategy, StrategyResult, check_mode, settings_of, summarize
+from ttscale.techniques.points import PointDetail
 from ttscale.types import ModelCard, Point
 
 PoolCells = Mapping[tuple[str, str, str], list[Pool]]
@@ -42,23 +43,6 @@ class TechniqueSpec:
     name: str
     arms: tuple[Arm, ...]
     description: str = ""
-
-
-@dataclass(frozen=True)
-class PointDetail:
-    """A point plus what produced it (for reports and CSV export)."""
-
-    point: Point
-    task: str
-    strategy: str
-    k: int
-    infer_seconds: float
-    mean_draws: float
-    settings: Mapping[str, float] = field(default_factory=dict)
-    notes: Mapping[str, float] = field(default_factory=dict)
-    # What the point scored on each problem (ids aligned): the tradeoff's bootstrap over problems.
-    problem_ids: tuple[str, ...] = ()
-    problem_scores: tuple[float, ...] = ()
 
 
 def budgets_up_to(n: int) -> tuple[int, ...]:
@@ -110,6 +94,7 @@ def technique_points(
     details: list[PointDetail] = []
     for arm in spec.arms:
         strategy = STRATEGIES.get(arm.strategy)
+        check_mode(strategy, REPLAY)
         by_model = {m: c for m, c in _cells_by_model(pools, arm.task).items() if m in cards}
         calib_by_model = _cells_by_model(calibration, arm.task) if calibration else {}
         groups = arm.groups if arm.groups is not None else default_groups(strategy, list(by_model), cards)
@@ -119,16 +104,16 @@ def technique_points(
             cells = [by_model[m] for m in group]
             n = min(common_pool_size(c) for c in cells)
             for given in arm.settings:
-                if "k" in given and given["k"] > n:
+                if "k" in given and int(given["k"]) > n:
                     continue
-                settings = resolve_settings(strategy, given)
+                settings = settings_of(strategy, given)
                 calib = None
                 if strategy.needs_calibration(settings):
                     # Skipped without calibration pools for every model of the group.
                     calib = [calib_by_model.get(m) for m in group]
                     if not all(calib):
                         continue
-                evaluation = strategy.evaluate(cells, settings, calib, seed)
+                evaluation = strategy.replay(cells, settings, calib, seed)
                 result = summarize(strategy.name, settings, evaluation, n_boot=n_boot, seed=seed)
                 ids = tuple(pool.problem_id for pool in cells[0])
                 details.append(_detail(spec.name, arm, group, cards, result, ids, evaluation.performance))

@@ -1,4 +1,4 @@
-"""Sweep: draw the N samples of every (model, task, problem) into the store.
+"""Drawing the N samples of every (model, task, problem) into the store, and samples one by one.
 
 Resumable by construction: before generating, the sweep asks the store which
 (problem, sample index) keys already hold a finished row and generates only the
@@ -39,7 +39,7 @@ class SweepStats:
     wall_seconds: float
 
 
-def _to_sample(
+def to_sample(
     run: str,
     backend: Backend,
     task: Task,
@@ -127,7 +127,7 @@ def run_sweep(
             prompt_tokens = backend.count_tokens(problem.prompt)
             for index, generation in zip(missing, pool, strict=True):
                 samples.append(
-                    _to_sample(run, backend, task, problem, config, index, generation, prompt_tokens, per_sample)
+                    to_sample(run, backend, task, problem, config, index, generation, prompt_tokens, per_sample)
                 )
         store.put_samples(samples)
         t2 = time.perf_counter()

@@ -1,0 +1,108 @@
+"""Samples by index, for live strategies: drawn from backends, or read from the store.
+
+Both give sample i of a (model, task, problem) with the sweep's seed for i
+(``draw.sample_seed``), so a live strategy run on ``BackendSamples`` and the
+same strategy run on ``StoredSamples`` of a pool a sweep drew give the same
+answer: the replay of a live strategy, in the order it draws.
+
+``BackendSamples`` keeps what it generates in the store when it has one (same
+keys, seeds and costs as a sweep's rows), and reads a stored sample instead of
+generating it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from ttscale.backends import Backend
+from ttscale.errors import InputError
+from ttscale.sampling.draw import sample_seed, to_sample
+from ttscale.store import Store
+from ttscale.types import ModelCard, Problem, Sample, SamplingConfig, Task
+
+
+class BackendSamples:
+    """Sample i of a problem from ``backends[model]``, generated on first use."""
+
+    def __init__(self, backends: Sequence[Backend], task: Task, config: SamplingConfig, run_seed: int,
+                 run: str = "live", store: Store | None = None) -> None:
+        self.backends = list(backends)
+        self.task, self.config, self.run_seed, self.run, self.store = task, config, run_seed, run, store
+        self._known: dict[tuple[int, str], dict[int, Sample]] = {}
+        self.backend_calls = 0
+
+    @property
+    def n_models(self) -> int:
+        return len(self.backends)
+
+    def model(self, index: int) -> ModelCard:
+        return self.backends[index].card
+
+    def _cached(self, model: int, problem: Problem) -> dict[int, Sample]:
+        key = (model, problem.problem_id)
+        if key not in self._known:
+            stored = {}
+            if self.store is not None:
+                backend = self.backends[model]
+                rows = self.store.samples(self.run, model=backend.name, task=self.task.name, config=self.config.key)
+                stored = {s.key.sample_index: s for s in rows if s.key.problem_id == problem.problem_id}
+            self._known[key] = stored
+        return self._known[key]
+
+    def draw(self, model: int, problem: Problem, indices: Sequence[int]) -> list[Sample]:
+        known = self._cached(model, problem)
+        missing = [i for i in indices if i not in known]
+        if missing:
+            backend = self.backends[model]
+            seeds = [sample_seed(self.run_seed, backend.name, self.task.name, problem.problem_id, i) for i in missing]
+            stops = getattr(self.task, "stop_sequences", None) or self.task.stop
+            started = time.perf_counter()
+            (generations,) = backend.generate([problem.prompt], [seeds], self.config, stops)
+            per_sample = (time.perf_counter() - started) / len(missing)
+            self.backend_calls += 1
+            prompt_tokens = backend.count_tokens(problem.prompt)
+            fresh = [to_sample(self.run, backend, self.task, problem, self.config, i, g, prompt_tokens, per_sample)
+                     for i, g in zip(missing, generations, strict=True)]
+            failed = [s for s in fresh if s.status != "ok"]
+            if failed:
+                raise InputError(f"model {backend.name!r}, problem {problem.problem_id!r}: sample "
+                                 f"{failed[0].key.sample_index} failed: {failed[0].error}")
+            if self.store is not None:
+                self.store.put_samples(fresh)
+            known.update({s.key.sample_index: s for s in fresh})
+        return [known[i] for i in indices]
+
+
+class StoredSamples:
+    """Sample i of a problem read from stored pools (``samples[model][problem_id]`` in index order)."""
+
+    def __init__(self, cards: Sequence[ModelCard], samples: Sequence[Mapping[str, Sequence[Sample]]]) -> None:
+        self.cards = list(cards)
+        self.samples = list(samples)
+
+    @classmethod
+    def from_store(cls, store: Store, run: str, models: Sequence[tuple[str, ModelCard]], task: str,
+                   config: str) -> StoredSamples:
+        """``models``: (name the samples are stored under, its card), in the strategy's model order."""
+        by_model = []
+        for name, _card in models:
+            by_problem: dict[str, list[Sample]] = {}
+            for sample in store.samples(run, model=name, task=task, config=config):
+                by_problem.setdefault(sample.key.problem_id, []).append(sample)
+            by_model.append({pid: sorted(rows, key=lambda s: s.key.sample_index) for pid, rows in by_problem.items()})
+        return cls([card for _name, card in models], by_model)
+
+    @property
+    def n_models(self) -> int:
+        return len(self.cards)
+
+    def model(self, index: int) -> ModelCard:
+        return self.cards[index]
+
+    def draw(self, model: int, problem: Problem, indices: Sequence[int]) -> list[Sample]:
+        pool = self.samples[model].get(problem.problem_id, ())
+        if indices and max(indices) >= len(pool):
+            raise InputError(f"model {self.cards[model].name!r}, problem {problem.problem_id!r}: the stored pool has "
+                             f"{len(pool)} samples; the strategy asked for sample {max(indices)}")
+        return [pool[i] for i in indices]
