@@ -54,10 +54,29 @@ class VoteClasses:
         return sum(self.counts) + self.n_none
 
 
-def answer_classes(answers, is_correct, scores, strict: bool) -> VoteClasses:
-    n = check_n(len(answers))
-    correct = bools("is_correct", is_correct, n).tolist()
-    score_list = None if scores is None else scores_array("scores", scores, n).tolist()
+def answer_verdicts(members: dict[str, list[int]], correct: Sequence[bool], strict: bool) -> dict[str, bool]:
+    """The one rule for what answer is correct, wherever answers are grouped into votes.
+
+    ``members``: answer -> the indices of its samples. An answer is correct when its
+    samples are graded correct. Samples sharing an answer normally share a verdict;
+    with ``strict`` a disagreement is refused (InputError), without it the answer is
+    correct when any of its samples is.
+    """
+    verdicts = {}
+    for answer, idx in members.items():
+        right = sum(bool(correct[i]) for i in idx)
+        if strict and 0 < right < len(idx):
+            raise InputError(
+                f"answer {answer!r} is graded correct for {right} of its {len(idx)} samples and wrong for the "
+                "others; voting needs one verdict per answer (pass strict=False to count an answer as correct "
+                "when any of its samples is)"
+            )
+        verdicts[answer] = right > 0
+    return verdicts
+
+
+def answer_members(answers: Sequence[str | None]) -> tuple[dict[str, list[int]], int]:
+    """answer -> indices of its samples (in first-appearance order), and the number of None answers."""
     members: dict[str, list[int]] = {}
     n_none = 0
     for i, answer in enumerate(answers):
@@ -67,16 +86,15 @@ def answer_classes(answers, is_correct, scores, strict: bool) -> VoteClasses:
             members.setdefault(answer, []).append(i)
         else:
             raise InputError(f"answers[{i}] must be a string or None, got {answer!r}")
-    verdicts = {}
-    for answer, idx in members.items():
-        right = sum(correct[i] for i in idx)
-        if strict and 0 < right < len(idx):
-            raise InputError(
-                f"answer {answer!r} is graded correct for {right} of its {len(idx)} samples; "
-                "majority voting needs one verdict per answer (pass strict=False to count an answer "
-                "as correct when any of its samples is)"
-            )
-        verdicts[answer] = right > 0
+    return members, n_none
+
+
+def answer_classes(answers, is_correct, scores, strict: bool) -> VoteClasses:
+    n = check_n(len(answers))
+    correct = bools("is_correct", is_correct, n).tolist()
+    score_list = None if scores is None else scores_array("scores", scores, n).tolist()
+    members, n_none = answer_members(answers)
+    verdicts = answer_verdicts(members, correct, strict)
 
     def order(answer: str):
         idx = members[answer]

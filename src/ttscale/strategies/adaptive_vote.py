@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ttscale.errors import InputError
+from ttscale.estimators.majority import answer_members, answer_verdicts
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned, live_cost
@@ -74,14 +75,12 @@ class PoolClasses:
 
 
 def pool_classes(pool: Pool) -> PoolClasses:
-    index: dict[str, int] = {}
-    for answer in pool.answers:
-        if answer is not None:
-            index.setdefault(answer, len(index))
+    members, _ = answer_members(pool.answers)  # first-appearance order
+    verdicts = answer_verdicts(members, pool.correct, strict=False)
+    index = {answer: i for i, answer in enumerate(members)}
     ids = np.array([len(index) if a is None else index[a] for a in pool.answers], dtype=np.int64)
-    correct = np.zeros(len(index), dtype=bool)
-    np.logical_or.at(correct, ids[ids < len(index)], pool.correct[ids < len(index)])
-    return PoolClasses(ids, correct, tuple(index))
+    correct = np.array([verdicts[a] for a in members], dtype=bool)
+    return PoolClasses(ids, correct, tuple(members))
 
 
 def random_orders(pools: Sequence[Pool], perms: int, length: int, seed: int) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from ttscale.errors import InputError
-from ttscale.estimators.majority import plurality
+from ttscale.estimators.majority import answer_members, answer_verdicts, plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import (
@@ -60,23 +60,17 @@ class UnionClasses:
 
 def union_classes(pools: Sequence[Pool]) -> UnionClasses:
     """Rank every answer of the union: larger total count first, then the smaller string."""
-    counts: dict[str, int] = {}
-    verdicts: dict[str, set[bool]] = {}
-    for pool in pools:
-        for answer, ok in zip(pool.answers, pool.correct):
-            if answer is not None:
-                counts[answer] = counts.get(answer, 0) + 1
-                verdicts.setdefault(answer, set()).add(bool(ok))
-    for answer, seen in verdicts.items():
-        if len(seen) > 1:
-            raise InputError(
-                f"strategy 'ensemble': answer {answer!r} of problem {pools[0].problem_id!r} is graded both correct "
-                "and wrong; voting needs one verdict per answer"
-            )
+    answers = [a for pool in pools for a in pool.answers]
+    members, _ = answer_members(answers)
+    try:
+        verdicts = answer_verdicts(members, [ok for pool in pools for ok in pool.correct], strict=True)
+    except InputError as exc:
+        raise InputError(f"strategy 'ensemble', problem {pools[0].problem_id!r}: {exc}") from None
+    counts = {answer: len(idx) for answer, idx in members.items()}
     ranked = sorted(counts, key=lambda a: (-counts[a], a))
     index = {answer: i for i, answer in enumerate(ranked)}
     rank = tuple(np.array([index.get(a, -1) if a is not None else -1 for a in pool.answers]) for pool in pools)
-    return UnionClasses(rank=rank, correct=np.array([verdicts[a] == {True} for a in ranked], dtype=bool))
+    return UnionClasses(rank=rank, correct=np.array([verdicts[a] for a in ranked], dtype=bool))
 
 
 def problem_seed(seed: int, problem_id: str) -> int:
