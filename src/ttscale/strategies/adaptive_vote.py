@@ -32,7 +32,18 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_members, answer_verdicts
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned, live_cost
+from ttscale.strategies.base import (
+    LIVE,
+    REPLAY,
+    Evaluation,
+    LiveAnswer,
+    LiveContext,
+    check_aligned,
+    live_answer,
+    live_cost,
+    replayed,
+    vote_correct,
+)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import PosteriorRule, StoppingRule, VoteTally, WindowRule, should_stop
 from ttscale.types import Problem, stable_hash
@@ -192,14 +203,8 @@ class AdaptiveVote:
             )
         orders = random_orders(pools, settings.perms, cap, seed)
         replay = replay_votes(pools, self.make_rule(settings), cap, min_draws, orders)
-        draws = replay.draws.mean(axis=1)
-        return Evaluation(
-            performance=replay.correct.mean(axis=1),
-            infer_flops=np.array([p.inference_flops(d, False) for p, d in zip(pools, draws)]),
-            infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
-            draws=draws,
-            notes={"capped_rate": float(1.0 - replay.settled.mean())},
-        )
+        return replayed(pools, replay.correct.mean(axis=1), replay.draws.mean(axis=1), False,
+                        {"capped_rate": float(1.0 - replay.settled.mean())})
 
     def live(self, context: LiveContext, problems: Sequence[Problem], settings: VoteSettings) -> list[LiveAnswer]:
         """Draw one sample at a time until the rule stops (``perms`` is the replay's only)."""
@@ -219,31 +224,17 @@ class AdaptiveVote:
                 tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
             names = {i: a for a, i in ids.items()}
             answer = names.get(int(tally.leader[0]))
-            answers.append(LiveAnswer(
-                problem_id=problem.problem_id,
-                answer=answer,
-                correct=answer is not None and any(s.correct for s in drawn if s.answer == answer),
-                draws=len(drawn),
-                infer_flops=live_cost(drawn, len(drawn), with_verifier=False),
-                seconds=float(sum(s.wall_seconds for s in drawn)),
-                samples=tuple(drawn),
-            ))
+            answers.append(live_answer(problem, drawn, answer, vote_correct(drawn, answer),
+                                       live_cost(drawn, len(drawn), with_verifier=False)))
         return answers
 
 
-ADAPTIVE_VOTE = STRATEGIES.register("adaptive-vote")(
-    AdaptiveVote(
-        name="adaptive-vote",
-        description="vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples",
-        settings_type=AdaptiveVoteSettings,
-        make_rule=lambda s: PosteriorRule(conf=s.conf),
-    )
-)
-WINDOW_VOTE = STRATEGIES.register("window-vote")(
-    AdaptiveVote(
-        name="window-vote",
-        description="vote until the last `window` answers agree, at most cap samples",
-        settings_type=WindowVoteSettings,
-        make_rule=lambda s: WindowRule(window=s.window),
+ADAPTIVE_VOTE, WINDOW_VOTE = (
+    STRATEGIES.register(vote.name)(vote)
+    for vote in (
+        AdaptiveVote("adaptive-vote", "vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples",
+                     AdaptiveVoteSettings, lambda s: PosteriorRule(conf=s.conf)),
+        AdaptiveVote("window-vote", "vote until the last `window` answers agree, at most cap samples",
+                     WindowVoteSettings, lambda s: WindowRule(window=s.window)),
     )
 )

@@ -54,7 +54,7 @@ from ttscale.errors import InputError
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.adaptive_vote import correct_by_class, pool_classes, random_orders
-from ttscale.strategies.base import REPLAY, Evaluation, check_aligned
+from ttscale.strategies.base import REPLAY, Evaluation, check_aligned, replayed
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 
@@ -286,18 +286,11 @@ class DifficultyAwareAllocation:
         orders = random_orders(pools, settings.perms, max(p.n for p in pools), seed)
         replay = allocate(pools, budget, probe, settings.conf, settings.hopeless, orders)
         verify = all(p.verified is not None for p in pools)
-        draws = replay.draws.mean(axis=0)
-        return Evaluation(
-            performance=replay.correct.mean(axis=0),
-            infer_flops=np.array([p.inference_flops(d, verify) for p, d in zip(pools, draws)]),
-            infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
-            draws=draws,
-            notes={
-                "settled_rate": float(replay.settled.mean()),
-                "hopeless_rate": float(replay.hopeless.mean()),
-                "exhausted_rate": float(replay.exhausted.mean()),
-            },
-        )
+        return replayed(pools, replay.correct.mean(axis=0), replay.draws.mean(axis=0), verify, {
+            "settled_rate": float(replay.settled.mean()),
+            "hopeless_rate": float(replay.hopeless.mean()),
+            "exhausted_rate": float(replay.exhausted.mean()),
+        })
 
 
 ALLOCATE = STRATEGIES.register("allocate")(DifficultyAwareAllocation())

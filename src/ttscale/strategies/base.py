@@ -204,6 +204,31 @@ def check_aligned(name: str, cells: Sequence[Sequence[Pool]], n_models: int | No
             )
 
 
+def replayed(pools: Sequence[Pool], performance: np.ndarray, draws: np.ndarray, with_verifier: bool,
+             notes: Mapping[str, float] | None = None) -> Evaluation:
+    """An evaluation of one model's pools: each problem charged ``draws`` of its pool's mean sample cost."""
+    return Evaluation(
+        performance=np.asarray(performance, dtype=float),
+        infer_flops=np.array([p.inference_flops(d, with_verifier) for p, d in zip(pools, draws)]),
+        infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
+        draws=np.asarray(draws, dtype=float),
+        notes=dict(notes or {}),
+    )
+
+
+def live_answer(problem: Problem, drawn: Sequence[Sample], answer: str | None, correct: bool, infer_flops: float,
+                notes: Mapping[str, float] | None = None) -> LiveAnswer:
+    """One problem's live answer, its seconds the drawn samples' own."""
+    return LiveAnswer(problem_id=problem.problem_id, answer=answer, correct=bool(correct), draws=len(drawn),
+                      infer_flops=infer_flops, seconds=float(sum(s.wall_seconds for s in drawn)),
+                      samples=tuple(drawn), notes=dict(notes or {}))
+
+
+def vote_correct(drawn: Sequence[Sample], answer: str | None) -> bool:
+    """A voted answer is correct when any drawn sample with that answer is (``answer_verdicts``' rule)."""
+    return answer is not None and any(s.correct for s in drawn if s.answer == answer)
+
+
 def live_cost(samples: Sequence[Sample], calls: int, with_verifier: bool) -> float:
     """FLOPs of the drawn samples: the prompt prefilled once per backend call when the backend shares
     it (else once per sample), every sample's decode, and the verifier on each when it is used."""

@@ -17,23 +17,19 @@ so one backend call serves every live beam of every problem at a level.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
-from ttscale.settings import TypedSettings
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
-from ttscale.strategies.step_scorers import StepScorer, score_nodes
+from ttscale.strategies.step_scorers import StepScorer, StepSearchSettings, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
 from ttscale.types import Problem, SearchOutcome
 
 
-class BeamSettings(TypedSettings):
+class BeamSettings(StepSearchSettings):
     width: int = Field(4, ge=1, le=10_000, description="partial solutions kept per level")
     expansions: int = Field(4, ge=1, le=10_000, description="steps sampled per kept partial solution")
-    scorer: Literal["logprob", "value"] = Field("logprob", description="the model's own log-probability, or a "
-                                                                        "learned value model")
-    temperature: float = Field(1.0, ge=0.0, le=10.0, description="sampling temperature of each step")
 
     algorithm: ClassVar[str] = "beam"
 

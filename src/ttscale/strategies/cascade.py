@@ -51,6 +51,7 @@ from ttscale.strategies.base import (
     LiveAnswer,
     LiveContext,
     check_aligned,
+    live_answer,
     live_cost,
 )
 from ttscale.strategies.registry import STRATEGIES
@@ -331,16 +332,8 @@ class CascadeStrategy:
                 chosen, _ = _answer(large, with_verifier)
                 cost += live_cost(large, 1, with_verifier)
                 drawn += large
-            answers.append(LiveAnswer(
-                problem_id=problem.problem_id,
-                answer=None if chosen is None else chosen.answer,
-                correct=chosen is not None and chosen.correct,
-                draws=len(drawn),
-                infer_flops=cost,
-                seconds=float(sum(s.wall_seconds for s in drawn)),
-                samples=tuple(drawn),
-                notes={"escalated": float(escalated)},
-            ))
+            answers.append(live_answer(problem, drawn, None if chosen is None else chosen.answer,
+                                       chosen is not None and chosen.correct, cost, {"escalated": float(escalated)}))
         return answers
 
 

@@ -39,7 +39,9 @@ from ttscale.strategies.base import (
     LiveAnswer,
     LiveContext,
     check_aligned,
+    live_answer,
     live_cost,
+    vote_correct,
 )
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
@@ -147,15 +149,8 @@ class EnsembleStrategy:
                          for m in range(context.samples.n_models)]
             drawn = [s for samples in per_model for s in samples]
             winner = plurality([s.answer for s in drawn])
-            answers.append(LiveAnswer(
-                problem_id=problem.problem_id,
-                answer=winner,
-                correct=winner is not None and any(s.correct for s in drawn if s.answer == winner),
-                draws=len(drawn),
-                infer_flops=sum(live_cost(samples, 1, False) for samples in per_model),
-                seconds=float(sum(s.wall_seconds for s in drawn)),
-                samples=tuple(drawn),
-            ))
+            answers.append(live_answer(problem, drawn, winner, vote_correct(drawn, winner),
+                                       sum(live_cost(samples, 1, False) for samples in per_model)))
         return answers
 
 

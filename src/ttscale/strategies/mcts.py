@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
-from ttscale.settings import TypedSettings
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
-from ttscale.strategies.step_scorers import StepScorer, score_nodes
+from ttscale.strategies.step_scorers import StepScorer, StepSearchSettings, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
 from ttscale.types import Problem, SearchOutcome
 
 
-class MCTSSettings(TypedSettings):
+class MCTSSettings(StepSearchSettings):
     expansions: int = Field(8, ge=1, le=100_000, description="node expansions per problem: the budget")
     branch: int = Field(4, ge=1, le=10_000, description="steps sampled per expansion")
     exploration: float = Field(1.0, ge=0.0, le=100.0, description="the UCT constant (values are in [0, 1])")
-    scorer: Literal["logprob", "value"] = Field("logprob", description="the model's own log-probability, or a "
-                                                                      "learned value model")
-    temperature: float = Field(1.0, ge=0.0, le=10.0, description="sampling temperature of each step")
 
     algorithm: ClassVar[str] = "mcts"
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
+from pydantic import Field
 
+from ttscale.settings import TypedSettings
 from ttscale.strategies.search_ledger import ComputeLedger
 from ttscale.strategies.step_search import Node
 from ttscale.types import Problem
@@ -37,6 +39,14 @@ class StepScorer(Protocol):
     def score(self, problems: Sequence[Problem], nodes: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
         """(values in [0, 1], FLOPs spent per item)."""
         ...
+
+
+class StepSearchSettings(TypedSettings):
+    """What every tree search takes besides its budget: the scorer and the steps' temperature."""
+
+    scorer: Literal["logprob", "value"] = Field("logprob", description="the model's own log-probability, or a "
+                                                                        "learned value model")
+    temperature: float = Field(1.0, ge=0.0, le=10.0, description="sampling temperature of each step")
 
 
 @dataclass(frozen=True)

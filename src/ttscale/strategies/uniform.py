@@ -36,7 +36,9 @@ from ttscale.strategies.base import (
     LiveAnswer,
     LiveContext,
     check_aligned,
+    live_answer,
     live_cost,
+    replayed,
 )
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, Sample
@@ -76,12 +78,7 @@ class UniformStrategy:
         if too_small:
             raise InputError(f"strategy {self.name!r}: k={k} exceeds the pool size of problem {too_small[0]!r}")
         draws = np.array([self.draws(p, k) for p in pools])
-        return Evaluation(
-            performance=np.array([self.performance(p, k) for p in pools]),
-            infer_flops=np.array([p.inference_flops(d, self.uses_verifier) for p, d in zip(pools, draws)]),
-            infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
-            draws=draws,
-        )
+        return replayed(pools, np.array([self.performance(p, k) for p in pools]), draws, self.uses_verifier)
 
     def live(self, context: LiveContext, problems: Sequence[Problem], settings: UniformSettings) -> list[LiveAnswer]:
         if context.samples is None:
@@ -96,15 +93,9 @@ class UniformStrategy:
             else:
                 drawn, calls = context.samples.draw(0, problem, list(range(settings.k))), 1
             chosen = self.pick(drawn)
-            answers.append(LiveAnswer(
-                problem_id=problem.problem_id,
-                answer=None if chosen is None else chosen.answer,
-                correct=chosen is not None and chosen.correct,
-                draws=len(drawn),
-                infer_flops=live_cost(drawn, calls, self.uses_verifier),
-                seconds=float(sum(s.wall_seconds for s in drawn)),
-                samples=tuple(drawn),
-            ))
+            answers.append(live_answer(problem, drawn, None if chosen is None else chosen.answer,
+                                       chosen is not None and chosen.correct,
+                                       live_cost(drawn, calls, self.uses_verifier)))
         return answers
 
 
@@ -129,43 +120,27 @@ def best_scored(samples: Sequence[Sample]) -> Sample | None:
     return max(samples, key=lambda s: s.mean_logprob, default=None)
 
 
-STRATEGIES.register("first-verified")(
+def _k_draws(pool: Pool, k: int) -> float:
+    return float(k)
+
+
+for _strategy in (
     UniformStrategy(
-        name="first-verified",
-        description="sample until the cheap verifier accepts (at most k)",
-        performance=lambda pool, k: estimators.first_verified_at_k(_verified(pool), pool.correct, k),
-        draws=lambda pool, k: estimators.expected_draws_until_verified(pool.n, int(_verified(pool).sum()), k),
-        uses_verifier=True,
-        pick=first_verified,
-    )
-)
-STRATEGIES.register("majority")(
+        "first-verified", "sample until the cheap verifier accepts (at most k)",
+        lambda pool, k: estimators.first_verified_at_k(_verified(pool), pool.correct, k),
+        lambda pool, k: estimators.expected_draws_until_verified(pool.n, int(_verified(pool).sum()), k),
+        uses_verifier=True, pick=first_verified),
     UniformStrategy(
-        name="majority",
-        description="plurality answer of k samples",
-        performance=lambda pool, k: estimators.majority_at_k(pool.answers, pool.correct, k),
-        draws=lambda pool, k: float(k),
-        uses_verifier=False,
-        pick=majority_vote,
-    )
-)
-STRATEGIES.register("best-of-n")(
+        "majority", "plurality answer of k samples",
+        lambda pool, k: estimators.majority_at_k(pool.answers, pool.correct, k), _k_draws,
+        uses_verifier=False, pick=majority_vote),
     UniformStrategy(
-        name="best-of-n",
-        description="the sample with the highest mean token log-probability of k",
-        performance=lambda pool, k: estimators.best_at_k(pool.scores, pool.correct, k),
-        draws=lambda pool, k: float(k),
-        uses_verifier=False,
-        pick=best_scored,
-    )
-)
-STRATEGIES.register("pass")(
+        "best-of-n", "the sample with the highest mean token log-probability of k",
+        lambda pool, k: estimators.best_at_k(pool.scores, pool.correct, k), _k_draws,
+        uses_verifier=False, pick=best_scored),
     UniformStrategy(
-        name="pass",
-        description="pass@k: solved if any of k samples is correct (an oracle bound, not deployable)",
-        performance=lambda pool, k: estimators.pass_at_k(pool.n, int(pool.correct.sum()), k),
-        draws=lambda pool, k: float(k),
-        uses_verifier=False,
-        pick=None,
-    )
-)
+        "pass", "pass@k: solved if any of k samples is correct (an oracle bound, not deployable)",
+        lambda pool, k: estimators.pass_at_k(pool.n, int(pool.correct.sum()), k), _k_draws,
+        uses_verifier=False, pick=None),
+):
+    STRATEGIES.register(_strategy.name)(_strategy)
