@@ -3,14 +3,12 @@
 from collections import Counter
 
 import pytest
+from test_arith_task import check_scratchpad  # the same independent re-derivation
 
 from ttscale.errors import InputError
 from ttscale.strategies.step_search import step_format_for
-from ttscale.tasks import ArithTask, FactorTask, get_task
-from ttscale.tasks import splits
+from ttscale.tasks import ArithTask, FactorTask, get_task, splits
 from ttscale.tasks.arith import columns_of
-
-from test_arith_task import check_scratchpad  # noqa: E402 (the same independent re-derivation)
 
 MIXED_COT = get_task("arith:digits=1-3,operands=2-4,scratchpad=1")
 MIXED_DIRECT = get_task("arith:operands=2-4,digits=1-3")

@@ -54,13 +54,20 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 from ttscale.errors import InputError
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, canonical_name, check_params, format_value, span
+from ttscale.tasks.spec import (
+    IntParam,
+    canonical_name,
+    check_params,
+    format_value,
+    span,
+)
 from ttscale.types import Problem
 
 PREFIX = {0: "A", 1: "S"}
