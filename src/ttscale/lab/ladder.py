@@ -143,8 +143,8 @@ PRESETS: dict[str, LabPreset] = {
     # equal TC (d32-l3 2.5M / d48-l3 1.2M, d32-l3 4M / d64-l3 1.1M, d48-l3 5M /
     # d64-l3 3M). Accuracy grows rung by rung: the d32-l3 rungs and the d48/d64
     # ones above them are spaced so that no adjacent pair differs by more than
-    # ~20 points on any form (see the lab's README section for the measured
-    # table and the spread over training seeds). About 550 core-seconds of
+    # ~25 points on any form at k = 1, pass@64 or maj@64 (benchmarks/bench_ladder.py
+    # prints the table and the spread over training seeds). About 550 core-seconds of
     # training (two workers: ~5 minutes); no value models (they cost minutes and
     # rank prefixes worse than the model's own log-probability).
     "default": LabPreset(
