@@ -40,8 +40,8 @@ import torch
 
 from ttscale import estimators
 from ttscale.backends.tiny import TinyBackend
+from ttscale.lab.ladder import PRESETS, SUMS_COT, mixture_key
 from ttscale.lab.ladder_training import train_rungs
-from ttscale.lab.ladder import PRESETS, SUMS_COT, TRAIN_MIXTURE
 from ttscale.lab.pipeline import ladder_documents
 from ttscale.lab.value_calibration import train_value_models
 from ttscale.lab.value_model import DEFAULT_CONFIG, POLICY_BODY
@@ -55,7 +55,7 @@ from ttscale.techniques.searched import point_of, technique_name
 from ttscale.tasks import get_task
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODELS = "tiny-d32-l2-2000k,tiny-d64-l2-2000k,tiny-d32-l2-8000k"
+DEFAULT_MODELS = "tiny-d32-l3-4000k,tiny-d32-l3-6500k,tiny-d64-l3-5000k"
 LOGPROB_SETTINGS = (
     BeamSettings(width=1, expansions=4, scorer="logprob"),
     BeamSettings(width=2, expansions=4, scorer="logprob"),
@@ -80,8 +80,8 @@ def load_models(names: list[str], seed: int, cache_dir: Path):
     missing = sorted(set(names) - {rung.name for rung in rungs})
     if missing:
         raise SystemExit(f"not in the default ladder: {missing}")
-    trained = train_rungs(rungs, seed, functools.partial(ladder_documents, seed), "+".join(TRAIN_MIXTURE), cache_dir,
-                          preset.batch_size, add_bar=lambda _description, _total: lambda _tokens: None)
+    trained = train_rungs(rungs, seed, functools.partial(ladder_documents, seed), mixture_key(), cache_dir,
+                          preset.batch_size, add_bar=lambda _description, _total: lambda _tokens: None, hyper=preset.hyper)
     return {n: r.model for n, r in trained.items()}, {n: r.card for n, r in trained.items()}
 
 

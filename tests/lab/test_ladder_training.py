@@ -4,12 +4,12 @@ import functools
 
 import torch
 
-from ttscale.lab.ladder import PRESETS, TRAIN_MIXTURE
+from ttscale.lab.ladder import PRESETS, mixture_key
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.pipeline import ladder_documents
 
 RUNGS = PRESETS["smoke"].rungs[:3]
-DATA = "+".join(TRAIN_MIXTURE)
+DATA = mixture_key()
 
 
 def bars():

@@ -7,9 +7,9 @@ votes, difficulty-aware allocation) or across models (cascades, ensembles), and
 are read against the baselines on the same stored pools.
 
 Settings scale with the pool size N, so the smoke preset (N = 8) and the
-default (N = 64) run the same table. Voting techniques use the scratchpad sums:
-the answer-only form is right 0-9% of the time on these models, where votes
-have nothing to settle.
+default (N = 64) run the same table. Voting techniques use the scratchpad sums
+(the direct form is right far less often on these models, so votes have less
+to settle there).
 """
 
 from __future__ import annotations

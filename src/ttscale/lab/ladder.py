@@ -17,19 +17,37 @@ from dataclasses import asdict, dataclass
 from ttscale.errors import InputError
 from ttscale.lab.model import TinyConfig
 from ttscale.lab.tokenizer import vocab_size
+from ttscale.lab.trainer import DEFAULT_HYPER, TrainHyper
 from ttscale.techniques import TechniqueSpec
 from ttscale.types import SamplingConfig
 
-FACTOR = "factor:digits=4"
-SUMS = "arith:digits=2,operands=3,scratchpad=0"
-SUMS_COT = "arith:digits=2,operands=3,scratchpad=1"
+# Mixed configs, so that problems range from easy to hard within each form and
+# accuracy (and what sampling adds to it) grows over the whole ladder rather
+# than in one step: factoring 2- to 4-digit semiprimes (the few test problems
+# below 1000 drawn whole, the rest 4-digit), sums of 2 to 5 one- or two-digit
+# numbers (the longest scratchpad prompt + completion is 53 of the models' 64
+# positions).
+FACTOR = "factor:digits=3-4"
+SUMS = "arith:digits=1-2,operands=2-5,scratchpad=0"
+SUMS_COT = "arith:digits=1-2,operands=2-5,scratchpad=1"
 TRAIN_MIXTURE = (FACTOR, SUMS, SUMS_COT)
+# Documents of each task per block of the training stream, relative to 256:
+# most to the scratchpad sums (the form most techniques read), fewest to the
+# direct sums (only chain of thought reads them).
+MIXTURE_WEIGHTS = (1.0, 0.5, 1.5)
 SHORT_NAMES = {FACTOR: "factoring", SUMS: "sums", SUMS_COT: "sums+cot"}  # for progress bars
 
 # Performance levels of the iso-curves. Fixed rather than chosen from the data
 # so that every technique is read at the same levels (a level outside a
 # technique's measured range gets a null curve, never an extrapolated one).
 LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+
+
+def mixture_key(mixture: tuple[str, ...] = TRAIN_MIXTURE, weights: tuple[float, ...] = MIXTURE_WEIGHTS) -> str:
+    """The checkpoints' data key: the task specs, with their weights when they are not all 1."""
+    if all(w == 1 for w in weights):
+        return "+".join(mixture)
+    return "+".join(f"{spec}*{w:g}" for spec, w in zip(mixture, weights))
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,7 @@ class LabPreset:
     # each model's learned value model (0: the log-probability scorer only).
     n_search_problems: int = 0
     value_calibration_problems: int = 0
+    hyper: TrainHyper = DEFAULT_HYPER  # optimiser settings of every rung
 
     def plan(self, seed: int) -> dict:
         """Everything that determines the stored samples (the run's identity).
@@ -74,7 +93,7 @@ class LabPreset:
         search results are stored under content hashes of their own.
         """
         sampled = {k: v for k, v in asdict(self).items() if k not in ANALYSIS_ONLY}
-        return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE)}
+        return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE), "data": mixture_key()}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
         from ttscale.lab.lab_techniques import lab_techniques  # it reads this module's task names
@@ -95,7 +114,9 @@ def _rung(d_model: int, n_layers: int, tokens: int) -> Rung:
     return Rung(name=f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k", config=config, train_tokens=tokens)
 
 
-_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=32)
+# The longest reference completion is 35 characters (two-digit sums of five
+# numbers with a scratchpad); a few more let a malformed one show.
+_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=40)
 
 # Batch 16: these character tasks need many optimizer steps more than large
 # batches (at batch 64 a d64 model learned only the output format in 1.2M
@@ -118,15 +139,30 @@ PRESETS: dict[str, LabPreset] = {
         n_calibration_problems=16,
         n_search_problems=24,
     ),
+    # 13 rungs from 4e9 to 5e12 FLOPs (3.1 OOM), three overtrained pairs at
+    # equal TC (d32-l3 2.5M / d48-l3 1.2M, d32-l3 4M / d64-l3 1.1M, d48-l3 5M /
+    # d64-l3 3M). Accuracy grows rung by rung: the d32-l3 rungs and the d48/d64
+    # ones above them are spaced so that no adjacent pair differs by more than
+    # ~25 points on any form at k = 1, pass@64 or maj@64 (benchmarks/bench_ladder.py
+    # prints the table and the spread over training seeds). About 550 core-seconds of
+    # training (two workers: ~5 minutes); no value models (they cost minutes and
+    # rank prefixes worse than the model's own log-probability).
     "default": LabPreset(
         name="default",
         rungs=(
-            _rung(32, 1, 1_000_000),
-            _rung(32, 2, 2_000_000),
-            _rung(64, 2, 2_000_000),
-            _rung(32, 2, 8_000_000),  # overtrained: the same TC as d64-l2 at 2M tokens
-            _rung(64, 2, 8_000_000),
-            _rung(128, 3, 4_000_000),
+            _rung(32, 1, 40_000),
+            _rung(32, 1, 200_000),
+            _rung(32, 2, 400_000),
+            _rung(32, 2, 1_000_000),
+            _rung(32, 3, 1_500_000),
+            _rung(32, 3, 2_500_000),  # overtrained: the TC of d48-l3 at 1.2M tokens
+            _rung(48, 3, 1_200_000),
+            _rung(32, 3, 4_000_000),  # overtrained: the TC of d64-l3 at 1.1M tokens
+            _rung(64, 3, 1_100_000),
+            _rung(32, 3, 6_500_000),
+            _rung(48, 3, 5_000_000),  # overtrained: the TC of d64-l3 at 3M tokens
+            _rung(64, 3, 3_000_000),
+            _rung(64, 3, 5_000_000),
         ),
         n_samples=64,
         n_problems=200,
@@ -134,8 +170,8 @@ PRESETS: dict[str, LabPreset] = {
         batch_size=16,
         n_boot=300,
         n_calibration_problems=100,
-        n_search_problems=200,
-        value_calibration_problems=1000,
+        n_search_problems=100,
+        value_calibration_problems=0,
     ),
     "full": LabPreset(
         name="full",

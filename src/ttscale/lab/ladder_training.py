@@ -4,7 +4,7 @@ Each model trains on one thread (``checkpoints.TRAIN_THREADS``: the thread
 count is part of what fixes the weights), so a single training leaves the
 other cores idle. Rungs not yet in the checkpoint cache are trained in a
 process pool instead, the costliest first (so the longest job starts at
-once), each worker writing its checkpoint to the cache; the parent then
+once; ``expected_cost``), each worker writing its checkpoint to the cache; the parent then
 loads every rung from the cache. Weights are exactly those of a training in
 the parent: same arguments, same thread count.
 
@@ -24,8 +24,10 @@ from pathlib import Path
 
 import torch
 
+from ttscale.flops import train_flops
 from ttscale.lab.checkpoints import TRAIN_THREADS, checkpoint_path, load_or_train
-from ttscale.lab.trainer import TrainResult
+from ttscale.lab.model import model_card
+from ttscale.lab.trainer import DEFAULT_HYPER, TrainHyper, TrainResult
 
 AddBar = Callable[[str, int], Callable[[int], None]]
 
@@ -37,15 +39,31 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def is_cached(rung, seed: int, data_key: str, cache_dir: Path, batch_size: int) -> bool:
-    return checkpoint_path(rung.config, rung.train_tokens, seed, data_key, cache_dir, batch_size).exists()
+def is_cached(rung, seed: int, data_key: str, cache_dir: Path, batch_size: int,
+              hyper: TrainHyper = DEFAULT_HYPER) -> bool:
+    return checkpoint_path(rung.config, rung.train_tokens, seed, data_key, cache_dir, batch_size, hyper).exists()
 
 
-def _train_in_worker(rung, seed: int, documents_fn, data_key: str, cache_dir: str, batch_size: int, progress_queue):
+# Per-token overhead of a training step on one thread, in FLOP-equivalents: at
+# these sizes a step costs about (train FLOPs per token + this) / (6e10 FLOP/s)
+# per token (measured from d32-l1, 1e5 FLOPs/token at ~2e5 tokens/s, to d128-l3,
+# 3.8e6 FLOPs/token at ~1.5e4 tokens/s).
+STEP_OVERHEAD_FLOPS_PER_TOKEN = 2e5
+
+
+def expected_cost(rung) -> float:
+    """A rung's training time, up to a constant: its FLOPs plus the per-token overhead."""
+    card = model_card(rung.config, name=rung.name, train_tokens=rung.train_tokens, train_flops=None)
+    return train_flops(card, rung.train_tokens, rung.config.context_length) + (
+        STEP_OVERHEAD_FLOPS_PER_TOKEN * rung.train_tokens)
+
+
+def _train_in_worker(rung, seed: int, documents_fn, data_key: str, cache_dir: str, batch_size: int, progress_queue,
+                     hyper: TrainHyper = DEFAULT_HYPER):
     """Runs in a worker process: train one rung into the cache; returns its name."""
     torch.set_num_threads(TRAIN_THREADS)
     load_or_train(rung.config, rung.train_tokens, seed, documents_fn, data_key, cache_dir, batch_size=batch_size,
-                  name=rung.name, progress=lambda tokens: progress_queue.put((rung.name, tokens)))
+                  hyper=hyper, name=rung.name, progress=lambda tokens: progress_queue.put((rung.name, tokens)))
     return rung.name
 
 
@@ -58,21 +76,22 @@ def train_rungs(
     batch_size: int,
     add_bar: AddBar,
     workers: int | None = None,
+    hyper: TrainHyper = DEFAULT_HYPER,
 ) -> dict[str, TrainResult]:
     """Every rung's trained model (name -> TrainResult), training the uncached ones in parallel.
 
     ``documents_fn`` must be picklable (a module-level function or a ``functools.partial``).
     """
     advance = {rung.name: add_bar(f"train {rung.name}", rung.train_tokens) for rung in rungs}
-    missing = [r for r in rungs if not is_cached(r, seed, data_key, cache_dir, batch_size)]
+    missing = [r for r in rungs if not is_cached(r, seed, data_key, cache_dir, batch_size, hyper)]
     workers = min(workers or available_cores(), len(missing))
     if workers > 1:
-        costliest_first = sorted(missing, key=lambda r: -r.config.d_model ** 2 * r.config.n_layers * r.train_tokens)
+        costliest_first = sorted(missing, key=lambda r: -expected_cost(r))
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
             progress_queue = manager.Queue()
             pending = {pool.submit(_train_in_worker, r, seed, documents_fn, data_key, str(cache_dir), batch_size,
-                                   progress_queue) for r in costliest_first}
+                                   progress_queue, hyper) for r in costliest_first}
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(progress_queue, advance)
@@ -85,7 +104,7 @@ def train_rungs(
     # A cache hit for the rungs the pool trained (their bars are full already); the rest train here.
     return {
         rung.name: load_or_train(rung.config, rung.train_tokens, seed, documents_fn, data_key, cache_dir,
-                                 batch_size=batch_size, name=rung.name,
+                                 batch_size=batch_size, hyper=hyper, name=rung.name,
                                  progress=None if rung.name in trained_here else advance[rung.name])
         for rung in rungs
     }

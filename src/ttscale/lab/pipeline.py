@@ -24,9 +24,18 @@ import torch
 
 from ttscale import tradeoff
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.ladder import LEVELS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, LabPreset
-from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.lab_tree_search import search_ladder
+from ttscale.lab.ladder import (
+    LEVELS,
+    MIXTURE_WEIGHTS,
+    SHORT_NAMES,
+    SUMS,
+    SUMS_COT,
+    TRAIN_MIXTURE,
+    LabPreset,
+    mixture_key,
+)
+from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.model import TinyGPT
 from ttscale.sampling.pools import pools_from_samples
 from ttscale.progress import steps
@@ -54,13 +63,16 @@ class LabOutcome:
     samples_total: int
 
 
-def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256) -> Iterator[str]:
-    """An endless, seeded stream of training demonstrations from every task."""
+def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256,
+                      weights: tuple[float, ...] | None = None) -> Iterator[str]:
+    """An endless, seeded stream of training demonstrations from every task:
+    ``chunk · weight`` documents of each task per shuffled block (weights 1 by default)."""
     rng = random.Random(seed)
+    counts = [chunk] * len(tasks) if weights is None else [max(1, round(chunk * w)) for w in weights]
     for epoch in itertools.count():
         batch: list[str] = []
-        for offset, task in enumerate(tasks):
-            batch.extend(task.demonstrations(chunk, seed * 1_000_003 + epoch * 101 + offset))
+        for offset, (task, count) in enumerate(zip(tasks, counts)):
+            batch.extend(task.demonstrations(count, seed * 1_000_003 + epoch * 101 + offset))
         rng.shuffle(batch)
         yield from batch
 
@@ -108,15 +120,16 @@ def split_sweeps(preset: LabPreset, run: str) -> tuple[SplitSweep, ...]:
     return tuple(sweeps)
 
 
-def ladder_documents(seed: int) -> Iterator[str]:
+def ladder_documents(seed: int, mixture: tuple[str, ...] = TRAIN_MIXTURE,
+                     weights: tuple[float, ...] = MIXTURE_WEIGHTS) -> Iterator[str]:
     """The ladder's training stream (module-level, so a training worker process can rebuild it)."""
-    return mixture_documents([get_task(spec) for spec in TRAIN_MIXTURE], seed)
+    return mixture_documents([get_task(spec) for spec in mixture], seed, weights=weights)
 
 
 def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, dict, float]:
     started = time.perf_counter()
-    trained = train_rungs(preset.rungs, seed, functools.partial(ladder_documents, seed), "+".join(TRAIN_MIXTURE),
-                          cache_dir, preset.batch_size, add_bar)
+    trained = train_rungs(preset.rungs, seed, functools.partial(ladder_documents, seed), mixture_key(),
+                          cache_dir, preset.batch_size, add_bar, hyper=preset.hyper)
     models: dict[str, TinyGPT] = {name: r.model for name, r in trained.items()}
     cards: dict[str, ModelCard] = {name: r.card for name, r in trained.items()}
     rates: dict[str, float] = {name: r.achieved_flops_per_second for name, r in trained.items()}

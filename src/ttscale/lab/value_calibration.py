@@ -47,7 +47,7 @@ from ttscale.strategies.step_search import step_format_for
 from ttscale.sampling.draw import run_sweep
 from ttscale.types import ModelCard, Sample, SamplingConfig
 
-CALIBRATION_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=32)
+CALIBRATION_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=40)
 
 
 def calibration_run(run: str) -> str:

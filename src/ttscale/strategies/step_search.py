@@ -150,15 +150,18 @@ def step_format_for(task) -> Steps:
     if getattr(task, "family", None) == "humaneval":
         return CodeLines(ends=tuple(task.stop_sequences))
     if getattr(task, "family", None) == "arith" and getattr(task, "scratchpad", 0):
-        digits = task.digits
-        column_step = 2 * task.operands + 5  # "d+d+d+c=tt;": digits, pluses, carry, "=", total, ";"
-        answer_step = len(str(task.operands * (10**digits - 1))) + 2  # "#ddd" and the stop string
+        from ttscale.tasks.arith import columns_of
+        from ttscale.tasks.spec import span
+
+        digits, operands = span(task.digits)[1], span(task.operands)[1]  # the largest problem of a mixed config
+        column_step = 2 * operands + 5  # "d+d+d+c=tt;": digits, pluses, carry, "=", total, ";"
+        answer_step = len(str(operands * (10**digits - 1))) + 2  # "#ddd" and the stop string
         return StepFormat(
             delimiter=";",
             final_end=task.stop,
             max_step_tokens=max(column_step, answer_step) + 2,  # two tokens of slack
             max_depth=digits + 2,  # the columns, the answer, and one step of slack for a wrong turn
-            intermediate_steps=lambda problem, d=digits: d,
+            intermediate_steps=columns_of,  # the problem's own columns (a mixed config varies them)
         )
     raise InputError(f"tree search: task {getattr(task, 'name', task)!r} has no step format "
                      "(supported: arith with scratchpad=1, humaneval)")

@@ -30,19 +30,44 @@ scratchpad characters (digits, ``+ = ;``) followed by ``#`` and digits. The
 answer is normalised to an integer without leading zeros; anything else is
 malformed (None). ``grade`` compares that answer with the reference; the
 scratchpad's steps are not graded, only its final answer.
+
+Mixed configs: ``digits`` and ``operands`` also take inclusive ranges
+(``"arith:digits=1-3,operands=2-4,scratchpad=1"``). Such a task mixes *cells*,
+one per (digits, operands) pair of the ranges: every problem picks a cell
+uniformly (a cell whose split has run out of distinct problems is passed
+over; both forms pick the same cells, so they share problems as single-valued
+configs do), then its operands as the single-valued config of that cell would (all
+operands of one problem have the same number of digits, so the scratchpad has
+one step per column of that problem). Prompts then vary in length
+(``prompt_length`` is the longest); the split of a problem is still hashed
+from its sorted operands alone, so an instance lies in the same split in every
+config that can draw it. ``Problem.difficulty`` of a mixed config adds to the
+carries the single-digit additions the problem's scratchpad does beyond the
+config's smallest cell: ``carries + digits·operands − min(digits·operands)``
+(a single-valued config: the carries alone).
+
+Length: the lab's models see 64 positions (BOS, prompt and completion): the
+largest cell that fits with a scratchpad is 3 digits x 4 operands (63).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
 from ttscale.errors import InputError
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, canonical_name, check_params
+from ttscale.tasks.spec import (
+    IntParam,
+    canonical_name,
+    check_params,
+    format_value,
+    span,
+)
 from ttscale.types import Problem
 
 PREFIX = {0: "A", 1: "S"}
@@ -87,18 +112,61 @@ def scratchpad(operands: Operands, digits: int) -> str:
     return f"{steps}#{sum(operands)}\n"
 
 
+Cell = tuple[int, int]  # (digits, operands)
+
+
+def _cell_space(digits: int, operands: int) -> int:
+    return (9 * 10 ** (digits - 1)) ** operands
+
+
+def _rejection(digits: int, operands: int, split: str, rng, distinct: bool) -> Iterator[Operands]:
+    """Endless uniform draws of operand tuples in ``split`` (distinct ones only if asked)."""
+    low, high = 10 ** (digits - 1), 10**digits
+    seen: set[Operands] = set()
+    while True:
+        ops = tuple(rng.randrange(low, high) for _ in range(operands))
+        if splits.split_of(_split_key(ops)) != split or (distinct and ops in seen):
+            continue
+        seen.add(ops)
+        yield ops
+
+
+def _cell_problems(family: str, cell: Cell, split: str, seed: int) -> Iterator[Operands]:
+    """The distinct problems of one cell's ``split`` in the order its single-valued config
+    draws them (ends when an enumerated split runs out)."""
+    digits, operands = cell
+    rng = splits.rng_for(family, digits, operands, split, seed)
+    if _cell_space(digits, operands) <= ENUMERATE_LIMIT:
+        members = _enumerated(digits, operands)[split]
+        yield from splits.sample_distinct(members, len(members), rng)
+    else:
+        yield from _rejection(digits, operands, split, rng, distinct=True)
+
+
+def _cell_demonstrations(family: str, cell: Cell, seed: int) -> Iterator[Operands]:
+    """Endless train-split problems of one cell: shuffled epochs over enumerated cells,
+    independent draws over large ones."""
+    digits, operands = cell
+    rng = splits.rng_for(family, digits, operands, "demonstrations", seed)
+    if _cell_space(digits, operands) <= ENUMERATE_LIMIT:
+        yield from splits.epochs(_enumerated(digits, operands)["train"], rng)
+    else:
+        yield from _rejection(digits, operands, "train", rng, distinct=False)
+
+
 @dataclass(frozen=True)
 class ArithTask:
-    """Sum ``operands`` numbers of ``digits`` digits, directly or with a scratchpad."""
+    """Sum ``operands`` numbers of ``digits`` digits, directly or with a scratchpad.
+    ``digits`` and ``operands`` may be ``(low, high)`` ranges: a mixed config."""
 
-    digits: int = 2
-    operands: int = 3
+    digits: int | tuple[int, int] = 2
+    operands: int | tuple[int, int] = 3
     scratchpad: int = 0
 
     family: ClassVar[str] = "arith"
     PARAMS: ClassVar[tuple[IntParam, ...]] = (
-        IntParam("digits", 1, 5, "digits of every operand"),
-        IntParam("operands", 2, 6, "how many numbers are summed"),
+        IntParam("digits", 1, 5, "digits of every operand (a range low-high mixes problems)", ranged=True),
+        IntParam("operands", 2, 6, "how many numbers are summed (a range low-high mixes problems)", ranged=True),
         IntParam("scratchpad", 0, 1, "1: write column-by-column steps before the answer"),
     )
     has_verifier: ClassVar[bool] = False
@@ -112,60 +180,80 @@ class ArithTask:
         return canonical_name(self)
 
     @property
+    def mixed(self) -> bool:
+        return not (isinstance(self.digits, int) and isinstance(self.operands, int))
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """Every (digits, operands) pair this config draws problems from."""
+        (d_low, d_high), (m_low, m_high) = span(self.digits), span(self.operands)
+        return tuple((d, m) for d in range(d_low, d_high + 1) for m in range(m_low, m_high + 1))
+
+    @property
     def space(self) -> int:
         """How many distinct instances (ordered operand tuples) this config has."""
-        return (9 * 10 ** (self.digits - 1)) ** self.operands
+        return sum(_cell_space(d, m) for d, m in self.cells)
 
     @property
     def prompt_length(self) -> int:
-        """Characters in every prompt of this config."""
-        return 1 + self.operands * (self.digits + 1)
+        """Characters in the longest prompt of this config (every prompt, when single-valued)."""
+        return max(1 + m * (d + 1) for d, m in self.cells)
 
     @property
     def max_completion_length(self) -> int:
         """Characters in the longest reference completion, stop string included."""
-        answer = len(str(self.operands * (10**self.digits - 1)))
-        steps = self.digits * (2 * self.operands + 5) + 1 if self.scratchpad else 0
+        return max(self._completion_length(d, m) for d, m in self.cells)
+
+    def _completion_length(self, digits: int, operands: int) -> int:
+        answer = len(str(operands * (10**digits - 1)))
+        steps = digits * (2 * operands + 5) + 1 if self.scratchpad else 0
         return steps + answer + 1
 
     def split_size(self, split: str) -> int:
-        """Distinct problems in ``split``: exact for configs of at most ENUMERATE_LIMIT
+        """Distinct problems in ``split``: exact for cells of at most ENUMERATE_LIMIT
         instances, else the expected number (space x the split's share)."""
         splits.check_split(split)
-        if self.space <= ENUMERATE_LIMIT:
-            return len(_enumerated(self.digits, self.operands)[split])
-        return self.space * splits.SHARES[split] // 1000
+        return sum(
+            len(_enumerated(d, m)[split]) if _cell_space(d, m) <= ENUMERATE_LIMIT
+            else _cell_space(d, m) * splits.SHARES[split] // 1000
+            for d, m in self.cells
+        )
 
     def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]:
         splits.check_count(count)
         splits.check_split(split)
-        rng = splits.rng_for(self.family, self.digits, self.operands, split, seed)
-        if self.space <= ENUMERATE_LIMIT:
-            members = _enumerated(self.digits, self.operands)[split]
-            if count > len(members):
-                raise splits.too_few(self.name, split, count, len(members))
-            chosen = splits.sample_distinct(members, count, rng)
+        available = self.split_size(split)
+        if all(_cell_space(d, m) <= ENUMERATE_LIMIT for d, m in self.cells):
+            if count > available:
+                raise splits.too_few(self.name, split, count, available)
+        elif count > available // 2:
+            raise InputError(
+                f"count: task {self.name!r} asked for {count} distinct problems from split {split!r}, "
+                f"which holds about {available}; configs this large are sampled by rejection, so at most "
+                f"{available // 2} (half a split) can be asked for at once"
+            )
+        cells = list(self.cells)
+        streams = {cell: _cell_problems(self.family, cell, split, seed) for cell in cells}
+        if not self.mixed:
+            chosen = list(itertools.islice(streams[cells[0]], count))
         else:
-            expected = self.split_size(split)
-            if count > expected // 2:
-                raise InputError(
-                    f"count: task {self.name!r} asked for {count} distinct problems from split {split!r}, "
-                    f"which holds about {expected}; configs this large are sampled by rejection, so at most "
-                    f"{expected // 2} (half a split) can be asked for at once"
-                )
-            chosen = self._rejection_sample(count, split, rng, distinct=True)
+            selector = splits.rng_for(self.family, "mix", *map(format_value, (self.digits, self.operands)), split, seed)
+            chosen = splits.mix(streams, count, selector)
         return [self._problem(ops) for ops in chosen]
 
     def demonstrations(self, count: int, seed: int) -> list[str]:
         """``count`` training strings (prompt + completion) from the train split only.
-        Problems may repeat: shuffled epochs over small configs, independent draws
+        Problems may repeat: shuffled epochs over small cells, independent draws
         over large ones."""
         splits.check_count(count)
-        rng = splits.rng_for(self.family, self.digits, self.operands, "demonstrations", seed)
-        if self.space <= ENUMERATE_LIMIT:
-            chosen = splits.sample_epochs(_enumerated(self.digits, self.operands)["train"], count, rng)
+        cells = list(self.cells)
+        streams = {cell: _cell_demonstrations(self.family, cell, seed) for cell in cells}
+        if not self.mixed:
+            chosen = list(itertools.islice(streams[cells[0]], count))
         else:
-            chosen = self._rejection_sample(count, "train", rng, distinct=False)
+            selector = splits.rng_for(self.family, "mix", *map(format_value, (self.digits, self.operands)),
+                                      "demonstrations", seed)
+            chosen = splits.mix(streams, count, selector)
         return [self._prompt(ops) + self._completion(ops) for ops in chosen]
 
     def solution(self, problem: Problem) -> str:
@@ -187,31 +275,31 @@ class ArithTask:
     def verifier_flops(self, problem: Problem, completion: str) -> float:
         return 0.0
 
-    def _rejection_sample(self, count: int, split: str, rng, distinct: bool) -> list[Operands]:
-        low, high = 10 ** (self.digits - 1), 10**self.digits
-        chosen: list[Operands] = []
-        seen: set[Operands] = set()
-        while len(chosen) < count:
-            ops = tuple(rng.randrange(low, high) for _ in range(self.operands))
-            if splits.split_of(_split_key(ops)) != split or (distinct and ops in seen):
-                continue
-            seen.add(ops)
-            chosen.append(ops)
-        return chosen
-
     def _prompt(self, ops: Operands) -> str:
         return PREFIX[self.scratchpad] + "+".join(map(str, ops)) + "="
 
     def _completion(self, ops: Operands) -> str:
-        return scratchpad(ops, self.digits) if self.scratchpad else f"{sum(ops)}\n"
+        return scratchpad(ops, operand_digits(ops)) if self.scratchpad else f"{sum(ops)}\n"
 
     def _problem(self, ops: Operands) -> Problem:
-        carries = sum(1 for _, _, total in columns(ops, self.digits) if total >= 10)
+        digits = operand_digits(ops)
+        carries = sum(1 for _, _, total in columns(ops, digits) if total >= 10)
+        extra = digits * len(ops) - min(d * m for d, m in self.cells)
         return Problem(
             task=self.name,
             problem_id="+".join(map(str, ops)),
             prompt=self._prompt(ops),
             reference=str(sum(ops)),
-            difficulty=carries,
+            difficulty=carries + extra,
             meta={"operands": list(ops)},
         )
+
+
+def operand_digits(ops: Operands) -> int:
+    """Digits of every operand of a problem (they all have the same number)."""
+    return len(str(ops[0]))
+
+
+def columns_of(problem: Problem) -> int:
+    """Scratchpad steps (columns) of an arith problem before its answer step."""
+    return operand_digits(tuple(problem.meta["operands"]))  # type: ignore[arg-type]

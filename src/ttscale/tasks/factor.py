@@ -11,6 +11,13 @@ of them are even (2·q: halving is all it takes), about a fifth are 3·q, an
 eighth 5·q; the rest need a real search. ``Problem.difficulty`` is the smallest
 prime factor p, the natural difficulty proxy (2 is easy, 97 hard).
 
+Mixed sizes: ``digits`` also takes an inclusive range (``"factor:digits=2-5"``).
+Every problem then picks a size class uniformly (a class whose split has run
+out of distinct problems is passed over) and n uniformly among the semiprimes
+of that many digits (the smallest class also holds the shorter ones, n >= 4);
+prompts are zero-padded to the largest size, so they keep one length. An n
+lies in the same split in every config (the split is hashed from n alone).
+
 Judging: ``grade`` (with the reference) and ``verify`` (from the prompt alone)
 accept the same thing: a completion ``a*b`` (decimal, either order) with
 1 < a, 1 < b and a·b = n. Since n is a semiprime that is exactly the
@@ -28,7 +35,7 @@ from functools import cache
 from typing import ClassVar
 
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, canonical_name, check_params
+from ttscale.tasks.spec import IntParam, canonical_name, check_params, span
 from ttscale.types import Problem
 
 PREFIX = "F"
@@ -58,10 +65,12 @@ def semiprimes_below(limit: int) -> tuple[tuple[int, int, int], ...]:
 
 
 @cache
-def _split_members(digits: int) -> dict[str, tuple[tuple[int, int, int], ...]]:
+def _split_members(digits: int, at_least: int = 0) -> dict[str, tuple[tuple[int, int, int], ...]]:
+    """Per split, the semiprimes ``at_least <= n < 10**digits``."""
     members: dict[str, list[tuple[int, int, int]]] = {s: [] for s in splits.SPLITS}
     for item in semiprimes_below(10**digits):
-        members[splits.split_of(f"factor:{item[0]}")].append(item)
+        if item[0] >= at_least:
+            members[splits.split_of(f"factor:{item[0]}")].append(item)
     return {s: tuple(v) for s, v in members.items()}
 
 
@@ -85,11 +94,12 @@ def is_factorisation(n: int, factors: tuple[int, int] | None) -> bool:
 class FactorTask:
     """Factor a semiprime below ``10**digits`` (see the module docstring)."""
 
-    digits: int = 3
+    digits: int | tuple[int, int] = 3
 
     family: ClassVar[str] = "factor"
     PARAMS: ClassVar[tuple[IntParam, ...]] = (
-        IntParam("digits", 2, 6, "n < 10**digits, written zero-padded to this many digits"),
+        IntParam("digits", 2, 6, "n < 10**digits, written zero-padded to this many digits "
+                 "(a range low-high mixes sizes, padded to high)", ranged=True),
     )
     has_verifier: ClassVar[bool] = True
     stop: ClassVar[str] = "\n"
@@ -102,31 +112,65 @@ class FactorTask:
         return canonical_name(self)
 
     @property
+    def width(self) -> int:
+        """Digits every prompt's n is padded to: the largest size of the config."""
+        return span(self.digits)[1]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        low, high = span(self.digits)
+        return tuple(range(low, high + 1))
+
+    @property
     def prompt_length(self) -> int:
         """Characters in every prompt of this config."""
-        return self.digits + 2
+        return self.width + 2
 
     @property
     def max_completion_length(self) -> int:
         """Characters in the longest reference completion, stop string included
         (largest q is below 10**digits / 2: ``"2*" + digits + "\\n"``)."""
-        return self.digits + 3
+        return self.width + 3
+
+    def _class(self, size: int) -> dict[str, tuple[tuple[int, int, int], ...]]:
+        """Per split, the semiprimes of size class ``size`` (the smallest class holds the shorter ones too)."""
+        if size == self.sizes[0]:
+            return _split_members(size)
+        return _split_members(size, 10 ** (size - 1))
 
     def split_size(self, split: str) -> int:
         """How many distinct problems ``split`` holds."""
-        return len(_split_members(self.digits)[splits.check_split(split)])
+        splits.check_split(split)
+        return sum(len(self._class(size)[split]) for size in self.sizes)
 
     def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]:
-        members = self._members(count, split)
-        chosen = splits.sample_distinct(members, count, splits.rng_for(self.name, split, seed))
+        splits.check_count(count)
+        splits.check_split(split)
+        available = self.split_size(split)
+        if count > available:
+            raise splits.too_few(self.name, split, count, available)
+        if isinstance(self.digits, int):
+            members = self._class(self.digits)[split]
+            chosen = splits.sample_distinct(members, count, splits.rng_for(self.name, split, seed))
+        else:
+            streams = {size: iter(splits.sample_distinct(self._class(size)[split], len(self._class(size)[split]),
+                                                         splits.rng_for(self.family, size, split, seed)))
+                       for size in self.sizes}
+            chosen = splits.mix(streams, count, splits.rng_for(self.family, "mix", self.name, split, seed))
         return [self._problem(item) for item in chosen]
 
     def demonstrations(self, count: int, seed: int) -> list[str]:
         """``count`` training strings (prompt + completion) from the train split only.
         When ``count`` exceeds the train split, problems repeat (shuffled epochs)."""
         splits.check_count(count)
-        train = _split_members(self.digits)["train"]
-        chosen = splits.sample_epochs(train, count, splits.rng_for(self.name, "demonstrations", seed))
+        if isinstance(self.digits, int):
+            train = self._class(self.digits)["train"]
+            chosen = splits.sample_epochs(train, count, splits.rng_for(self.name, "demonstrations", seed))
+        else:
+            streams = {size: splits.epochs(self._class(size)["train"], splits.rng_for(self.family, size, "demonstrations",
+                                                                                 seed))
+                       for size in self.sizes}
+            chosen = splits.mix(streams, count, splits.rng_for(self.family, "mix", self.name, "demonstrations", seed))
         return [self._prompt(n) + self._completion(p, q) for n, p, q in chosen]
 
     def solution(self, problem: Problem) -> str:
@@ -167,17 +211,10 @@ class FactorTask:
         if factors is None:
             return float(len(text))
         la, lb = (len(str(f)) for f in factors)
-        return float(len(text) + 2 * la * lb + self.digits + 2)
-
-    def _members(self, count: int, split: str) -> tuple[tuple[int, int, int], ...]:
-        splits.check_count(count)
-        members = _split_members(self.digits)[splits.check_split(split)]
-        if count > len(members):
-            raise splits.too_few(self.name, split, count, len(members))
-        return members
+        return float(len(text) + 2 * la * lb + self.width + 2)
 
     def _prompt(self, n: int) -> str:
-        return f"{PREFIX}{n:0{self.digits}d}="
+        return f"{PREFIX}{n:0{self.width}d}="
 
     @staticmethod
     def _completion(p: int, q: int) -> str:
@@ -187,7 +224,7 @@ class FactorTask:
         n, p, q = item
         return Problem(
             task=self.name,
-            problem_id=f"{n:0{self.digits}d}",
+            problem_id=f"{n:0{self.width}d}",
             prompt=self._prompt(n),
             reference=f"{p}*{q}",
             difficulty=p,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from ttscale.errors import InputError
@@ -81,3 +81,28 @@ def sample_epochs(items: Sequence[T], count: int, rng: random.Random) -> list[T]
         rng.shuffle(order)
         out.extend(order[: count - len(out)])
     return out
+
+
+def epochs(items: Sequence[T], rng: random.Random) -> Iterator[T]:
+    """Endless shuffled passes over ``items`` (``sample_epochs`` without an end)."""
+    if not items:
+        raise InputError("demonstrations: the train split is empty")
+    while True:
+        order = list(items)
+        rng.shuffle(order)
+        yield from order
+
+
+def mix(streams: Mapping[object, Iterator[T]], count: int, selector: random.Random) -> list[T]:
+    """Up to ``count`` items of a mixed config: each from a stream chosen uniformly by
+    ``selector`` among those not yet run out (so a small stream is passed over once empty).
+    Drawing more extends the draw: the first ``k`` items do not depend on ``count``."""
+    live = list(streams)
+    chosen: list[T] = []
+    while len(chosen) < count and live:
+        key = selector.choice(live)
+        try:
+            chosen.append(next(streams[key]))
+        except StopIteration:
+            live.remove(key)
+    return chosen
