@@ -1,0 +1,90 @@
+"""The smoke lab's points and tradeoff, pinned across a redesign of the code that produces them.
+
+The fixture is the store of one `ttscale lab --preset smoke` run (seed 0: samples, model cards and
+tree-search results) and the points.csv and tradeoff.json that run wrote before the strategies,
+sampling, store and techniques were reorganised. Analysing the same store now must give the same
+points and the same tradeoff JSON, number for number. Measured seconds (``infer_seconds``) differ
+from run to run and are left out; and one difference is intended: a cascade whose threshold is
+chosen on calibration was labelled ``threshold=-1`` (a sentinel) and is now simply unset.
+
+Starting from stored samples keeps the pin independent of the CPU: training on another machine
+may round floats differently (docs/RELIABILITY.md, "Threads under load"), which would change the
+samples, not the code under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ttscale.lab.ladder import get_preset
+from ttscale.lab.lab_tree_search import SEARCH_TASK
+from ttscale.lab.pipeline import analyse_run, run_name
+from ttscale.report.json_out import dumps
+from ttscale.report.tradeoff_sections import points_frame
+from ttscale.store import Store
+from ttscale.strategies.tree_search import default_search_settings
+from ttscale.tasks import get_task
+from ttscale.techniques.searched import search_points
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+class StoredResultsOnly:
+    """The search's stored results are all there: a backend that would generate is a test failure."""
+
+    prefill_shared = True
+
+    def __init__(self, name, card):
+        self.name, self.card = name, card
+
+    def count_tokens(self, text: str) -> int:
+        raise AssertionError("the pinned searches are stored; nothing should be tokenised")
+
+    def generate(self, *args, **kwargs):
+        raise AssertionError("the pinned searches are stored; nothing should be generated")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pin") / "store.sqlite"
+    with gzip.open(DATA / "smoke_lab_store.sqlite.gz", "rb") as packed, path.open("wb") as plain:
+        shutil.copyfileobj(packed, plain)
+    preset, seed = get_preset("smoke"), 0
+    with Store(path) as store:
+        cards = {card.name: card for card in store.models()}
+        task = get_task(SEARCH_TASK)
+        problems = task.problems(preset.n_search_problems, seed, "test")
+        searched = search_points([StoredResultsOnly(name, card) for name, card in cards.items()], task, problems,
+                                 default_search_settings(("logprob",)), results=store.search_results,
+                                 run_seed=seed, n_boot=preset.n_boot)
+        _, details, result = analyse_run(preset, run_name(preset, seed), store, cards, seed, searched)
+    return details, result
+
+
+def test_points_are_the_pinned_ones(analysed):
+    details, _ = analysed
+    frame = points_frame(details).drop(columns=["infer_seconds"])
+    text = io.StringIO()
+    frame.to_csv(text, index=False, lineterminator="\n")
+    with gzip.open(DATA / "smoke_lab_points.csv.gz", "rt") as handle:
+        expected = list(csv.DictReader(handle))
+    got = list(csv.DictReader(io.StringIO(text.getvalue())))
+    assert len(got) == len(expected) == 236
+    assert got == expected
+
+
+def test_tradeoff_json_is_the_pinned_one(analysed):
+    _, result = analysed
+    with gzip.open(DATA / "smoke_lab_tradeoff.json.gz", "rt") as handle:
+        expected = json.load(handle)
+    assert json.loads(dumps(result)) == expected
