@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
-from ttscale.lab.tokenizer import vocab_size
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny.tokenizer import vocab_size
 from ttscale.store import Store
 from ttscale.sampling.draw import run_sweep, sample_seed
 from ttscale.tasks import get_task

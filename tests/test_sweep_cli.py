@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from ttscale.backends.registry import backend_from_spec
 from ttscale.cli import _load_commands, app
 from ttscale.errors import InputError
-from ttscale.lab.checkpoints import save_result
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
-from ttscale.lab.trainer import TrainResult, train
+from ttscale.tiny.checkpoints import save_result
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny.trainer import TrainResult, train
 from ttscale.model_sweep import SweepSettings, run_model_sweep, sweep_and_report
 from ttscale.store import Store
 from ttscale.tasks import get_task

@@ -17,26 +17,26 @@ strategy or a bad ``--n`` fails at once with the option's name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
-from ttscale.sampling.pools import pools_from_samples
+from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
+from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
+from ttscale.sampling.draw import SweepStats
 from ttscale.store import Store
 from ttscale.strategies import REPLAY, resolve
 from ttscale.strategies.step_search import step_format_for
 from ttscale.strategies.tree_search import SearchSettings
-from ttscale.techniques.searched import search_points
-from ttscale.sampling.draw import SweepStats, run_sweep
+from ttscale.sweep_analysis import sweep_techniques
 from ttscale.tasks import get_task
-from ttscale.techniques import PointDetail
+from ttscale.techniques import PointDetail, TechniqueSpec
 from ttscale.types import ModelCard, Problem, SamplingConfig
-
-ChunkHook = Callable[[str, int], None]  # (model name, samples just stored): for callers that watch progress
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SweepSettings:
     threads: int | None = None
     cards: tuple[str, ...] = ()  # "MODEL=CARD_SPEC": the card of a model whose backend cannot read one
     n_boot: int = 200
-    max_chunk_problems: int = 64  # most problems per backend call (see ``sample_model``)
+    max_chunk_problems: int = 64  # most problems per backend call (see ``pipeline.Chunking``)
     chunk_seconds: float = 20.0  # aimed-at seconds per backend call
 
 
@@ -74,6 +74,11 @@ class SweepRun:
     models: tuple[ModelRun, ...]
     notes: tuple[str, ...]
     wall_seconds: float
+    plan: Plan
+
+    @property
+    def techniques(self) -> tuple[TechniqueSpec, ...]:
+        return self.plan.techniques
 
     @property
     def stats(self) -> dict:
@@ -141,17 +146,6 @@ def replayed_specs(settings: SweepSettings) -> list[str]:
     """The other ``--strategy`` specs: replayed from the stored pools."""
     searched = {spec for spec, _ in search_specs(settings)}
     return [spec for spec in settings.strategies if spec not in searched]
-
-
-def search_model(store: Store, backend: Any, task: Any, problems: Sequence[Problem], settings: SweepSettings,
-                 add_bar) -> list[PointDetail]:
-    """Every ``--strategy beam:...``/``mcts:...`` on one model, live; results stored per problem (resumable)."""
-    details = []
-    for spec, search in search_specs(settings):
-        advance = add_bar(f"{spec} {backend.name}", len(problems))
-        details += search_points([backend], task, problems, [search], results=store.search_results,
-                                 run_seed=settings.seed, n_boot=settings.n_boot, progress=advance)
-    return details
 
 
 def choose_problems(settings: SweepSettings, task: Any) -> tuple[list[Problem], list[str]]:
@@ -224,6 +218,29 @@ def start_run(store: Store, run: str, plan: dict) -> None:
                          "--n/--limit/sampling settings and an unchanged task file)") from None
 
 
+def sweep_plan_of(settings: SweepSettings, task: Any, problems: Sequence[Problem],
+                  backends: Sequence[tuple[str, Any]], run: str) -> Plan:
+    """The sweep as a plan: every model on the task's test problems; live searches from --strategy."""
+    entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
+                    for _, backend in backends)
+    searches = tuple(SearchPlan(settings.task, tuple(problems), (search,)) for _, search in search_specs(settings))
+    return Plan(
+        models=entries,
+        splits=(Split(run, "test", (TaskSampling(settings.task, task.name, tuple(problems)),)),),
+        n=settings.n,
+        sampling=settings.sampling,
+        seed=settings.seed,
+        searches=searches,
+        techniques=tuple(sweep_techniques(task.name, settings.n, bool(task.has_verifier), replayed_specs(settings))),
+        n_boot=settings.n_boot,
+        chunking=Chunking(max_problems=settings.max_chunk_problems, seconds=settings.chunk_seconds),
+    )
+
+
+def _opened(backend: Any) -> Any:
+    return backend  # loaded up front, so a bad spec fails before any work
+
+
 def run_model_sweep(
     settings: SweepSettings,
     out_dir: Path,
@@ -239,62 +256,16 @@ def run_model_sweep(
     backends = load_backends(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(task.name, settings.sampling, settings.seed)
-    models: list[ModelRun] = []
+    plan = sweep_plan_of(settings, task, problems, backends, run)
     with Store(out_dir / "store.sqlite") as store:
         start_run(store, run, sweep_plan(settings, task, problems))
         with steps(console, enabled=show_progress) as add_bar:
-            for spec, backend in backends:
-                store.put_model(backend.card)
-                advance = add_bar(f"sample {backend.name}", settings.n * len(problems))
-                stats = sample_model(store, run, backend, task, problems, settings,
-                                     _with_hook(advance, on_chunk, backend.name))
-                searched = search_model(store, backend, task, problems, settings, add_bar)
-                models.append(ModelRun(spec, backend.name, backend.card, stats, tuple(searched)))
-                if hasattr(backend, "close"):  # its pools are drawn: free its memory for the rest
-                    backend.close()
+            outcomes = run_plan(plan, store, add_bar, on_chunk)
         store.finish_run(run)
-    return SweepRun(out_dir, run, task, tuple(problems), settings, tuple(models), tuple(notes),
-                    time.perf_counter() - started)
-
-
-def sample_model(store: Store, run: str, backend: Any, task: Any, problems: Sequence[Problem],
-                 settings: SweepSettings, progress: Callable[[int], None]) -> SweepStats:
-    """``run_sweep`` over chunks of problems sized to take about ``chunk_seconds`` each.
-
-    A lab model draws a chunk of 64 problems in a blink, a 270M model on two
-    cores needs a minute per problem: one fixed chunk size would either starve
-    the batched sampler or leave the progress bar (and a kill's lost work) at
-    many minutes per step. So the first chunk is one problem, and each next one
-    is sized from the measured seconds per problem. A backend that decodes
-    several prompts' samples together (``max_seqs``, e.g. llama.cpp) gets at
-    least enough problems per call to fill its batch. Every sample has its own
-    seed, so the chunking does not change what is drawn (for llama.cpp, up to
-    the rounding of its kernels, which varies with the batch's shape).
-    """
-    parts: list[SweepStats] = []
-    fill = max(1, int(getattr(backend, "max_seqs", 1)) // settings.n)
-    start, size = 0, fill
-    while start < len(problems):
-        chunk = problems[start:start + size]
-        stats = run_sweep(store, run, backend, task, chunk, settings.n, settings.sampling, settings.seed,
-                          chunk_problems=size, progress=progress)
-        parts.append(stats)
-        start += len(chunk)
-        per_problem = stats.wall_seconds / len(chunk) if stats.generated else 0.0
-        wanted = settings.chunk_seconds / per_problem if per_problem > 0 else 2 * size  # nothing drawn: grow
-        size = max(fill, min(settings.max_chunk_problems, int(wanted)))
-    return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
-
-
-def load_pools(run: SweepRun) -> tuple[dict, int]:
-    """The pools of this invocation's models and problems (a store may hold more), and
-    how many of their samples failed (stored as errors, retried by the next run)."""
-    wanted = {p.problem_id for p in run.problems}
-    config = run.settings.sampling.key
-    with Store(run.out_dir / "store.sqlite") as store:
-        samples = [s for m in run.models for s in store.samples(run.run, m.name, run.task.name, config)]
-        errors = sum(len(store.samples(run.run, m.name, run.task.name, config, status="error")) for m in run.models)
-    return pools_from_samples(s for s in samples if s.key.problem_id in wanted), errors
+    models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched)
+                   for (spec, _), o in zip(backends, outcomes))
+    return SweepRun(out_dir, run, task, tuple(problems), settings, models, tuple(notes),
+                    time.perf_counter() - started, plan)
 
 
 def sweep_and_report(
@@ -306,27 +277,11 @@ def sweep_and_report(
 ) -> tuple[SweepRun, Any, dict]:
     """Sample (resumably), analyse, write the report; returns (run, analysis, tradeoff.json content)."""
     from ttscale.report.sweep_report import write_sweep_report
-    from ttscale.sweep_analysis import analyse_sweep
 
     started = time.perf_counter()
     run = run_model_sweep(settings, out_dir, console, show_progress, on_chunk)
-    pools, errors = load_pools(run)
-    analysis = analyse_sweep(pools, {m.name: m.card for m in run.models}, run.task.name, settings.n,
-                             bool(run.task.has_verifier), replayed_specs(settings),
-                             settings.n_boot, settings.seed, searched=[d for m in run.models for d in m.searched])
-    notes = run.notes + ((f"{errors} sample(s) failed in the backend (stored as errors, left out of every "
-                          "estimate); run the same command again to retry them",) if errors else ())
-    run = dataclasses.replace(run, notes=notes, wall_seconds=time.perf_counter() - started)
+    with Store(out_dir / "store.sqlite") as store:
+        analysis = analyse_plan(run.plan, store, [d for m in run.models for d in m.searched])
+    run = dataclasses.replace(run, wall_seconds=time.perf_counter() - started)
     result = write_sweep_report(run, analysis)
     return run, analysis, result
-
-
-def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: str) -> Callable[[int], None]:
-    if hook is None:
-        return advance
-
-    def both(count: int) -> None:
-        advance(count)
-        hook(model, count)
-
-    return both

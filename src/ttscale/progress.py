@@ -58,8 +58,10 @@ class PlainProgress:
         self._stream.flush()
 
     def add(self, description: str, total: int) -> Callable[[int], None]:
-        started = self._clock()
-        state = {"done": 0, "last": started, "finished": False}
+        added = self._clock()
+        # A step may be queued behind others: its rate is measured from its first report on, so a
+        # queued step shows no estimate rather than one of hundreds of hours.
+        state = {"done": 0, "last": added, "finished": False, "first_at": None, "first_done": 0}
         with self._lock:
             self._write(f"{description}: started ({total} to do)")
 
@@ -69,13 +71,16 @@ class PlainProgress:
                     return
                 state["done"] += n
                 now = self._clock()
-                done, elapsed = state["done"], now - started
+                done, elapsed = state["done"], now - added
+                if state["first_at"] is None:
+                    state["first_at"], state["first_done"] = now, done
                 if done >= total:
                     state["finished"] = True
                     self._write(f"{description}: done, {done}/{total} in {_duration(elapsed)}")
                 elif now - state["last"] >= self._interval:
                     state["last"] = now
-                    rate = done / elapsed if elapsed > 0 else 0.0
+                    measured = now - state["first_at"]
+                    rate = (done - state["first_done"]) / measured if measured > 0 else 0.0
                     eta = f", eta {_duration((total - done) / rate)}" if rate > 0 else ""
                     self._write(f"{description}: {done}/{total} ({done / total:.0%}), {_duration(elapsed)} elapsed{eta}")
 

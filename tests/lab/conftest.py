@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from ttscale.lab.model import TinyConfig, TinyGPT
+from ttscale.tiny.model import TinyConfig, TinyGPT
 
 
 def sums_documents(seed: int = 0):

@@ -8,7 +8,7 @@ import pytest
 from ttscale import flops
 from ttscale.lab.ladder import PRESETS, TRAIN_MIXTURE, mixture_key
 from ttscale.lab.ladder_training import expected_cost
-from ttscale.lab.model import model_card
+from ttscale.tiny.model import model_card
 from ttscale.tasks import get_task
 
 DEFAULT = PRESETS["default"]

@@ -2,8 +2,8 @@ import pytest
 import torch
 from conftest import sums_documents
 
-from ttscale.lab import checkpoints
-from ttscale.lab.checkpoints import load_or_train
+from ttscale.tiny import checkpoints
+from ttscale.tiny.checkpoints import load_or_train
 
 
 class CountingDocs:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ttscale.errors import InputError
-from ttscale.lab.model import TinyConfig, TinyGPT, count_parameters, model_card
+from ttscale.tiny.model import TinyConfig, TinyGPT, count_parameters, model_card
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
-from ttscale.lab.sampler import (
+from ttscale.tiny import tokenizer
+from ttscale.tiny.sampler import (
     Generation,
     choose_tokens,
     sample_one_at_a_time_no_cache,

@@ -1,8 +1,8 @@
 import pytest
 
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
-from ttscale.lab.tokenizer import (
+from ttscale.tiny import tokenizer
+from ttscale.tiny.tokenizer import (
     BOS,
     CHARS,
     EOS,

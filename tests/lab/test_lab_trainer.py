@@ -4,7 +4,7 @@ from conftest import sums_documents
 
 from ttscale import flops
 from ttscale.errors import InputError
-from ttscale.lab.trainer import TrainHyper, batches, lr_at, train
+from ttscale.tiny.trainer import TrainHyper, batches, lr_at, train
 
 
 def weights(result):
@@ -22,7 +22,7 @@ def test_same_seed_gives_identical_weights(tiny_config):
 
 
 def test_loss_decreases_on_a_learnable_corpus():
-    from ttscale.lab.model import TinyConfig
+    from ttscale.tiny.model import TinyConfig
 
     config = TinyConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, context_length=32)
     result = train(config, sums_documents(), train_tokens=24_000, seed=0, batch_size=16,

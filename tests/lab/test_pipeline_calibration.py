@@ -5,9 +5,11 @@ import dataclasses
 
 import torch
 
+from ttscale.backends.tiny import TinyBackend
 from ttscale.lab import pipeline
+from ttscale.pipeline import analysis, run_plan
 from ttscale.lab.ladder import PRESETS, SUMS, SUMS_COT
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.store import Store
 from ttscale.tasks import get_task
 
@@ -26,20 +28,27 @@ def no_bar(description, total):
     return lambda n: None
 
 
-def sample_mini(store):
+def mini_plan(tmp_path):
     torch.manual_seed(0)
     config = TinyConfig(d_model=16, n_layers=1, n_heads=2, d_ff=32, context_length=64)
-    models = {"m": TinyGPT(config).eval()}
+    model = TinyGPT(config).eval()
     cards = {"m": model_card(config, "m", 1000, 1e9)}
+    return pipeline.lab_plan(MINI, 0, cards, lambda name: TinyBackend(name=name, card=cards[name], model=model),
+                             tmp_path)
+
+
+def sample_mini(store, plan):
     run = pipeline.run_name(MINI, 0)
     store.start_run(run, MINI.plan(0))
     store.start_run(pipeline.calibration_run_name(run), pipeline.calibration_plan(MINI, 0))
-    return run, cards, pipeline.sample_ladder(MINI, 0, run, models, cards, no_bar, store)
+    outcomes = run_plan(plan, store, no_bar)
+    return run, sum(o.stats.generated for o in outcomes), sum(o.stats.planned for o in outcomes)
 
 
 def test_calibration_split_is_its_own_run_with_disjoint_problems(tmp_path):
+    plan = mini_plan(tmp_path)
     with Store(tmp_path / "store.sqlite") as store:
-        run, _, (generated, total, _) = sample_mini(store)
+        run, generated, total = sample_mini(store, plan)
         assert generated == total == 2 * (3 * 3 + 2 * 2)  # samples x (test: 3 tasks x 3, calib: 2 tasks x 2)
         calib = store.samples(f"{run}/calib")
         assert {s.key.task for s in calib} == {get_task(SUMS).name, get_task(SUMS_COT).name}
@@ -48,7 +57,7 @@ def test_calibration_split_is_its_own_run_with_disjoint_problems(tmp_path):
         assert len(calib_ids) == 2 and not calib_ids & test_ids
         assert calib_ids == calib_problem_ids(2)
         # Resumable like the test split: a second pass generates nothing.
-        _, _, (again, _, _) = sample_mini(store)
+        _, again, _ = sample_mini(store, plan)
         assert again == 0
 
 
@@ -66,11 +75,12 @@ def test_analysis_passes_calibration_pools_to_the_techniques(tmp_path, monkeypat
         seen.append((pools, calibration))
         return []
 
-    monkeypatch.setattr(pipeline, "technique_points", spy)
-    monkeypatch.setattr(pipeline.tradeoff, "analyse", lambda points, **kw: {})
+    monkeypatch.setattr(analysis, "technique_points", spy)
+    monkeypatch.setattr(analysis.tradeoff, "analyse", lambda points, **kw: {})
+    plan = mini_plan(tmp_path)
     with Store(tmp_path / "store.sqlite") as store:
-        run, cards, _ = sample_mini(store)
-        pipeline.analyse_run(MINI, run, store, cards, 0)
+        sample_mini(store, plan)
+        analysis.analyse_plan(plan, store, [])
     assert seen
     for pools, calibration in seen:
         assert {task for _, task, _ in calibration} == {get_task(SUMS).name, get_task(SUMS_COT).name}

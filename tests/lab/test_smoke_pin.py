@@ -24,14 +24,11 @@ from pathlib import Path
 import pytest
 
 from ttscale.lab.ladder import get_preset
-from ttscale.lab.lab_tree_search import SEARCH_TASK
-from ttscale.lab.pipeline import analyse_run, run_name
+from ttscale.lab.pipeline import lab_plan
+from ttscale.pipeline import analyse_plan, run_plan, searched_details
 from ttscale.report.json_out import dumps
 from ttscale.report.tradeoff_sections import points_frame
 from ttscale.store import Store
-from ttscale.strategies.tree_search import default_search_settings
-from ttscale.tasks import get_task
-from ttscale.techniques.searched import search_points
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -62,13 +59,11 @@ def analysed(tmp_path_factory):
     preset, seed = get_preset("smoke"), 0
     with Store(path) as store:
         cards = {card.name: card for card in store.models()}
-        task = get_task(SEARCH_TASK)
-        problems = task.problems(preset.n_search_problems, seed, "test")
-        searched = search_points([StoredResultsOnly(name, card) for name, card in cards.items()], task, problems,
-                                 default_search_settings(("logprob",)), results=store.search_results,
-                                 run_seed=seed, n_boot=preset.n_boot)
-        _, details, result = analyse_run(preset, run_name(preset, seed), store, cards, seed, searched)
-    return details, result
+        # The lab's own plan, run on backends that may not generate: everything is already stored.
+        plan = lab_plan(preset, seed, cards, lambda name: StoredResultsOnly(name, cards[name]), path.parent)
+        outcomes = run_plan(plan, store, lambda description, total: (lambda n: None))
+        analysis = analyse_plan(plan, store, searched_details(outcomes))
+    return analysis.details, analysis.result
 
 
 def test_points_are_the_pinned_ones(analysed):

@@ -5,8 +5,8 @@ from functools import cache
 import torch
 
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.model import TinyConfig
-from ttscale.lab.trainer import train
+from ttscale.tiny.model import TinyConfig
+from ttscale.tiny.trainer import train
 from ttscale.tasks import get_task
 
 TASK = "arith:digits=2,operands=2,scratchpad=1"  # completions like "3+6+0=09;5+4+0=09;#99"
@@ -20,7 +20,7 @@ def task():
 def scratchpad_model():
     """A d32 one-layer TinyGPT that has learned the scratchpad's format (not its sums), in float64.
 
-    float64 makes sampling exactly independent of batch composition (see lab/sampler.py),
+    float64 makes sampling exactly independent of batch composition (see tiny/sampler.py),
     so equalities below are exact rather than "up to a near tie".
     """
     sums = task()

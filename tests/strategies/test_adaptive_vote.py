@@ -8,8 +8,8 @@ import torch
 from ttscale import strategies
 from ttscale.backends.tiny import TinyBackend
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny import tokenizer
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
 from ttscale.sampling.sources import BackendSamples

@@ -8,7 +8,7 @@ from search_models import RecordingBackend, backend, scratchpad_model, task
 
 from ttscale import flops
 from ttscale.errors import InputError
-from ttscale.lab import sampler, tokenizer
+from ttscale.tiny import sampler, tokenizer
 from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings

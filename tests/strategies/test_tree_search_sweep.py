@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from ttscale.cli import _load_commands, app
 from ttscale.errors import InputError
-from ttscale.lab.checkpoints import save_result
-from ttscale.lab.trainer import TrainResult
+from ttscale.tiny.checkpoints import save_result
+from ttscale.tiny.trainer import TrainResult
 from ttscale.store import Store
 from ttscale.strategies.beam import BeamSettings
 from ttscale.strategies.mcts import MCTSSettings

@@ -2,7 +2,7 @@
 the prompt prefilled once per pool.
 
 ``load_checkpoint_backend("PATH[#NAME]")`` (model spec ``tiny:PATH[#NAME]``)
-opens a lab checkpoint (``ttscale.lab.checkpoints``: the weights and the model
+opens a lab checkpoint (``ttscale.tiny.checkpoints``: the weights and the model
 card), so lab models can be swept like any other model; the backend is named
 after the card, or NAME when given.
 """
@@ -19,8 +19,8 @@ import torch
 
 from ttscale.errors import InputError
 from ttscale.backends import Stop, stop_strings
-from ttscale.lab import sampler, tokenizer
-from ttscale.lab.model import TinyGPT
+from ttscale.tiny import sampler, tokenizer
+from ttscale.tiny.model import TinyGPT
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
 
@@ -70,7 +70,7 @@ class TinyBackend:
 
 def load_checkpoint_backend(rest: str, threads: int | None = None) -> TinyBackend:
     """The backend of ``tiny:PATH[#NAME]``; ``threads`` sets torch's CPU threads."""
-    from ttscale.lab.checkpoints import load_result
+    from ttscale.tiny.checkpoints import load_result
 
     path_text, _, name = rest.partition("#")
     path = Path(path_text.strip()).expanduser()

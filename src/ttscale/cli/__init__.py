@@ -8,13 +8,10 @@ import sys
 
 import typer
 
+from ttscale.cli.app import app
 from ttscale.errors import TtscaleError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Measure, map and exploit the trade between training and inference compute.",
-)
+__all__ = ["app", "main"]
 
 
 def _load_commands() -> None:

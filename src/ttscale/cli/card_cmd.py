@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ttscale.cli import app
+from ttscale.cli.app import app
 from ttscale.report.json_out import write_json
 
 

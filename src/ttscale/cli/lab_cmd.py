@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ttscale.cli import app
+from ttscale.cli.app import app
 from ttscale.errors import InputError
 
 

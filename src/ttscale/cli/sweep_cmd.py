@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ttscale.cli import app
+from ttscale.cli.app import app
 from ttscale.logs import configure, verbosity_of
 from ttscale.errors import InputError
 from ttscale.types import SamplingConfig

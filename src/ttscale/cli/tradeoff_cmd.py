@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ttscale.cli import app
+from ttscale.cli.app import app
 from ttscale.hardware import DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, check_fraction
 from ttscale.planner import check_positive, check_target, plan
 from ttscale.report.json_out import write_json

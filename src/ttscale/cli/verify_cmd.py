@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from ttscale.cli import app
+from ttscale.cli.app import app
 from ttscale.errors import InputError
 from ttscale.estimators import pass_at_k
 from ttscale.tasks import TASKS

@@ -14,7 +14,7 @@ to settle there).
 
 from __future__ import annotations
 
-from ttscale.lab.ladder import FACTOR, SUMS, SUMS_COT
+from ttscale.lab.mixture import FACTOR, SUMS, SUMS_COT
 from ttscale.techniques import Arm, TechniqueSpec, budgets_up_to
 
 

@@ -15,39 +15,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ttscale.errors import InputError
-from ttscale.lab.model import TinyConfig
-from ttscale.lab.tokenizer import vocab_size
-from ttscale.lab.trainer import DEFAULT_HYPER, TrainHyper
+from ttscale.tiny.model import TinyConfig
+from ttscale.tiny.tokenizer import vocab_size
+from ttscale.tiny.trainer import DEFAULT_HYPER, TrainHyper
+from ttscale.lab.lab_techniques import lab_techniques
+from ttscale.lab.mixture import (  # noqa: F401  (the ladder's task forms, read from here by the lab)
+    FACTOR,
+    MIXTURE_WEIGHTS,
+    SHORT_NAMES,
+    SUMS,
+    SUMS_COT,
+    TRAIN_MIXTURE,
+    mixture_key,
+)
 from ttscale.techniques import TechniqueSpec
 from ttscale.types import SamplingConfig
-
-# Mixed configs, so that problems range from easy to hard within each form and
-# accuracy (and what sampling adds to it) grows over the whole ladder rather
-# than in one step: factoring 2- to 4-digit semiprimes (the few test problems
-# below 1000 drawn whole, the rest 4-digit), sums of 2 to 5 one- or two-digit
-# numbers (the longest scratchpad prompt + completion is 53 of the models' 64
-# positions).
-FACTOR = "factor:digits=3-4"
-SUMS = "arith:digits=1-2,operands=2-5,scratchpad=0"
-SUMS_COT = "arith:digits=1-2,operands=2-5,scratchpad=1"
-TRAIN_MIXTURE = (FACTOR, SUMS, SUMS_COT)
-# Documents of each task per block of the training stream, relative to 256:
-# most to the scratchpad sums (the form most techniques read), fewest to the
-# direct sums (only chain of thought reads them).
-MIXTURE_WEIGHTS = (1.0, 0.5, 1.5)
-SHORT_NAMES = {FACTOR: "factoring", SUMS: "sums", SUMS_COT: "sums+cot"}  # for progress bars
 
 # Performance levels of the iso-curves. Fixed rather than chosen from the data
 # so that every technique is read at the same levels (a level outside a
 # technique's measured range gets a null curve, never an extrapolated one).
 LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
-
-
-def mixture_key(mixture: tuple[str, ...] = TRAIN_MIXTURE, weights: tuple[float, ...] = MIXTURE_WEIGHTS) -> str:
-    """The checkpoints' data key: the task specs, with their weights when they are not all 1."""
-    if all(w == 1 for w in weights):
-        return "+".join(mixture)
-    return "+".join(f"{spec}*{w:g}" for spec, w in zip(mixture, weights))
 
 
 @dataclass(frozen=True)
@@ -96,8 +83,6 @@ class LabPreset:
         return {"preset": sampled, "seed": seed, "tasks": list(TRAIN_MIXTURE), "data": mixture_key()}
 
     def techniques(self) -> tuple[TechniqueSpec, ...]:
-        from ttscale.lab.lab_techniques import lab_techniques  # it reads this module's task names
-
         return lab_techniques(self.n_samples)
 
 

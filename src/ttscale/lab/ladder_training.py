@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from ttscale.flops import train_flops
-from ttscale.lab.checkpoints import TRAIN_THREADS, checkpoint_path, load_or_train
-from ttscale.lab.model import model_card
-from ttscale.lab.trainer import DEFAULT_HYPER, TrainHyper, TrainResult
+from ttscale.tiny.checkpoints import TRAIN_THREADS, checkpoint_path, load_or_train
+from ttscale.tiny.model import model_card
+from ttscale.tiny.trainer import DEFAULT_HYPER, TrainHyper, TrainResult
 
 AddBar = Callable[[str, int], Callable[[int], None]]
 

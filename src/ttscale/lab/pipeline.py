@@ -18,13 +18,12 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
-from ttscale import tradeoff
+from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.lab_tree_search import search_ladder
 from ttscale.lab.ladder import (
     LEVELS,
     MIXTURE_WEIGHTS,
@@ -32,19 +31,31 @@ from ttscale.lab.ladder import (
     SUMS,
     SUMS_COT,
     TRAIN_MIXTURE,
+    SUMS_COT as SEARCH_TASK,
     LabPreset,
     mixture_key,
 )
 from ttscale.lab.ladder_training import train_rungs
-from ttscale.lab.model import TinyGPT
-from ttscale.sampling.pools import pools_from_samples
+from ttscale.tiny.model import TinyGPT
+from ttscale.lab.value_calibration import train_value_models
+from ttscale.pipeline import (
+    Chunking,
+    ModelEntry,
+    Plan,
+    SearchPlan,
+    Split,
+    TaskSampling,
+    analyse_plan,
+    run_plan,
+    searched_details,
+)
 from ttscale.progress import steps
 from ttscale.store import Store
-from ttscale.sampling.draw import run_sweep
+from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
+from ttscale.strategies.tree_search import default_search_settings
 from ttscale.tasks import get_task
-from ttscale.techniques import PointDetail, technique_points
-from ttscale.tradeoff.uncertainty import problem_scores_of
-from ttscale.types import ModelCard, Task
+from ttscale.techniques import PointDetail
+from ttscale.types import ModelCard, Problem, Task
 
 
 @dataclass(frozen=True)
@@ -83,16 +94,9 @@ def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256,
 # get verifier cascades there (a strategy needing calibration is skipped on a
 # task without calibration pools, even with a fixed threshold).
 CALIBRATION_TASKS = (SUMS, SUMS_COT)
-
-
-@dataclass(frozen=True)
-class SplitSweep:
-    """One split to sample: into which run, for which tasks, how many problems."""
-
-    run: str
-    split: str
-    tasks: tuple[str, ...]
-    n_problems: int
+# Samples per calibration problem for the value models: many problems, few
+# samples each (the value model must see many digit combinations).
+VALUE_SAMPLES_PER_PROBLEM = 4
 
 
 def run_name(preset: LabPreset, seed: int) -> str:
@@ -113,66 +117,66 @@ def calibration_plan(preset: LabPreset, seed: int) -> dict:
     }
 
 
-def split_sweeps(preset: LabPreset, run: str) -> tuple[SplitSweep, ...]:
-    sweeps = [SplitSweep(run, "test", TRAIN_MIXTURE, preset.n_problems)]
-    if preset.n_calibration_problems > 0:
-        sweeps.append(SplitSweep(calibration_run_name(run), "calib", CALIBRATION_TASKS, preset.n_calibration_problems))
-    return tuple(sweeps)
-
-
 def ladder_documents(seed: int, mixture: tuple[str, ...] = TRAIN_MIXTURE,
                      weights: tuple[float, ...] = MIXTURE_WEIGHTS) -> Iterator[str]:
     """The ladder's training stream (module-level, so a training worker process can rebuild it)."""
     return mixture_documents([get_task(spec) for spec in mixture], seed, weights=weights)
 
 
-def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, store: Store) -> tuple[dict, dict, dict, float]:
+def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar) -> tuple[dict, dict, dict, float]:
     started = time.perf_counter()
     trained = train_rungs(preset.rungs, seed, functools.partial(ladder_documents, seed), mixture_key(),
                           cache_dir, preset.batch_size, add_bar, hyper=preset.hyper)
     models: dict[str, TinyGPT] = {name: r.model for name, r in trained.items()}
     cards: dict[str, ModelCard] = {name: r.card for name, r in trained.items()}
     rates: dict[str, float] = {name: r.achieved_flops_per_second for name, r in trained.items()}
-    for card in cards.values():
-        store.put_model(card)
     return models, cards, rates, time.perf_counter() - started
 
 
-def sample_ladder(preset: LabPreset, seed: int, run: str, models, cards, add_bar, store: Store) -> tuple[int, int, float]:
-    """Sample every split of ``split_sweeps`` (test, then calibration) into the store."""
-    started = time.perf_counter()
-    generated = total = 0
-    for sweep in split_sweeps(preset, run):
-        label = "sample" if sweep.split == "test" else f"sample {sweep.split}"
-        for name, model in models.items():
-            backend = TinyBackend(name=name, card=cards[name], model=model)
-            for spec in sweep.tasks:
-                task = get_task(spec)
-                problems = task.problems(sweep.n_problems, seed, sweep.split)
-                advance = add_bar(f"{label} {name} {SHORT_NAMES[spec]}", sweep.n_problems * preset.n_samples)
-                stats = run_sweep(
-                    store, sweep.run, backend, task, problems, preset.n_samples, preset.sampling, seed, progress=advance
-                )
-                generated += stats.generated
-                total += stats.planned
-    return generated, total, time.perf_counter() - started
+def _problems(spec: str, count: int, seed: int, split: str) -> tuple[Problem, ...]:
+    return tuple(get_task(spec).problems(count, seed, split))
 
 
-def analyse_run(preset: LabPreset, run: str, store: Store, cards: dict[str, ModelCard], seed: int,
-                searched: list[PointDetail] = ()):
-    """Points of every technique, scored on the test run; calibration pools go to
-    the strategies that choose a threshold (and only to them). ``searched``:
-    the tree-search points (run live, see ``lab_tree_search``)."""
-    pools = pools_from_samples(store.samples(run))
-    calibration = pools_from_samples(store.samples(calibration_run_name(run)))
-    details: list[PointDetail] = list(searched)
-    for spec in preset.techniques():
-        details.extend(
-            technique_points(spec, pools, cards, n_boot=preset.n_boot, seed=seed, calibration=calibration or None)
-        )
-    result = tradeoff.analyse([d.point for d in details], levels=list(LEVELS), n_boot=preset.n_boot, seed=seed,
-                              problem_scores=problem_scores_of(details))
-    return pools, details, result
+def _value_scorers(preset: LabPreset, seed: int, run: str, cache_dir: Path):
+    """The hook that trains each model's value model on its calib samples (presets that ask for one)."""
+    task = get_task(SEARCH_TASK)
+    test_ids = {p.problem_id for p in task.problems(preset.n_problems, seed, "test")}
+    test_ids |= {p.problem_id for p in task.problems(preset.n_search_problems, seed, "test")}
+
+    def train(store: Store, entry: ModelEntry, backend: TinyBackend) -> ScorerChoice | None:
+        value = train_value_models(store, run, {entry.name: backend.model}, {entry.name: entry.card}, task, test_ids,
+                                   seed=seed, cache_dir=cache_dir / "value-models",
+                                   n_problems=preset.value_calibration_problems,
+                                   n_samples=VALUE_SAMPLES_PER_PROBLEM)[entry.name]
+        return ScorerChoice(ValueScorer(value.model, value.key, label=value.label), float(value.total_train_flops))
+
+    return train
+
+
+def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_backend: Callable[[str], Backend],
+             cache_dir: Path) -> Plan:
+    """The ladder as a plan: every task form on test, the sums on calib, the scratchpad searched live.
+
+    ``open_backend(name)`` gives a model's backend (the trained TinyGPT, in the lab).
+    """
+    run = run_name(preset, seed)
+    splits = [Split(run, "test", tuple(TaskSampling(spec, SHORT_NAMES[spec],
+                                                    _problems(spec, preset.n_problems, seed, "test"))
+                                       for spec in TRAIN_MIXTURE))]
+    if preset.n_calibration_problems > 0:
+        splits.append(Split(calibration_run_name(run), "calib", tuple(
+            TaskSampling(spec, SHORT_NAMES[spec], _problems(spec, preset.n_calibration_problems, seed, "calib"))
+            for spec in CALIBRATION_TASKS)))
+    searches: tuple[SearchPlan, ...] = ()
+    values = preset.value_calibration_problems > 0
+    if preset.n_search_problems > 0:
+        scorers = ("logprob", "value") if values else ("logprob",)
+        searches = (SearchPlan(SEARCH_TASK, _problems(SEARCH_TASK, preset.n_search_problems, seed, "test"),
+                               default_search_settings(scorers)),)
+    entries = tuple(ModelEntry(name, card, functools.partial(open_backend, name)) for name, card in cards.items())
+    return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, preset.techniques(),
+                LEVELS, preset.n_boot, Chunking(max_problems=64),
+                _value_scorers(preset, seed, run, cache_dir) if values and searches else None)
 
 
 def run_lab(
@@ -196,12 +200,11 @@ def run_lab(
         if preset.n_calibration_problems > 0:
             store.start_run(calibration_run_name(run), calibration_plan(preset, seed))
         with steps(console, enabled=show_progress) as add_bar:
-            models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar, store)
-            generated, total, sample_s = sample_ladder(preset, seed, run, models, cards, add_bar, store)
-            started_search = time.perf_counter()
-            searched = search_ladder(preset, seed, run, models, cards, store, cache_dir, add_bar)
-            search_s = time.perf_counter() - started_search
-        pools, details, result = analyse_run(preset, run, store, cards, seed, searched)
+            models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar)
+            plan = lab_plan(preset, seed, cards,
+                            lambda name: TinyBackend(name=name, card=cards[name], model=models[name]), cache_dir)
+            outcomes = run_plan(plan, store, add_bar)
+        analysis = analyse_plan(plan, store, searched_details(outcomes))
         store.finish_run(run)
         if preset.n_calibration_problems > 0:
             store.finish_run(calibration_run_name(run))
@@ -210,14 +213,14 @@ def run_lab(
         run=run,
         cards=cards,
         train_flops_per_second=rates,
-        details=details,
-        result=result,
+        details=list(analysis.details),
+        result=analysis.result,
         wall_seconds=time.perf_counter() - started,
         train_seconds=train_s,
-        sample_seconds=sample_s,
-        search_seconds=search_s,
-        samples_generated=generated,
-        samples_total=total,
+        sample_seconds=sum(o.stats.wall_seconds for o in outcomes),
+        search_seconds=sum(o.search_seconds for o in outcomes),
+        samples_generated=sum(o.stats.generated for o in outcomes),
+        samples_total=sum(o.stats.planned for o in outcomes),
     )
-    write_lab_report(outcome, preset, pools)
+    write_lab_report(outcome, preset, analysis.pools)
     return outcome

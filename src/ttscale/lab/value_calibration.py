@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.checkpoints import save_atomically
-from ttscale.lab.model import TinyConfig
+from ttscale.tiny.checkpoints import save_atomically
+from ttscale.tiny.model import TinyConfig
 from ttscale.lab.value_model import (
     DEFAULT_CONFIG,
     ValueConfig,

@@ -46,8 +46,8 @@ from torch import nn
 
 from ttscale import flops
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny import tokenizer
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.strategies.step_search import StepFormat
 from ttscale.types import ModelCard, Problem, Sample
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from ttscale import flops
 from ttscale.errors import InputError
-from ttscale.lab.model import TinyGPT
+from ttscale.tiny.model import TinyGPT
 from ttscale.lab.value_model import (
     CODE_VERSION,
     DEFAULT_CONFIG,

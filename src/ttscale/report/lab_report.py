@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ttscale.report import html
-from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame, techniques_with_rate, techniques_with_span
-from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.report.tradeoff_sections import points_frame
+from ttscale.report.writer import ReportParts, write_report
 from ttscale.techniques.searched import searched_techniques
 
 SPAN_GOAL_OOM = 0.3  # what the lab's map is meant to show: spans of this size in both computes
@@ -70,9 +69,6 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "techniques_with_rate": techniques_with_rate(outcome.result),
         "techniques_with_span": techniques_with_span(outcome.result, SPAN_GOAL_OOM),
     }
-    write_csv(points, out / "points.csv")
-    write_json(result, out / "tradeoff.json")
-
     task_of = {d.point.technique: d.task for d in outcome.details}
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
@@ -80,21 +76,19 @@ def write_lab_report(outcome, preset, pools) -> Path:
         + [{"technique": name, "what": what, "arms": f"{strategy} on {task_of[name]}"}
            for name, strategy, what in searched_techniques(outcome.details)]
     )
-    report = html.Report(
+    return write_report(out, ReportParts(
         title="ttscale lab: the training-inference compute tradeoff on tiny models",
         subtitle=(
             f"preset {preset.name}, run {outcome.run}: {len(outcome.cards)} models, "
             f"{preset.n_problems} test problems per task, {preset.n_samples} samples per problem"
         ),
-        sections=[
-            *tradeoff_sections(outcome.result, outcome.details, out),
-            budget_section(outcome.details, out, [
-                "Each line is one model; k samples per problem replayed exactly from one pool; bands are "
-                "95% bootstrap intervals over problems."]),
-            html.Section("Techniques", tables=[html.Table("what each technique measures", technique_rows)]),
-            html.Section("Models", tables=[html.Table("model cards (training compute counted exactly)", cards)]),
-            html.Section("Points", tables=[html.Table("every point of the tradeoff", points)]),
-        ],
+        result=result,
+        tradeoff_details=outcome.details,
+        details=outcome.details,
+        budget_note="Each line is one model; k samples per problem replayed exactly from one pool; bands are "
+                    "95% bootstrap intervals over problems.",
+        techniques=technique_rows,
+        models=cards,
         meta={
             "wall seconds": f"{outcome.wall_seconds:.1f}",
             "training seconds": f"{outcome.train_seconds:.1f}",
@@ -103,5 +97,4 @@ def write_lab_report(outcome, preset, pools) -> Path:
             "samples": f"{outcome.samples_total} ({outcome.samples_generated} generated in this invocation)",
             "store": str(out / "store.sqlite"),
         },
-    )
-    return html.write(report, out / "index.html")
+    ))

@@ -11,10 +11,9 @@ import math
 
 import pandas as pd
 
-from ttscale.report import html
-from ttscale.report.json_out import write_json
 from ttscale.report.summary import summary_frame
-from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.report.tradeoff_sections import points_frame
+from ttscale.report.writer import ReportParts, write_report
 from ttscale.techniques.searched import searched_techniques
 from ttscale.sweep_analysis import BUILTIN
 
@@ -69,7 +68,7 @@ def sweep_json(run, analysis) -> dict:
                     "train_flops_known": _tc_known(m.card),
                     "stats": dataclasses.asdict(m.stats)} for m in run.models],
         "techniques": [{"name": t.name, "strategy": t.arms[0].strategy, "description": t.description}
-                       for t in analysis.techniques]
+                       for t in run.techniques]
                       + [{"name": name, "strategy": strategy, "description": what}
                          for name, strategy, what in searched_techniques(analysis.details)],
         "points": points_frame(analysis.details).to_dict(orient="records"),
@@ -92,36 +91,28 @@ def write_sweep_report(run, analysis) -> dict:
     """Write every file of the report into ``run.out_dir``; returns the tradeoff.json content."""
     out = run.out_dir
     result = sweep_json(run, analysis)
-    write_csv(points_frame(analysis.tradeoff_details), out / "points.csv")
-    write_csv(points_frame(analysis.details), out / "curves.csv")
-    write_json(result, out / "tradeoff.json")
-
     info = result["sweep"]
-    sections = []
+    nothing = None
     if analysis.nothing_to_trade:
-        sections.append(html.Section("Tradeoff", paragraphs=[
-            f"Nothing to trade: the swept models with a known training compute span "
-            f"{analysis.distinct_train_flops} distinct training compute value(s), and an exchange between "
-            "training and inference compute needs at least two. The curves below still show what inference "
-            "compute buys each model."]))
-    else:
-        sections.extend(tradeoff_sections(analysis.result, analysis.tradeoff_details, out))
-    sections.append(budget_section(analysis.details, out, [
-        "Each line is one model; k samples per problem replayed exactly from its pool of n; bands are 95% "
-        "bootstrap intervals over problems. pass@k is an oracle bound (any of k correct), not a deployable method."]))
+        nothing = (f"Nothing to trade: the swept models with a known training compute span "
+                   f"{analysis.distinct_train_flops} distinct training compute value(s), and an exchange between "
+                   "training and inference compute needs at least two. The curves below still show what inference "
+                   "compute buys each model.")
     techniques = pd.DataFrame([{"technique": t["name"], "strategy": t["strategy"], "what": t["description"]}
                                for t in info["techniques"]])
-    sections.append(html.Section("Techniques", tables=[html.Table("what each curve measures", techniques)]))
-    sections.append(html.Section("Models", tables=[html.Table("models and their sampling", models_frame(run))]))
-    if info["notes"]:
-        sections.append(html.Section("Notes", paragraphs=info["notes"]))
-    sections.append(html.Section("Points", tables=[html.Table("every point (curves.csv)", points_frame(analysis.details))]))
     overhead = info["overhead_share"]
-    report = html.Report(
+    write_report(out, ReportParts(
         title="ttscale sweep: performance vs inference compute, and the training-inference tradeoff",
         subtitle=(f"task {info['task']}: {info['problems']} test problems, {info['n']} samples each, "
                   f"{len(run.models)} model(s); run {run.run}"),
-        sections=sections,
+        result=result,
+        tradeoff_details=analysis.tradeoff_details,
+        details=analysis.details,
+        budget_note="Each line is one model; k samples per problem replayed exactly from its pool of n; bands are "
+                    "95% bootstrap intervals over problems. pass@k is an oracle bound (any of k correct), not a "
+                    "deployable method.",
+        techniques=techniques,
+        models=models_frame(run),
         meta={
             "wall seconds": f"{run.wall_seconds:.1f}",
             "backend seconds": f"{info['backend_seconds']:.1f}",
@@ -130,6 +121,8 @@ def write_sweep_report(run, analysis) -> dict:
             "samples": f"{info['planned']} ({info['generated']} generated in this invocation)",
             "store": str(out / "store.sqlite"),
         },
-    )
-    html.write(report, out / "index.html")
+        nothing_to_trade=nothing,
+        notes=info["notes"],
+        extra_csv={"curves.csv": analysis.details},
+    ))
     return result

@@ -10,15 +10,11 @@ replays it on pools.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Sequence
 
 from ttscale.sampling.pools import Pool
-from ttscale.strategies import uniform  # noqa: F401  (registers the uniform strategies)
-from ttscale.strategies import adaptive_vote  # noqa: F401  (registers adaptive-vote, window-vote)
-from ttscale.strategies import allocation  # noqa: F401  (registers allocate)
-from ttscale.strategies import cascade  # noqa: F401  (registers the cascade)
-from ttscale.strategies import ensemble  # noqa: F401  (registers the ensemble)
-from ttscale.strategies import tree_search  # noqa: F401  (registers beam and mcts)
 from ttscale.strategies.base import (
     LIVE,
     REPLAY,
@@ -34,8 +30,15 @@ from ttscale.strategies.base import (
     spec_of,
     summarize,
 )
-from ttscale.strategies.registry import STRATEGIES
 from ttscale.settings import TypedSettings
+from ttscale.strategies.registry import STRATEGIES
+
+# Every module of this package that registers a strategy is imported here, so adding a strategy is
+# adding a module (docs/ARCHITECTURE.md, "How to add a strategy"); the others are its building blocks.
+_PARTS = {"base", "registry", "stopping", "step_search", "step_scorers", "search_ledger", "beam", "mcts"}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _PARTS:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def resolve(spec: str) -> tuple[Strategy, TypedSettings]:

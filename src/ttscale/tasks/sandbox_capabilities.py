@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ttscale.tasks.sandbox_bootstrap import SANDBOX_UID, SandboxSettings
+from ttscale.tasks.sandbox_launch import SandboxError, launch
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,6 @@ def sandbox_capabilities(uid: int = SANDBOX_UID) -> SandboxCapabilities:
 
 @functools.lru_cache(maxsize=None)
 def _probe(uid: int) -> SandboxCapabilities:
-    # The probe runs a real sandbox, whose runner lives in ``sandbox`` (which imports this module).
-    from ttscale.tasks.sandbox import SandboxError, launch
-
     problems: list[str] = []
     root = os.geteuid() == 0
     if not root:

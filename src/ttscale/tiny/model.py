@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
+from ttscale.tiny import tokenizer
 from ttscale.types import ModelCard
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from ttscale.lab.model import TinyConfig, TinyGPT
-from ttscale.lab.trainer import (
+from ttscale.tiny.model import TinyConfig, TinyGPT
+from ttscale.tiny.trainer import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_HYPER,
     ProgressFn,
@@ -169,7 +169,7 @@ def load_or_train(
         config, documents_fn, train_tokens, seed,
         batch_size=batch_size, hyper=hyper, progress=progress, threads=threads, name=name,
     )
-    provenance = f"{result.card.provenance}; trained by ttscale.lab.trainer, seed {seed}, data {data_key!r}"
+    provenance = f"{result.card.provenance}; trained by ttscale.tiny.trainer, seed {seed}, data {data_key!r}"
     result = dataclasses.replace(result, card=dataclasses.replace(result.card, provenance=provenance))
     save_result(result, path)
     return result

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 
 from ttscale import flops
 from ttscale.errors import InputError
-from ttscale.lab import tokenizer
-from ttscale.lab.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny import tokenizer
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.types import ModelCard
 
 Documents = Iterable[str] | Callable[[], Iterable[str]]

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from ttscale.errors import InputError
-from ttscale.lab.model import KVCache, TinyGPT
+from ttscale.tiny.model import KVCache, TinyGPT
 from ttscale.types import Generation, SamplingConfig
 
 DEFAULT_MAX_BATCH_ROWS = 1024
@@ -208,7 +208,7 @@ def sample_pools(
 
     ``seeds[i]`` holds the n seeds of prompt i. ``max_batch_rows`` bounds the
     rows decoded at once (memory: rows x n_layers x 2 x positions x d_model
-    floats of KV cache). ``tokenizer`` is ``ttscale.lab.tokenizer`` or anything
+    floats of KV cache). ``tokenizer`` is ``ttscale.tiny.tokenizer`` or anything
     with ``encode``/``decode``/``encode_prompt`` (or ``BOS``).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:

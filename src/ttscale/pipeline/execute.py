@@ -1,0 +1,124 @@
+"""Running a plan: for each model, open its backend, draw every split's samples into the store,
+run the live searches, close it.
+
+Resumable by construction: sampling draws only the (problem, index) keys the
+store lacks, and searches read stored results before searching. Units of work
+are one model at a time (a loaded model is freed before the next one loads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ttscale.backends import Backend
+from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
+from ttscale.sampling.draw import SweepStats, run_sweep
+from ttscale.store import Store
+from ttscale.tasks import get_task
+from ttscale.techniques import PointDetail
+from ttscale.techniques.searched import search_points
+from ttscale.types import Problem, SamplingConfig, Task
+
+AddStep = Callable[[str, int], Callable[[int], None]]
+# (model name, samples just stored): for callers that watch progress (tests that kill a run mid-way).
+ChunkHook = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """What one model's part of a plan did."""
+
+    entry: ModelEntry
+    stats: SweepStats
+    searched: tuple[PointDetail, ...]
+    search_seconds: float  # live searches, value scorers included
+
+
+def sum_stats(parts: Sequence[SweepStats]) -> SweepStats:
+    return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
+
+
+def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,
+                 config: SamplingConfig, seed: int, chunking: Chunking,
+                 progress: Callable[[int], None]) -> SweepStats:
+    """``run_sweep`` over chunks of problems (see ``Chunking``).
+
+    A backend that decodes several prompts' samples together (``max_seqs``, e.g. llama.cpp) gets at least
+    enough problems per call to fill its batch. Every sample has its own seed, so the chunking does not
+    change what is drawn (for llama.cpp, up to the rounding of its kernels, which varies with the batch).
+    """
+    if chunking.seconds is None:
+        return run_sweep(store, run, backend, task, problems, n, config, seed, chunk_problems=chunking.max_problems,
+                         progress=progress)
+    parts: list[SweepStats] = []
+    fill = max(1, int(getattr(backend, "max_seqs", 1)) // n)
+    start, size = 0, fill
+    while start < len(problems):
+        chunk = problems[start:start + size]
+        stats = run_sweep(store, run, backend, task, chunk, n, config, seed, chunk_problems=size, progress=progress)
+        parts.append(stats)
+        start += len(chunk)
+        per_problem = stats.wall_seconds / len(chunk) if stats.generated else 0.0
+        wanted = chunking.seconds / per_problem if per_problem > 0 else 2 * size  # nothing drawn: grow
+        size = max(fill, min(chunking.max_problems, int(wanted)))
+    return sum_stats(parts)
+
+
+def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: str) -> Callable[[int], None]:
+    if hook is None:
+        return advance
+
+    def both(count: int) -> None:
+        advance(count)
+        hook(model, count)
+
+    return both
+
+
+def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, store: Store, add_step: AddStep,
+                 hook: ChunkHook | None) -> SweepStats:
+    parts = []
+    for sampling in split.tasks:
+        label = "sample" if split is plan.scored else f"sample {split.split}"
+        advance = add_step(f"{label} {entry.name} {sampling.label}", len(sampling.problems) * plan.n)
+        parts.append(draw_chunked(store, split.run, backend, get_task(sampling.task), sampling.problems, plan.n,
+                                  plan.sampling, plan.seed, plan.chunking, _with_hook(advance, hook, entry.name)))
+    return sum_stats(parts)
+
+
+def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None = None
+             ) -> tuple[ModelOutcome, ...]:
+    """Sample and search every model of the plan (see the module docstring)."""
+    search_steps = [add_step(f"tree search {search.task}", len(search.problems) * len(search.settings)
+                             * len(plan.models)) for search in plan.searches]
+    outcomes = []
+    for entry in plan.models:
+        store.put_model(entry.card)
+        backend = entry.open()
+        try:
+            stats = sum_stats([sample_split(plan, split, entry, backend, store, add_step, hook)
+                               for split in plan.splits])
+            started = time.perf_counter()
+            scorers = {}
+            if plan.value_scorers is not None and plan.searches:
+                found = plan.value_scorers(store, entry, backend)
+                scorers = {entry.name: found} if found is not None else {}
+            searched: list[PointDetail] = []
+            for search, advance in zip(plan.searches, search_steps):
+                searched += search_points([backend], get_task(search.task), search.problems, search.settings,
+                                          value_scorers=scorers, results=store.search_results, run_seed=plan.seed,
+                                          n_boot=plan.n_boot, progress=advance)
+            search_seconds = time.perf_counter() - started
+        finally:
+            backend.close()
+        outcomes.append(ModelOutcome(entry, stats, tuple(searched), search_seconds))
+    return tuple(outcomes)
+
+
+def searched_details(outcomes: Sequence[ModelOutcome]) -> list[PointDetail]:
+    """Every model's search points, models in order of training compute (then name)."""
+    ordered = sorted(outcomes, key=lambda o: (float(o.entry.card.train_flops or 0.0), o.entry.name))
+    return [detail for outcome in ordered for detail in outcome.searched]

@@ -1,0 +1,56 @@
+"""One report writer for the lab and the sweep: index.html (self-contained), the PNGs, points.csv and
+tradeoff.json, from what each front-end says about itself (``ReportParts``).
+
+Sections, in order: the tradeoff (summary and iso-performance curves, or a
+paragraph saying why there is nothing to trade), performance against inference
+compute, the techniques, the models, notes (when there are any), every point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ttscale.report import html
+from ttscale.report.json_out import write_json
+from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.techniques import PointDetail
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    title: str
+    subtitle: str
+    result: dict  # tradeoff.json: the engine's JSON plus the front-end's own section
+    tradeoff_details: Sequence[PointDetail]  # the points of the tradeoff (points.csv)
+    details: Sequence[PointDetail]  # every point, curves of models without a training compute included
+    budget_note: str  # how to read the performance-vs-inference figure
+    techniques: pd.DataFrame
+    models: pd.DataFrame
+    meta: Mapping[str, str]
+    nothing_to_trade: str | None = None  # why there is no tradeoff section, when there is none
+    notes: Sequence[str] = ()
+    extra_csv: Mapping[str, Sequence[PointDetail]] = field(default_factory=dict)  # file name -> points
+
+
+def write_report(out: Path, parts: ReportParts) -> Path:
+    write_csv(points_frame(parts.tradeoff_details), out / "points.csv")
+    for name, details in parts.extra_csv.items():
+        write_csv(points_frame(details), out / name)
+    write_json(parts.result, out / "tradeoff.json")
+    sections = []
+    if parts.nothing_to_trade is not None:
+        sections.append(html.Section("Tradeoff", paragraphs=[parts.nothing_to_trade]))
+    else:
+        sections.extend(tradeoff_sections(parts.result, parts.tradeoff_details, out))
+    sections.append(budget_section(parts.details, out, [parts.budget_note]))
+    sections.append(html.Section("Techniques", tables=[html.Table("what each technique measures", parts.techniques)]))
+    sections.append(html.Section("Models", tables=[html.Table("the models", parts.models)]))
+    if parts.notes:
+        sections.append(html.Section("Notes", paragraphs=list(parts.notes)))
+    sections.append(html.Section("Points", tables=[html.Table("every point", points_frame(parts.details))]))
+    report = html.Report(title=parts.title, subtitle=parts.subtitle, sections=sections, meta=dict(parts.meta))
+    return html.write(report, out / "index.html")
