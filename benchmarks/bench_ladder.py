@@ -28,7 +28,7 @@ import torch
 
 from ttscale.backends.tiny import TinyBackend
 from ttscale.estimators import majority_curve, pass_curve
-from ttscale.lab.checkpoints import TRAIN_THREADS
+from ttscale.tiny.checkpoints import TRAIN_THREADS
 from ttscale.lab.ladder import (
     FACTOR,
     SUMS,

@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from ttscale.lab import tokenizer
-from ttscale.lab.model import TinyConfig, TinyGPT
-from ttscale.lab.sampler import sample_one_at_a_time_no_cache, sample_pools
+from ttscale.tiny import tokenizer
+from ttscale.tiny.model import TinyConfig, TinyGPT
+from ttscale.tiny.sampler import sample_one_at_a_time_no_cache, sample_pools
 from ttscale.types import SamplingConfig
 
 PROMPTS = ["A12+34+56=", "F0391=", "A07+88+19=", "F2021=", "A45+45+45=", "F0899=", "A10+20+30=", "F1517="]

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from ttscale.lab.model import TinyConfig
-from ttscale.lab.trainer import train
+from ttscale.tiny.model import TinyConfig
+from ttscale.tiny.trainer import train
 
 
 def documents(seed: int = 0):
