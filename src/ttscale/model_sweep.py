@@ -21,11 +21,13 @@ import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
+from ttscale.backends import Backend
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
 from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
+from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
 from ttscale.sampling.draw import SweepStats
@@ -36,7 +38,7 @@ from ttscale.strategies.tree_search import SearchSettings
 from ttscale.sweep_analysis import sweep_techniques
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail, TechniqueSpec
-from ttscale.types import ModelCard, Problem, SamplingConfig
+from ttscale.types import ModelCard, Problem, SamplingConfig, Task
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class ModelRun:
 class SweepRun:
     out_dir: Path
     run: str
-    task: Any
+    task: Task
     problems: tuple[Problem, ...]
     settings: SweepSettings
     models: tuple[ModelRun, ...]
@@ -98,7 +100,7 @@ def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
     return f"sweep:{task_name}:{config.key}:seed{seed}"
 
 
-def check_settings(settings: SweepSettings, task: Any) -> None:
+def check_settings(settings: SweepSettings, task: Task) -> None:
     """Every option checked before anything is loaded or sampled; errors name the option."""
     if not settings.models:
         raise InputError("--model: give at least one model spec")
@@ -125,7 +127,7 @@ def check_settings(settings: SweepSettings, task: Any) -> None:
             raise InputError(f"--strategy {spec!r}: k={k:g} is more than the --n {settings.n} samples drawn")
 
 
-def check_search(spec: str, settings: SearchSettings, task: Any) -> None:
+def check_search(spec: str, settings: SearchSettings, task: Task) -> None:
     """A tree search needs steps (the task's step format) and, in a sweep, the log-probability scorer."""
     if settings.scorer != "logprob":
         raise InputError(f"--strategy {spec!r}: scorer={settings.scorer} needs a learned value model, which only "
@@ -148,25 +150,23 @@ def replayed_specs(settings: SweepSettings) -> list[str]:
     return [spec for spec in settings.strategies if spec not in searched]
 
 
-def choose_problems(settings: SweepSettings, task: Any) -> tuple[list[Problem], list[str]]:
+def choose_problems(settings: SweepSettings, task: Task) -> tuple[list[Problem], list[str]]:
     notes: list[str] = []
-    available = task.split_size("test") if hasattr(task, "split_size") else None
-    if available is None and settings.limit is None:
-        raise InputError(f"--limit: task {task.name!r} cannot say how many problems it has; give --limit")
+    available = task.split_size("test")
     count = settings.limit or available
-    if available is not None and count > available:
+    if count > available:
         notes.append(f"--limit {count} is more than the {available} test problems of the task; all {available} used")
         count = available
     return task.problems(count, settings.seed, "test"), notes
 
 
-def sweep_plan(settings: SweepSettings, task: Any, problems: Sequence[Problem]) -> dict:
+def sweep_plan(settings: SweepSettings, task: Task, problems: Sequence[Problem]) -> dict:
     """What determines the stored samples, besides the model: the run's identity."""
     config = settings.sampling
     return {
         "command": "ttscale sweep",
         "task": task.name,
-        "task_fingerprint": getattr(task, "fingerprint", None),
+        "task_fingerprint": task.fingerprint,
         "sampling": {"temperature": config.temperature, "top_p": config.top_p,
                      "max_new_tokens": config.max_new_tokens},
         "seed": settings.seed,
@@ -194,11 +194,11 @@ def given_cards(entries: Sequence[str], models: Sequence[str]) -> dict[str, Mode
     return cards
 
 
-def load_backends(settings: SweepSettings) -> list[tuple[str, Any]]:
+def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
     """Every model loaded before sampling starts, so a bad spec fails before any work."""
     kwargs = {"threads": settings.threads} if settings.threads else {}
     cards = given_cards(settings.cards, settings.models)
-    loaded: list[tuple[str, Any]] = []
+    loaded: list[tuple[str, Backend]] = []
     for spec in settings.models:
         card = cards.get(spec)
         backend = backend_from_spec(spec, **kwargs, **({"card": card} if card else {}))
@@ -218,8 +218,8 @@ def start_run(store: Store, run: str, plan: dict) -> None:
                          "--n/--limit/sampling settings and an unchanged task file)") from None
 
 
-def sweep_plan_of(settings: SweepSettings, task: Any, problems: Sequence[Problem],
-                  backends: Sequence[tuple[str, Any]], run: str) -> Plan:
+def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Problem],
+                  backends: Sequence[tuple[str, Backend]], run: str) -> Plan:
     """The sweep as a plan: every model on the task's test problems; live searches from --strategy."""
     entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
                     for _, backend in backends)
@@ -237,7 +237,7 @@ def sweep_plan_of(settings: SweepSettings, task: Any, problems: Sequence[Problem
     )
 
 
-def _opened(backend: Any) -> Any:
+def _opened(backend: Backend) -> Backend:
     return backend  # loaded up front, so a bad spec fails before any work
 
 
@@ -274,7 +274,7 @@ def sweep_and_report(
     console=None,
     show_progress: bool = True,
     on_chunk: ChunkHook | None = None,
-) -> tuple[SweepRun, Any, dict]:
+) -> tuple[SweepRun, Analysis, dict]:
     """Sample (resumably), analyse, write the report; returns (run, analysis, tradeoff.json content)."""
     from ttscale.report.sweep_report import write_sweep_report
 

@@ -51,6 +51,32 @@ class ModelCard:
 
 
 @dataclass(frozen=True)
+class ModelVariant:
+    """A model derived from another one (quantized, pruned, distilled, given an early exit):
+    the training side of the trade bought after pretraining.
+
+    Its training compute is the base model's plus what deriving it cost, so a variant sits on
+    the same training x inference map as the models it was made from.
+    """
+
+    base: ModelCard
+    derivation: str  # how it was derived, as a spec: ``quantize:type=q4_k_m``
+    card: ModelCard  # the derived model: its parameters and bits are what inference pays for
+    derive_flops: float  # compute spent deriving it (calibration, fine-tuning); 0.0 for plain rounding
+
+    def __post_init__(self) -> None:
+        if not (self.derive_flops >= 0.0):
+            raise ValueError(f"derive_flops must be >= 0, got {self.derive_flops!r}")
+
+    @property
+    def train_flops(self) -> float | None:
+        """The base's training compute plus the derivation's; None when the base's is unknown."""
+        if self.base.train_flops is None:
+            return None
+        return self.base.train_flops + self.derive_flops
+
+
+@dataclass(frozen=True)
 class Problem:
     """One problem of a task. ``reference`` is for the grader only."""
 
@@ -73,9 +99,18 @@ class Task(Protocol):
     - ``extract_answer`` normalises a completion to the answer that votes.
     """
 
-    name: str
+    family: str  # the registry name (``arith``), the spec before the ':'
+    name: str  # the canonical spec: what the store keys samples by
     has_verifier: bool
-    stop: str
+    stop: str  # the one stop string, for backends that take one
+    stop_sequences: tuple[str, ...]  # every string that ends a completion (``stop`` first)
+    # SHA-256 of the data file a task reads (a resumed sweep must find it unchanged);
+    # None for a task generated from its spec alone, whose name says everything.
+    fingerprint: str | None
+
+    def split_size(self, split: str) -> int:
+        """How many problems ``split`` ("train" / "calib" / "test") holds."""
+        ...
 
     def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]: ...
 
@@ -84,6 +119,10 @@ class Task(Protocol):
     def grade(self, problem: Problem, completion: str) -> bool: ...
 
     def verify(self, problem: Problem, completion: str) -> bool | None: ...
+
+    def verifier_flops(self, problem: Problem, completion: str) -> float:
+        """Model FLOPs one ``verify`` call costs (0.0 for a verifier that runs plain code)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,13 @@ def test_empty_unreadable_and_non_utf8_files(tmp_path):
         get_task(f"jsonl:{tmp_path / 'latin.jsonl'}")
     with pytest.raises(InputError, match="cannot read"):
         get_task(f"jsonl:{tmp_path}")  # a directory
+
+
+def test_the_fingerprint_is_the_files_hash_and_follows_its_content(task, tmp_path):
+    import hashlib
+
+    path = tmp_path / "p.jsonl"
+    assert isinstance(task, Task) and task.family == "jsonl" and task.stop_sequences == (task.stop,)
+    assert task.fingerprint == hashlib.sha256(path.read_bytes()).hexdigest()
+    write_lines(path, LINES[:2])
+    assert get_task(task.name).fingerprint != task.fingerprint

@@ -40,6 +40,22 @@ def test_tasks_follow_the_protocol(task):
     problems = task.problems(4, seed=0, split="test")
     assert all(isinstance(p, Problem) and p.task == task.name for p in problems)
     assert task.has_verifier == (task.verify(problems[0], "") is not None)
+    assert task.stop_sequences[0] == task.stop
+    assert task.family == task.name.partition(":")[0]
+    assert task.fingerprint is None  # generated from the spec alone: the name says everything
+    cost = task.verifier_flops(problems[0], task.solution(problems[0]))
+    assert (cost > 0.0) == task.has_verifier  # only a task that verifies pays for it
+
+
+def test_only_code_tasks_have_the_sandbox_capability(task):
+    from ttscale.tasks.humaneval import HumanEvalTask
+    from ttscale.tasks.sandbox import CodeTask
+
+    assert not isinstance(task, CodeTask)
+    assert issubclass(HumanEvalTask, CodeTask)
+    human_eval = HumanEvalTask()
+    assert isinstance(human_eval, Task)
+    assert human_eval.stop_sequences[0] == human_eval.stop and len(human_eval.stop_sequences) > 1
 
 
 def test_same_arguments_give_the_same_problems(task):

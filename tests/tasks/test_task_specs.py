@@ -34,7 +34,7 @@ def test_left_out_parameters_take_defaults():
         ("factor:digits=9", ["'digits'", "9", "2..6"]),
         ("arith:scratchpad=2", ["'scratchpad'", "2", "0..1"]),
         ("arith:digits=2.5", ["'digits'", "'2.5'", "1..5"]),
-        ("arith:digits", ["name=value", "'digits'"]),
+        ("arith:digits", ["param=value", "'digits'"]),
         ("arith:digits=2,digits=3", ["'digits'", "twice"]),
         ("", ["task spec"]),
     ],

@@ -20,14 +20,14 @@ from ttscale.cli.app import app
 from ttscale.errors import InputError
 from ttscale.estimators import pass_at_k
 from ttscale.tasks import TASKS
-from ttscale.tasks.sandbox import VERDICTS, sandbox_capabilities
+from ttscale.tasks.sandbox import VERDICTS, CodeTask, sandbox_capabilities
 
 
 def code_task_class(name: str):
     """A task from the one task registry whose completions are programs graded in the sandbox."""
     cls = TASKS.get(name)
-    if not hasattr(cls, "grade_verdict"):
-        code = [n for n in TASKS.names() if hasattr(TASKS.get(n), "grade_verdict")]
+    if not issubclass(cls, CodeTask):
+        code = [n for n in TASKS.names() if issubclass(TASKS.get(n), CodeTask)]
         raise InputError(f"--task: {name!r} is not a code task (code tasks: {', '.join(code)})")
     return cls
 

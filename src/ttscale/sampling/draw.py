@@ -107,7 +107,7 @@ def run_sweep(
 
     # Tasks with several stop strings (HumanEval) give them all to the backend,
     # so a sample ends at the first one instead of running on to the token limit.
-    stops = getattr(task, "stop_sequences", None) or task.stop
+    stops = task.stop_sequences
     calls = generated = 0
     backend_seconds = grading_seconds = 0.0
     for start in range(0, len(todo), chunk_problems):

@@ -56,7 +56,7 @@ class BackendSamples:
         if missing:
             backend = self.backends[model]
             seeds = [sample_seed(self.run_seed, backend.name, self.task.name, problem.problem_id, i) for i in missing]
-            stops = getattr(self.task, "stop_sequences", None) or self.task.stop
+            stops = self.task.stop_sequences
             started = time.perf_counter()
             (generations,) = backend.generate([problem.prompt], [seeds], self.config, stops)
             per_sample = (time.perf_counter() - started) / len(missing)

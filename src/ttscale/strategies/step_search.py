@@ -38,7 +38,10 @@ from ttscale import flops
 from ttscale.backends import Backend
 from ttscale.errors import InputError
 from ttscale.strategies.search_ledger import ComputeLedger
-from ttscale.types import Problem, SamplingConfig, stable_hash
+from ttscale.tasks.arith import ArithTask, columns_of
+from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks.spec import span
+from ttscale.types import Problem, SamplingConfig, Task, stable_hash
 
 
 @dataclass(frozen=True)
@@ -144,14 +147,12 @@ class CodeLines:
 Steps = StepFormat | CodeLines
 
 
-def step_format_for(task) -> Steps:
+def step_format_for(task: Task) -> Steps:
     """The steps of a task that has them: the lab's scratchpad sums (one column per step),
     HumanEval (one line of code per step)."""
-    if getattr(task, "family", None) == "humaneval":
-        return CodeLines(ends=tuple(task.stop_sequences))
-    if getattr(task, "family", None) == "arith" and getattr(task, "scratchpad", 0):
-        from ttscale.tasks.arith import columns_of
-        from ttscale.tasks.spec import span
+    if isinstance(task, HumanEvalTask):
+        return CodeLines(ends=task.stop_sequences)
+    if isinstance(task, ArithTask) and task.scratchpad:
 
         digits, operands = span(task.digits)[1], span(task.operands)[1]  # the largest problem of a mixed config
         column_step = 2 * operands + 5  # "d+d+d+c=tt;": digits, pluses, carry, "=", total, ";"
@@ -163,7 +164,7 @@ def step_format_for(task) -> Steps:
             max_depth=digits + 2,  # the columns, the answer, and one step of slack for a wrong turn
             intermediate_steps=columns_of,  # the problem's own columns (a mixed config varies them)
         )
-    raise InputError(f"tree search: task {getattr(task, 'name', task)!r} has no step format "
+    raise InputError(f"tree search: task {task.name!r} has no step format "
                      "(supported: arith with scratchpad=1, humaneval)")
 
 

@@ -16,16 +16,14 @@ Families:
   like this one, gets everything after the first colon verbatim (a path may
   hold ``,`` and ``=``) instead of ``name=value`` parameters.
 
-Besides the ``Task`` protocol every task offers, for the lab trainer,
-``demonstrations(count, seed)`` (train split only) and
-``verifier_flops(problem, completion)``; and ``split_size(split)``,
-``prompt_length``, ``max_completion_length`` and ``solution(problem)``.
+Besides the ``Task`` protocol (``ttscale.types``), the lab's generated tasks offer,
+for the trainer, ``demonstrations(count, seed)`` (train split only),
+``prompt_length``, ``max_completion_length`` and ``solution(problem)``; a code
+task offers ``grade_verdict`` (the ``CodeTask`` capability of ``tasks.sandbox``).
 Splits "train" / "calib" / "test" are disjoint (80 / 10 / 10 by a content hash).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from ttscale.registry import Registry
 from ttscale.tasks.arith import ArithTask
@@ -34,17 +32,18 @@ from ttscale.tasks.humaneval import HumanEvalTask
 from ttscale.tasks.jsonl_task import JsonlTask
 from ttscale.tasks.spec import build, parse_spec
 from ttscale.tasks.splits import SPLITS
+from ttscale.types import Task
 
 # Each entry is a task class: a frozen dataclass with ``PARAMS`` whose
 # ``__post_init__`` validates its fields.
-TASKS: Registry[Any] = Registry("task")
+TASKS: Registry[type] = Registry("task")
 TASKS.register("factor")(FactorTask)
 TASKS.register("arith")(ArithTask)
 TASKS.register("humaneval")(HumanEvalTask)  # code: graded in the sandbox
 TASKS.register("jsonl")(JsonlTask)  # user problems: "jsonl:PATH[?options]"
 
 
-def get_task(spec: str) -> Any:
+def get_task(spec: str) -> Task:
     """The task named by ``spec``; InputError (with "did you mean") on a bad name or value."""
     if isinstance(spec, str) and spec.strip():
         family, _, rest = spec.strip().partition(":")

@@ -171,6 +171,8 @@ class ArithTask:
     )
     has_verifier: ClassVar[bool] = False
     stop: ClassVar[str] = "\n"
+    stop_sequences: ClassVar[tuple[str, ...]] = ("\n",)
+    fingerprint: ClassVar[None] = None  # generated from the spec alone
 
     def __post_init__(self) -> None:
         check_params(self)

@@ -103,6 +103,8 @@ class FactorTask:
     )
     has_verifier: ClassVar[bool] = True
     stop: ClassVar[str] = "\n"
+    stop_sequences: ClassVar[tuple[str, ...]] = ("\n",)
+    fingerprint: ClassVar[None] = None  # generated from the spec alone
 
     def __post_init__(self) -> None:
         check_params(self)

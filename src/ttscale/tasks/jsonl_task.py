@@ -177,6 +177,10 @@ class JsonlTask:
         return STOPS[self.stop_name]
 
     @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        return (self.stop,)
+
+    @property
     def fingerprint(self) -> str:
         """SHA-256 of the file: what a resumed sweep must find unchanged."""
         return hashlib.sha256(self._bytes).hexdigest()

@@ -59,19 +59,31 @@ may survive).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Sequence
+from typing import Protocol, runtime_checkable
 
 from ttscale.tasks.sandbox_bootstrap import SANDBOX_UID, SandboxSettings
 from ttscale.tasks.sandbox_capabilities import SandboxCapabilities, sandbox_capabilities
 from ttscale.tasks.sandbox_launch import VERDICTS, SandboxError, SandboxResult, launch
+from ttscale.types import Problem
 
 __all__ = [
-    "SANDBOX_UID", "UNSAFE_ENV", "VERDICTS", "SandboxCapabilities", "SandboxError", "SandboxResult",
+    "SANDBOX_UID", "UNSAFE_ENV", "VERDICTS", "CodeTask", "SandboxCapabilities", "SandboxError", "SandboxResult",
     "SandboxUnavailable", "run_sandboxed", "run_sandboxed_many", "sandbox_capabilities",
 ]
 
 UNSAFE_ENV = "TTSCALE_SANDBOX_UNSAFE"
+
+
+@runtime_checkable
+class CodeTask(Protocol):
+    """A task whose completions are programs, graded by running them in the sandbox
+    (the capability ``ttscale verify`` needs besides the ``Task`` protocol)."""
+
+    def grade_verdict(self, problem: Problem, completion: str) -> SandboxResult:
+        """The whole sandbox result: verdict, output, seconds."""
+        ...
 
 
 class SandboxUnavailable(SandboxError):

@@ -19,8 +19,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
+from ttscale import specs
 from ttscale.errors import InputError
 
 
@@ -84,20 +85,7 @@ def format_value(value: int | tuple[int, int]) -> str:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split ``"family:a=1,b=2"`` into ``("family", {"a": "1", "b": "2"})`` (values unparsed)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"task spec: expected 'family' or 'family:name=value,...', got {spec!r}")
-    family, _, rest = spec.strip().partition(":")
-    family = family.strip()
-    raw: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        name, eq, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq or not name or not value:
-            raise InputError(f"task spec {spec!r}: expected name=value, got {item!r}")
-        if name in raw:
-            raise InputError(f"task spec {spec!r}: parameter {name!r} is given twice")
-        raw[name] = value
-    return family, raw
+    return specs.parse_spec(spec, "task spec")
 
 
 def build(cls: Any, family: str, raw: Mapping[str, str]) -> Any:
@@ -114,14 +102,21 @@ def build(cls: Any, family: str, raw: Mapping[str, str]) -> Any:
     return cls(**values)  # __post_init__ range-checks every field
 
 
-def check_params(task: Any) -> None:
+class ParameterisedTask(Protocol):
+    """A task family made from ``IntParam`` fields (``arith``, ``factor``)."""
+
+    family: ClassVar[str]
+    PARAMS: ClassVar[tuple[IntParam, ...]]
+
+
+def check_params(task: ParameterisedTask) -> None:
     """Range-check every field of a (frozen) task dataclass and store it normalised: a range
     as a ``(low, high)`` tuple, a one-value range as its int (called from ``__post_init__``)."""
     for param in task.PARAMS:
         object.__setattr__(task, param.name, param.check(task.family, getattr(task, param.name)))
 
 
-def canonical_name(task: Any) -> str:
+def canonical_name(task: ParameterisedTask) -> str:
     """``family:name=value,...`` with every parameter, sorted by name (a range as ``low-high``)."""
     names = sorted(f.name for f in fields(task))
     return f"{task.family}:" + ",".join(f"{n}={format_value(getattr(task, n))}" for n in names)
