@@ -35,15 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttscale.errors import InputError
-from ttscale.hardware import (
-    DEFAULT_UTILIZATION,
-    DEFAULT_WATER_L_PER_KWH,
-    check_fraction,
-    compute_cost,
-    get_device,
-    load_hardware_table,
-    with_overrides,
-)
+from ttscale.hardware import (DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, check_fraction, compute_cost, get_device,
+                              load_hardware_table, with_overrides)
 from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.technique import TechniqueData, technique_data

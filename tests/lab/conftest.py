@@ -1,19 +1,9 @@
 """Shared tiny fixtures for the lab tests (kept small: the CPUs are shared)."""
 
-import random
-
 import pytest
 import torch
 
 from ttscale.tiny.model import TinyConfig, TinyGPT
-
-
-def sums_documents(seed: int = 0):
-    """An endless stream of task-like demonstrations."""
-    rng = random.Random(seed)
-    while True:
-        a, b = rng.randrange(10), rng.randrange(10)
-        yield f"A{a}+{b}={a + b}\n"
 
 
 @pytest.fixture

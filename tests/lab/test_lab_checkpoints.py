@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import sums_documents
+from lab_documents import sums_documents
 
 from ttscale.tiny import checkpoints
 from ttscale.tiny.checkpoints import load_or_train

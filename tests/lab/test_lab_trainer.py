@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import sums_documents
+from lab_documents import sums_documents
 
 from ttscale import flops
 from ttscale.errors import InputError

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import replay
+from pool_builders import replay
 
 from ttscale import estimators
 from ttscale.errors import InputError

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import replay
+from pool_builders import replay
 
 from ttscale.errors import InputError
 from ttscale.sampling.pools import Pool

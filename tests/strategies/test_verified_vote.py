@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import build_pool
+from pool_builders import build_pool
 
 from ttscale.errors import InputError
 from ttscale.strategies import LIVE, REPLAY, STRATEGIES, resolve

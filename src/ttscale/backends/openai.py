@@ -61,23 +61,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttscale.backends import stop_strings
-from ttscale.backends.http_retry import (
-    BackendError,
-    BackendRequestError,
-    RetryingClient,
-    Cancelled,
-    Choice,
-    completion_parser,
-    GaveUp,
-)
-from ttscale.backends.openai_spec import (
-    SPEC_PREFIX,
-    failed_generation,
-    OpenAISpec,
-    Usage,
-    parse_openai_spec,
-    placeholder_card,
-)
+from ttscale.backends.http_retry import (BackendError, BackendRequestError, RetryingClient, Cancelled, Choice,
+                                         completion_parser, GaveUp)
+from ttscale.backends.openai_spec import (SPEC_PREFIX, failed_generation, OpenAISpec, Usage, parse_openai_spec,
+                                          placeholder_card)
 from ttscale.backends.openai_tokens import ServerTokenizer
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig

@@ -12,15 +12,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ttscale.backends.http_retry import (
-    BackendError,
-    BackendRequestError,
-    RetryingClient,
-    GaveUp,
-    int_list,
-    parse_tokens,
-    WrongShape,
-)
+from ttscale.backends.http_retry import (BackendError, BackendRequestError, RetryingClient, GaveUp, int_list,
+                                         parse_tokens, WrongShape)
 from ttscale.backends.openai_spec import TOKENIZE_DIALECTS
 
 log = logging.getLogger(__name__)

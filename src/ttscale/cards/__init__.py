@@ -7,16 +7,8 @@ their published training), spec.py (``load_card``: a model spec -> a card).
 """
 
 from ttscale.cards.gguf import card_from_gguf
-from ttscale.cards.loaded import (
-    DEFAULT_CONTEXT,
-    LoadedCard,
-    card_summary,
-    check_context,
-    decode_flops,
-    forward_flops_per_token,
-    prefill_flops,
-    pretrain_flops_estimate,
-)
+from ttscale.cards.loaded import (DEFAULT_CONTEXT, LoadedCard, card_summary, check_context, decode_flops,
+                                  forward_flops_per_token, prefill_flops, pretrain_flops_estimate)
 from ttscale.cards.packaged import BUILTINS, gemma3_270m, gemma3_270m_path
 from ttscale.cards.spec import SPEC_FORMS, load_card
 

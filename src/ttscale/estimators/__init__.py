@@ -24,25 +24,10 @@ model seed.
 """
 
 from ttscale.estimators.bootstrap import bootstrap_ci
-from ttscale.estimators.curves import (
-    Curve,
-    PoolLike,
-    PoolView,
-    best_curve,
-    curve,
-    first_verified_curve,
-    majority_curve,
-    pass_curve,
-)
-from ttscale.estimators.exact import (
-    best_at_k,
-    best_at_ks,
-    expected_draws_until_verified,
-    first_verified_at_k,
-    first_verified_at_ks,
-    pass_at_k,
-    pass_at_ks,
-)
+from ttscale.estimators.curves import (Curve, PoolLike, PoolView, best_curve, curve, first_verified_curve,
+                                       majority_curve, pass_curve)
+from ttscale.estimators.exact import (best_at_k, best_at_ks, expected_draws_until_verified, first_verified_at_k,
+                                      first_verified_at_ks, pass_at_k, pass_at_ks)
 from ttscale.estimators.majority import majority_at_k, majority_at_ks
 
 __all__ = [

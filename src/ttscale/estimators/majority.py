@@ -24,14 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ttscale.errors import InputError
-from ttscale.estimators.checks import (
-    bools,
-    check_k,
-    check_ks,
-    check_n,
-    comb_row,
-    scores_array,
-)
+from ttscale.estimators.checks import bools, check_k, check_ks, check_n, comb_row, scores_array
 
 # C(n, n // 2) fits in a float64 up to n ~ 1029; above this the majority
 # polynomials are multiplied in exact Python integers (slow, but exact).

@@ -99,6 +99,11 @@ def _rung(d_model: int, n_layers: int, tokens: int) -> Rung:
     return Rung(name=f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k", config=config, train_tokens=tokens)
 
 
+def _rungs(*shapes: tuple[int, int, int]) -> tuple[Rung, ...]:
+    """Rungs from (d_model, n_layers, training tokens), in ladder order."""
+    return tuple(_rung(*shape) for shape in shapes)
+
+
 # The longest reference completion is 35 characters (two-digit sums of five
 # numbers with a scratchpad); a few more let a malformed one show.
 _SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=40)
@@ -109,20 +114,9 @@ _SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=40)
 PRESETS: dict[str, LabPreset] = {
     "smoke": LabPreset(
         name="smoke",
-        rungs=(
-            _rung(16, 1, 30_000),
-            _rung(16, 1, 90_000),
-            _rung(32, 1, 60_000),
-            _rung(32, 2, 120_000),
-            _rung(48, 2, 160_000),
-        ),
-        n_samples=8,
-        n_problems=24,
-        sampling=_SAMPLING,
-        batch_size=16,
-        n_boot=100,
-        n_calibration_problems=16,
-        n_search_problems=24,
+        rungs=_rungs((16, 1, 30_000), (16, 1, 90_000), (32, 1, 60_000), (32, 2, 120_000), (48, 2, 160_000)),
+        n_samples=8, n_problems=24, sampling=_SAMPLING, batch_size=16,
+        n_boot=100, n_calibration_problems=16, n_search_problems=24,
     ),
     # 13 rungs from 4e9 to 5e12 FLOPs (3.1 OOM), three overtrained pairs at
     # equal TC (d32-l3 2.5M / d48-l3 1.2M, d32-l3 4M / d64-l3 1.1M, d48-l3 5M /
@@ -134,50 +128,24 @@ PRESETS: dict[str, LabPreset] = {
     # rank prefixes worse than the model's own log-probability).
     "default": LabPreset(
         name="default",
-        rungs=(
-            _rung(32, 1, 40_000),
-            _rung(32, 1, 200_000),
-            _rung(32, 2, 400_000),
-            _rung(32, 2, 1_000_000),
-            _rung(32, 3, 1_500_000),
-            _rung(32, 3, 2_500_000),  # overtrained: the TC of d48-l3 at 1.2M tokens
-            _rung(48, 3, 1_200_000),
-            _rung(32, 3, 4_000_000),  # overtrained: the TC of d64-l3 at 1.1M tokens
-            _rung(64, 3, 1_100_000),
-            _rung(32, 3, 6_500_000),
-            _rung(48, 3, 5_000_000),  # overtrained: the TC of d64-l3 at 3M tokens
-            _rung(64, 3, 3_000_000),
-            _rung(64, 3, 5_000_000),
+        rungs=_rungs(
+            (32, 1, 40_000), (32, 1, 200_000), (32, 2, 400_000), (32, 2, 1_000_000), (32, 3, 1_500_000),
+            (32, 3, 2_500_000),  # overtrained: the TC of d48-l3 at 1.2M tokens
+            (48, 3, 1_200_000),
+            (32, 3, 4_000_000),  # overtrained: the TC of d64-l3 at 1.1M tokens
+            (64, 3, 1_100_000), (32, 3, 6_500_000),
+            (48, 3, 5_000_000),  # overtrained: the TC of d64-l3 at 3M tokens
+            (64, 3, 3_000_000), (64, 3, 5_000_000),
         ),
-        n_samples=64,
-        n_problems=200,
-        sampling=_SAMPLING,
-        batch_size=16,
-        n_boot=300,
-        n_calibration_problems=100,
-        n_search_problems=100,
-        value_calibration_problems=0,
+        n_samples=64, n_problems=200, sampling=_SAMPLING, batch_size=16,
+        n_boot=300, n_calibration_problems=100, n_search_problems=100, value_calibration_problems=0,
     ),
     "full": LabPreset(
         name="full",
-        rungs=(
-            _rung(32, 1, 2_000_000),
-            _rung(32, 2, 4_000_000),
-            _rung(64, 2, 4_000_000),
-            _rung(32, 2, 16_000_000),
-            _rung(64, 2, 16_000_000),
-            _rung(128, 3, 8_000_000),
-            _rung(128, 4, 24_000_000),
-            _rung(256, 4, 16_000_000),
-        ),
-        n_samples=128,
-        n_problems=250,
-        sampling=_SAMPLING,
-        batch_size=16,
-        n_boot=1000,
-        n_calibration_problems=150,
-        n_search_problems=250,
-        value_calibration_problems=4000,
+        rungs=_rungs((32, 1, 2_000_000), (32, 2, 4_000_000), (64, 2, 4_000_000), (32, 2, 16_000_000),
+                     (64, 2, 16_000_000), (128, 3, 8_000_000), (128, 4, 24_000_000), (256, 4, 16_000_000)),
+        n_samples=128, n_problems=250, sampling=_SAMPLING, batch_size=16,
+        n_boot=1000, n_calibration_problems=150, n_search_problems=250, value_calibration_problems=4000,
     ),
 }
 

@@ -24,31 +24,13 @@ import torch
 
 from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
-from ttscale.lab.ladder import (
-    LEVELS,
-    MIXTURE_WEIGHTS,
-    SHORT_NAMES,
-    SUMS,
-    SUMS_COT,
-    TRAIN_MIXTURE,
-    SUMS_COT as SEARCH_TASK,
-    LabPreset,
-    mixture_key,
-)
+from ttscale.lab.ladder import (LEVELS, MIXTURE_WEIGHTS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, SUMS_COT as
+                                SEARCH_TASK, LabPreset, mixture_key)
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.tiny.model import TinyGPT
 from ttscale.lab.value_calibration import train_value_models
-from ttscale.pipeline import (
-    Chunking,
-    ModelEntry,
-    Plan,
-    SearchPlan,
-    Split,
-    TaskSampling,
-    analyse_plan,
-    run_plan,
-    searched_details,
-)
+from ttscale.pipeline import (Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan,
+                              searched_details)
 from ttscale.progress import steps
 from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer

@@ -29,18 +29,8 @@ import torch
 from ttscale.backends.tiny import TinyBackend
 from ttscale.tiny.checkpoints import save_atomically
 from ttscale.tiny.model import TinyConfig
-from ttscale.lab.value_model import (
-    DEFAULT_CONFIG,
-    ValueConfig,
-    ValueModel,
-    value_examples,
-)
-from ttscale.lab.value_training import (
-    TrainedValue,
-    check_split,
-    data_key,
-    train_value_model,
-)
+from ttscale.lab.value_model import DEFAULT_CONFIG, ValueConfig, ValueModel, value_examples
+from ttscale.lab.value_training import TrainedValue, check_split, data_key, train_value_model
 from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies.step_search import step_format_for

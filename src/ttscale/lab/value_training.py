@@ -32,14 +32,7 @@ from torch import nn
 from ttscale import flops
 from ttscale.errors import InputError
 from ttscale.tiny.model import TinyGPT
-from ttscale.lab.value_model import (
-    CODE_VERSION,
-    DEFAULT_CONFIG,
-    ValueConfig,
-    ValueExample,
-    ValueModel,
-    length_groups,
-)
+from ttscale.lab.value_model import CODE_VERSION, DEFAULT_CONFIG, ValueConfig, ValueExample, ValueModel, length_groups
 from ttscale.types import stable_hash
 
 

@@ -29,20 +29,8 @@ from typing import Iterable
 
 from ttscale.errors import InputError
 from ttscale.store.database import Database
-from ttscale.store.rows import (
-    COLUMNS,
-    FLOAT_FIELDS,
-    ORDER,
-    SCHEMA,
-    SCHEMA_VERSION,
-    STATUSES,
-    UPSERT,
-    canonical,
-    changed_keys,
-    now,
-    row_to_sample,
-    sample_to_row,
-)
+from ttscale.store.rows import (COLUMNS, FLOAT_FIELDS, ORDER, SCHEMA, SCHEMA_VERSION, STATUSES, UPSERT, canonical,
+                                changed_keys, now, row_to_sample, sample_to_row)
 from ttscale.store.search_results import SEARCH_SCHEMA, SearchResults
 from ttscale.types import ModelCard, Sample
 

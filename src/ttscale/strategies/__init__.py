@@ -15,21 +15,8 @@ import pkgutil
 from collections.abc import Sequence
 
 from ttscale.sampling.pools import Pool
-from ttscale.strategies.base import (
-    LIVE,
-    REPLAY,
-    Evaluation,
-    LiveAnswer,
-    LiveContext,
-    Strategy,
-    StrategyResult,
-    check_mode,
-    evaluation_of,
-    parse_strategy_spec,
-    settings_of,
-    spec_of,
-    summarize,
-)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, Strategy, StrategyResult,
+                                     check_mode, evaluation_of, parse_strategy_spec, settings_of, spec_of, summarize)
 from ttscale.settings import TypedSettings
 from ttscale.strategies.registry import STRATEGIES
 

@@ -32,18 +32,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_members, answer_verdicts
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (
-    LIVE,
-    REPLAY,
-    Evaluation,
-    LiveAnswer,
-    LiveContext,
-    check_aligned,
-    live_answer,
-    live_cost,
-    replayed,
-    vote_correct,
-)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
+                                     one_model_pools, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import PosteriorRule, StoppingRule, VoteTally, WindowRule, should_stop
 from ttscale.types import Problem, stable_hash
@@ -192,15 +182,8 @@ class AdaptiveVote:
 
     def replay(self, cells: Sequence[Sequence[Pool]], settings: VoteSettings, calibration=None,
                seed: int = 0) -> Evaluation:
-        check_aligned(self.name, cells, 1)
-        pools = list(cells[0])
         cap, min_draws = settings.cap, settings.min
-        small = min(pools, key=lambda p: p.n)
-        if cap > small.n:
-            raise InputError(
-                f"strategy {self.name!r}: parameter 'cap' must be <= the pool size "
-                f"({small.n} for problem {small.problem_id!r}), got {cap}"
-            )
+        pools = one_model_pools(self.name, cells, "cap", cap)
         orders = random_orders(pools, settings.perms, cap, seed)
         replay = replay_votes(pools, self.make_rule(settings), cap, min_draws, orders)
         return replayed(pools, replay.correct.mean(axis=1), replay.draws.mean(axis=1), False,

@@ -50,11 +50,10 @@ from scipy.special import betainc, betaln, gammaln
 
 from pydantic import Field, model_validator
 
-from ttscale.errors import InputError
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.adaptive_vote import correct_by_class, pool_classes, random_orders
-from ttscale.strategies.base import REPLAY, Evaluation, check_aligned, replayed
+from ttscale.strategies.base import REPLAY, Evaluation, one_model_pools, replayed
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 
@@ -274,15 +273,8 @@ class DifficultyAwareAllocation:
 
     def replay(self, cells: Sequence[Sequence[Pool]], settings: AllocationSettings, calibration=None,
                seed: int = 0) -> Evaluation:
-        check_aligned(self.name, cells, 1)
-        pools = list(cells[0])
         budget, probe = settings.budget, settings.probe
-        small = min(pools, key=lambda p: p.n)
-        if budget > small.n:
-            raise InputError(
-                f"strategy {self.name!r}: parameter 'budget' must be <= the pool size "
-                f"({small.n} for problem {small.problem_id!r}), got {budget:g}"
-            )
+        pools = one_model_pools(self.name, cells, "budget", budget)
         orders = random_orders(pools, settings.perms, max(p.n for p in pools), seed)
         replay = allocate(pools, budget, probe, settings.conf, settings.hopeless, orders)
         verify = all(p.verified is not None for p in pools)

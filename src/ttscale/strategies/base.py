@@ -188,6 +188,22 @@ def check_mode(strategy: Strategy, mode: str) -> None:
         raise InputError(f"strategy {strategy.name!r} has no {mode} mode (it runs {have} only)")
 
 
+def check_pool_size(name: str, cells: Sequence[Sequence[Pool]], param: str, value: float) -> None:
+    """A replay cannot draw more samples per problem than every pool holds."""
+    for cell in cells:
+        small = min(cell, key=lambda p: p.n)
+        if value > small.n:
+            raise InputError(f"strategy {name!r}: parameter {param!r} must be <= the pool size of model "
+                             f"{small.model!r} on problem {small.problem_id!r} ({small.n} samples), got {value:g}")
+
+
+def one_model_pools(name: str, cells: Sequence[Sequence[Pool]], param: str, value: float) -> list[Pool]:
+    """The pools of a one-model strategy, checked: aligned, and each holding ``value`` samples."""
+    check_aligned(name, cells, 1)
+    check_pool_size(name, cells, param, value)
+    return list(cells[0])
+
+
 def check_aligned(name: str, cells: Sequence[Sequence[Pool]], n_models: int | None) -> None:
     """Every model's pools must cover the same problems in the same order."""
     if not cells or not cells[0]:

@@ -44,16 +44,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_classes, plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (
-    LIVE,
-    REPLAY,
-    Evaluation,
-    LiveAnswer,
-    LiveContext,
-    check_aligned,
-    live_answer,
-    live_cost,
-)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned, live_answer,
+                                     live_cost)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, Sample
 

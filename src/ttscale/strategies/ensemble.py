@@ -32,17 +32,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_members, answer_verdicts, plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (
-    LIVE,
-    REPLAY,
-    Evaluation,
-    LiveAnswer,
-    LiveContext,
-    check_aligned,
-    live_answer,
-    live_cost,
-    vote_correct,
-)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned,
+                                     check_pool_size, live_answer, live_cost, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
 
@@ -120,13 +111,7 @@ class EnsembleStrategy:
                seed: int = 0) -> Evaluation:
         check_aligned(self.name, cells, None)
         k, perms = settings.k, settings.perms
-        for cell in cells:
-            too_small = [p.problem_id for p in cell if p.n < k]
-            if too_small:
-                raise InputError(
-                    f"strategy 'ensemble': k={k} exceeds the pool size of model {cell[0].model!r} "
-                    f"on problem {too_small[0]!r}"
-                )
+        check_pool_size(self.name, cells, "k", k)
         problems = list(zip(*cells))  # per problem: one pool per model
         performance = np.array([union_vote_wins(pools, k, perms, seed).mean() for pools in problems])
         # Per-problem binomial variance of the Monte-Carlo mean, summed over problems.

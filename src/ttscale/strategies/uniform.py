@@ -29,17 +29,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (
-    LIVE,
-    REPLAY,
-    Evaluation,
-    LiveAnswer,
-    LiveContext,
-    check_aligned,
-    live_answer,
-    live_cost,
-    replayed,
-)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
+                                     one_model_pools, replayed)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, Sample
 
@@ -72,11 +63,8 @@ class UniformStrategy:
 
     def replay(self, cells: Sequence[Sequence[Pool]], settings: UniformSettings, calibration=None,
                seed: int = 0) -> Evaluation:
-        check_aligned(self.name, cells, 1)
-        pools, k = cells[0], settings.k
-        too_small = [p.problem_id for p in pools if p.n < k]
-        if too_small:
-            raise InputError(f"strategy {self.name!r}: k={k} exceeds the pool size of problem {too_small[0]!r}")
+        k = settings.k
+        pools = one_model_pools(self.name, cells, "k", k)
         draws = np.array([self.draws(p, k) for p in pools])
         return replayed(pools, np.array([self.performance(p, k) for p in pools]), draws, self.uses_verifier)
 

@@ -23,8 +23,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import LIVE, REPLAY, Evaluation, LiveContext, check_aligned, live_answer, live_cost
-from ttscale.strategies.base import LiveAnswer, replayed, vote_correct
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
+                                     one_model_pools, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
 
@@ -54,14 +54,10 @@ class VerifiedVote:
 
     def replay(self, cells: Sequence[Sequence[Pool]], settings: VerifiedVoteSettings, calibration=None,
                seed: int = 0) -> Evaluation:
-        check_aligned(self.name, cells, 1)
-        pools = cells[0]
+        pools = one_model_pools(self.name, cells, "k", settings.k)
         for pool in pools:
             if pool.verified is None:
                 raise InputError(f"strategy {self.name!r} needs a verifier; task {pool.task!r} has none")
-            if pool.n < settings.k:
-                raise InputError(f"strategy {self.name!r}: k={settings.k} exceeds the pool size of problem "
-                                 f"{pool.problem_id!r}")
         performance = []
         for pool in pools:
             rng = np.random.default_rng([seed, int(stable_hash(pool.problem_id), 16)])

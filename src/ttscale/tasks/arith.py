@@ -61,13 +61,7 @@ from typing import ClassVar
 
 from ttscale.errors import InputError
 from ttscale.tasks import splits
-from ttscale.tasks.spec import (
-    IntParam,
-    canonical_name,
-    check_params,
-    format_value,
-    span,
-)
+from ttscale.tasks.spec import IntParam, canonical_name, check_params, format_value, span
 from ttscale.types import Problem
 
 PREFIX = {0: "A", 1: "S"}

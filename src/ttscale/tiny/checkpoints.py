@@ -25,14 +25,7 @@ from pathlib import Path
 import torch
 
 from ttscale.tiny.model import TinyConfig, TinyGPT
-from ttscale.tiny.trainer import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_HYPER,
-    ProgressFn,
-    TrainHyper,
-    TrainResult,
-    train,
-)
+from ttscale.tiny.trainer import DEFAULT_BATCH_SIZE, DEFAULT_HYPER, ProgressFn, TrainHyper, TrainResult, train
 from ttscale.types import ModelCard, stable_hash
 
 CODE_VERSION = "tinygpt-rotary-tied-v1"

@@ -41,24 +41,11 @@ from ttscale.tradeoff.curves import efficient_span
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.scale import LevelSpan, effect_of_scale
-from ttscale.tradeoff.smoother import (
-    SMOOTHERS,
-    SmootherVerdict,
-    best_accepted,
-    check_smoother_name,
-    fit_smoothers,
-    inside_frontier,
-)
+from ttscale.tradeoff.smoother import (SMOOTHERS, SmootherVerdict, best_accepted, check_smoother_name, fit_smoothers,
+                                       inside_frontier)
 from ttscale.tradeoff.technique import JSON_CURVE_POINTS, TechniqueData, level_dict, read_level, technique_data
-from ttscale.tradeoff.uncertainty import (
-    METHOD_WORDS,
-    LevelDraws,
-    ProblemScores,
-    Replicates,
-    ci_replicates,
-    percentile_interval,
-    problem_replicates,
-)
+from ttscale.tradeoff.uncertainty import (METHOD_WORDS, LevelDraws, ProblemScores, Replicates, ci_replicates,
+                                          percentile_interval, problem_replicates)
 from ttscale.types import Point
 
 SCHEMA_VERSION = 2

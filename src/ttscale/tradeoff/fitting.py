@@ -23,14 +23,8 @@ from scipy.optimize import least_squares
 
 from ttscale.tradeoff.objective import jacobian, residuals
 from ttscale.tradeoff.observations import Observations
-from ttscale.tradeoff.surface import (
-    ALL_VARIANTS,
-    Saturation,
-    Surface,
-    Variant,
-    surface_from_vector,
-    vector_from_surface,
-)
+from ttscale.tradeoff.surface import (ALL_VARIANTS, Saturation, Surface, Variant, surface_from_vector,
+                                      vector_from_surface)
 
 MAX_SLOPE = 50.0  # logit per OOM: steeper than any measured technique, loose enough not to bind
 MIN_SHARPNESS, MAX_SHARPNESS = 0.5, 30.0
