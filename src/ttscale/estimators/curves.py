@@ -93,18 +93,20 @@ def majority_curve(pools: Sequence[PoolLike], ks, strict: bool = True) -> Curve:
 
 
 def best_curve(pools: Sequence[PoolLike], ks) -> Curve:
-    def one(pool, ks):
-        if pool.scores is None:
-            raise InputError("best-of-n needs scores; this pool has none")
-        return best_at_ks(pool.scores, pool.correct, ks)
-
-    return curve(one, pools, ks)
+    return curve(_needing("scores", "best-of-n needs scores; this pool has none",
+                          lambda p, ks: best_at_ks(p.scores, p.correct, ks)), pools, ks)
 
 
 def first_verified_curve(pools: Sequence[PoolLike], ks) -> Curve:
-    def one(pool, ks):
-        if pool.verified is None:
-            raise InputError("first-verified needs a verifier; this pool has no verdicts")
-        return first_verified_at_ks(pool.verified, pool.correct, ks)
+    return curve(_needing("verified", "first-verified needs a verifier; this pool has no verdicts",
+                          lambda p, ks: first_verified_at_ks(p.verified, p.correct, ks)), pools, ks)
 
-    return curve(one, pools, ks)
+
+def _needing(field: str, message: str, per_pool):
+    """``per_pool``, refused with ``message`` on a pool whose ``field`` is missing."""
+    def one(pool, ks):
+        if getattr(pool, field) is None:
+            raise InputError(message)
+        return per_pool(pool, ks)
+
+    return one

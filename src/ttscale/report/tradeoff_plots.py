@@ -147,6 +147,25 @@ def panel_note(ax, text: str, width: int = 44) -> None:
             bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.92}, zorder=10)
 
 
+def _label_axes(ax, y_label: str) -> None:
+    ax.set_xlabel(TC_LABEL, fontsize=9.5)
+    ax.set_ylabel(y_label, fontsize=9.5)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _title_panel(ax, name: str, drawn: bool, missing: tuple[str, str, str], why: str, levels: dict) -> None:
+    """Title a technique's panel; where nothing could be drawn, say why inside it.
+
+    ``missing``: the short and long words for what is missing ("rate", "measured rate") and
+    what to say when no level gives a reason."""
+    short, long, fallback = missing
+    if drawn:
+        _title(ax, name, f"no {short} {why}" if why else "")
+        return
+    _title(ax, name)
+    panel_note(ax, f"no {long}: {why or fallback}\n(levels: {_level_range(levels)})")
+
+
 def _title(ax, name: str, detail: str = "") -> None:
     """The technique's name in bold; below it, in small grey type, what the panel lacks and why."""
     lines = textwrap.wrap(detail, 66) if detail else []
@@ -357,16 +376,9 @@ def iso_figure(result: dict, points: Sequence[Point]) -> Figure:
         ax.set_xlim(10.0 ** limits[0][0], 10.0 ** limits[0][1])
         ax.set_ylim(10.0 ** limits[1][0], 10.0 ** limits[1][1])
         log_ticks(ax)
-        ax.set_xlabel(TC_LABEL, fontsize=9.5)
-        ax.set_ylabel(IC_LABEL, fontsize=9.5)
-        ax.grid(True, which="major", alpha=0.3)
+        _label_axes(ax, IC_LABEL)
         has_curve = any(len(_curve(lv)) for lv in levels.values())
-        if not has_curve:
-            _title(ax, name)
-            panel_note(ax, f"no iso-performance curve: {why or 'no levels analysed'}\n"
-                           f"(levels: {_level_range(levels)})")
-        else:
-            _title(ax, name, f"no curve {why}" if why else "")
+        _title_panel(ax, name, has_curve, ("curve", "iso-performance curve", "no levels analysed"), why, levels)
     if not techniques:
         axes[0].set_axis_off()
         panel_note(axes[0], "no techniques to show")
@@ -424,17 +436,9 @@ def rate_figure(result: dict) -> Figure:
             ax.set_ylim(max(RATE_AXIS_LIMITS[0], lowest), min(RATE_AXIS_LIMITS[1], highest))
             log_ticks(ax, "x")
             log_ticks(ax, "y", plain=True)
-            ax.set_xlabel(TC_LABEL, fontsize=9.5)
-            ax.set_ylabel(RATE_LABEL, fontsize=9.5)
-            ax.grid(True, which="major", alpha=0.3)
-        no_rate = lambda lv: lv.get("exchange_rate") is None  # noqa: E731
-        why = missing_reasons(tech, no_rate)
-        if not xs:
-            _title(ax, name)
-            panel_note(ax, f"no measured rate: {why or 'no curve in the range of the data'}\n"
-                           f"(levels: {_level_range(levels)})")
-        else:
-            _title(ax, name, f"no rate {why}" if why else "")
+            _label_axes(ax, RATE_LABEL)
+        why = missing_reasons(tech, lambda lv: lv.get("exchange_rate") is None)
+        _title_panel(ax, name, bool(xs), ("rate", "measured rate", "no curve in the range of the data"), why, levels)
     if not techniques:
         axes[0].set_axis_off()
         panel_note(axes[0], "no techniques to show")

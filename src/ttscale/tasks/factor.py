@@ -103,15 +103,10 @@ class FactorTask:
     )
     has_verifier: ClassVar[bool] = True
     stop: ClassVar[str] = "\n"
-    stop_sequences: ClassVar[tuple[str, ...]] = ("\n",)
+    stop_sequences: ClassVar[tuple[str, ...]] = (stop,)
     fingerprint: ClassVar[None] = None  # generated from the spec alone
-
-    def __post_init__(self) -> None:
-        check_params(self)
-
-    @property
-    def name(self) -> str:
-        return canonical_name(self)
+    __post_init__ = check_params  # every parameter range-checked and normalised
+    name = property(canonical_name)  # the canonical spec
 
     @property
     def width(self) -> int:

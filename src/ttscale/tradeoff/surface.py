@@ -164,25 +164,25 @@ class Surface:
 
     def solve_infer(self, x, level: float):
         """log10 IC on the iso-curve at log10 TC = x (nan where there is none)."""
-        z = self.level_logit(level)
-        x = np.asarray(x, dtype=float)
-        if z is None or self.slope_infer <= 0:
-            return np.full_like(x, np.nan)
-        gx = smooth_min(x, self.sat_train) - self.x0
-        with np.errstate(over="ignore"):  # a near-zero IC slope: the curve runs off to infinite IC
-            target = (z - self.offset - self.slope_train * gx) / self.slope_infer + self.y0
-        return smooth_min_inverse(target, self.sat_infer)
+        return self._solve(x, level, given=(self.slope_train, self.sat_train, self.x0),
+                           solved=(self.slope_infer, self.sat_infer, self.y0))
 
     def solve_train(self, y, level: float):
         """log10 TC on the iso-curve at log10 IC = y (nan where there is none)."""
+        return self._solve(y, level, given=(self.slope_infer, self.sat_infer, self.y0),
+                           solved=(self.slope_train, self.sat_train, self.x0))
+
+    def _solve(self, given_values, level: float, given: tuple, solved: tuple):
+        """One axis's coordinate on the iso-curve from the other's; each axis is (slope, saturation, centre)."""
         z = self.level_logit(level)
-        y = np.asarray(y, dtype=float)
-        if z is None or self.slope_train <= 0:
-            return np.full_like(y, np.nan)
-        gy = smooth_min(y, self.sat_infer) - self.y0
-        with np.errstate(over="ignore"):  # a near-zero TC slope: the curve runs off to infinite TC
-            target = (z - self.offset - self.slope_infer * gy) / self.slope_train + self.x0
-        return smooth_min_inverse(target, self.sat_train)
+        values = np.asarray(given_values, dtype=float)
+        (slope_given, sat_given, centre_given), (slope_solved, sat_solved, centre_solved) = given, solved
+        if z is None or slope_solved <= 0:
+            return np.full_like(values, np.nan)
+        g = smooth_min(values, sat_given) - centre_given
+        with np.errstate(over="ignore"):  # a near-zero slope: the curve runs off to infinite compute
+            target = (z - self.offset - slope_given * g) / slope_solved + centre_solved
+        return smooth_min_inverse(target, sat_solved)
 
     def parameters(self) -> dict:
         """Named parameters in log10-FLOP units, for the JSON."""
