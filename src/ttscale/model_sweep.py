@@ -241,13 +241,8 @@ def _opened(backend: Backend) -> Backend:
     return backend  # loaded up front, so a bad spec fails before any work
 
 
-def run_model_sweep(
-    settings: SweepSettings,
-    out_dir: Path,
-    console=None,
-    show_progress: bool = True,
-    on_chunk: ChunkHook | None = None,
-) -> SweepRun:
+def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_progress: bool = True,
+                    on_chunk: ChunkHook | None = None) -> SweepRun:
     """Sample every model into ``out_dir/store.sqlite`` (resumable); the report is written separately."""
     started = time.perf_counter()
     task = get_task(settings.task)
@@ -268,13 +263,8 @@ def run_model_sweep(
                     time.perf_counter() - started, plan)
 
 
-def sweep_and_report(
-    settings: SweepSettings,
-    out_dir: Path,
-    console=None,
-    show_progress: bool = True,
-    on_chunk: ChunkHook | None = None,
-) -> tuple[SweepRun, Analysis, dict]:
+def sweep_and_report(settings: SweepSettings, out_dir: Path, console=None, show_progress: bool = True,
+                     on_chunk: ChunkHook | None = None) -> tuple[SweepRun, Analysis, dict]:
     """Sample (resumably), analyse, write the report; returns (run, analysis, tradeoff.json content)."""
     from ttscale.report.sweep_report import write_sweep_report
 

@@ -26,7 +26,7 @@ import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ttscale.cards.loaded import LoadedCard
+from ttscale.cards.loaded import LoadedCard, window_fields
 from ttscale.errors import InputError, require_extra
 from ttscale.types import ModelCard
 
@@ -305,19 +305,9 @@ def facts_from_header(header: GGUFHeader, path: Path, name: str) -> GGUFFacts:
     file_type = meta.get("general.file_type")
     windows = layer_windows(header, arch, n_layers, path)
     card = ModelCard(
-        name=name,
-        params_total=params_total,
-        params_non_embedding=params_total - params_embedding,
-        n_layers=n_layers,
-        d_model=d_model,
-        n_heads=n_heads,
-        d_ff=d_ff,
-        vocab_size=vocab_size,
-        context_length=context_length,
-        n_kv_heads=n_kv_heads,
-        head_dim=head_dim,
-        sliding_window=max((w for w in windows if w), default=None),
-        global_layers=sum(w is None for w in windows) if any(windows) else 0,
+        name=name, params_total=params_total, params_non_embedding=params_total - params_embedding,
+        n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff, vocab_size=vocab_size,
+        context_length=context_length, n_kv_heads=n_kv_heads, head_dim=head_dim, **window_fields(windows),
         quantization=file_type_name(file_type) if isinstance(file_type, int) else None,
         bits_per_weight=total_bytes * 8 / params_total if params_total else None,
     )

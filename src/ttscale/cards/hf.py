@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttscale.cards.loaded import LoadedCard
+from ttscale.cards.loaded import LoadedCard, window_fields
 from ttscale.errors import InputError
 from ttscale.types import ModelCard
 
@@ -146,20 +146,9 @@ def card_from_hf_config(path: str | Path, name: str | None = None) -> LoadedCard
     windows = layer_windows(config, family, n_layers, path)
     card = ModelCard(
         name=name or str(outer.get("_name_or_path") or path.resolve().parent.name),
-        params_total=non_embedding + embedding,
-        params_non_embedding=non_embedding,
-        n_layers=n_layers,
-        d_model=d,
-        n_heads=heads,
-        d_ff=d_ff,
-        vocab_size=vocab,
-        context_length=context,
-        n_kv_heads=kv_heads,
-        head_dim=head_dim,
-        sliding_window=max((w for w in windows if w), default=None),
-        global_layers=sum(w is None for w in windows) if any(windows) else 0,
-        quantization=quantization,
-        bits_per_weight=bits_per_weight,
+        params_total=non_embedding + embedding, params_non_embedding=non_embedding, n_layers=n_layers,
+        d_model=d, n_heads=heads, d_ff=d_ff, vocab_size=vocab, context_length=context, n_kv_heads=kv_heads,
+        head_dim=head_dim, **window_fields(windows), quantization=quantization, bits_per_weight=bits_per_weight,
         provenance=f"Hugging Face config {path.name} (model_type {model_type}): parameters counted from "
                    f"the {model_type} layout, not from weights",
     )

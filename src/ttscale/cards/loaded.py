@@ -30,6 +30,12 @@ from ttscale.types import ModelCard
 DEFAULT_CONTEXT = 2048
 
 
+def window_fields(windows: tuple[int | None, ...]) -> dict[str, int | None]:
+    """A card's one sliding window (the widest) and its count of global layers, from each layer's window."""
+    return {"sliding_window": max((w for w in windows if w), default=None),
+            "global_layers": sum(w is None for w in windows) if any(windows) else 0}
+
+
 @dataclass(frozen=True)
 class LoadedCard:
     """A ``ModelCard`` with the attention window of each layer and where it came from.

@@ -8,7 +8,6 @@ atomically, so bad input never leaves a half-written result.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from ttscale.cli.app import app
 from ttscale.errors import InputError
 from ttscale.estimators import pass_at_k
 from ttscale.tasks import TASKS
+from ttscale.tasks.jsonl_task import json_object
 from ttscale.tasks.sandbox import VERDICTS, CodeTask, sandbox_capabilities
 
 
@@ -56,15 +56,8 @@ def read_samples(path: Path, known_ids: set[str]) -> list[tuple[int, str, str]]:
         if not line.strip():
             continue
         where = f"{path} line {number}"
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc}): {line[:80]!r}") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object with 'task_id' and 'completion', got {line[:80]!r}")
+        record = json_object(line, where, ("task_id", "completion"))
         for field in ("task_id", "completion"):
-            if field not in record:
-                raise InputError(f"{where}: field {field!r} is missing")
             if not isinstance(record[field], str):
                 raise InputError(f"{where}: field {field!r} must be a string, got {record[field]!r}")
         if record["task_id"] not in known_ids:

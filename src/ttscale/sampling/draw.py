@@ -136,12 +136,6 @@ def run_sweep(
         generated += rows
         if progress:
             progress(rows)
-    return SweepStats(
-        planned=planned,
-        already_done=already,
-        generated=generated,
-        backend_calls=calls,
-        backend_seconds=backend_seconds,
-        grading_seconds=grading_seconds,
-        wall_seconds=time.perf_counter() - started,
-    )
+    return SweepStats(planned=planned, already_done=already, generated=generated, backend_calls=calls,
+                      backend_seconds=backend_seconds, grading_seconds=grading_seconds,
+                      wall_seconds=time.perf_counter() - started)

@@ -193,14 +193,8 @@ class Store:
                 params.append(value)
         return f"SELECT * FROM samples WHERE {' AND '.join(where)} {ORDER}", tuple(params)
 
-    def samples(
-        self,
-        run: str,
-        model: str | None = None,
-        task: str | None = None,
-        config: str | None = None,
-        status: str | None = "ok",
-    ) -> list[Sample]:
+    def samples(self, run: str, model: str | None = None, task: str | None = None, config: str | None = None,
+                status: str | None = "ok") -> list[Sample]:
         """Stored samples, ordered by (model, task, problem_id, config, sample_index).
 
         ``status='ok'`` (default) gives results only; ``'error'`` the failures;
@@ -208,14 +202,8 @@ class Store:
         """
         return [row_to_sample(r) for r in self._query(*self._select(run, model, task, config, status))]
 
-    def samples_frame(
-        self,
-        run: str,
-        model: str | None = None,
-        task: str | None = None,
-        config: str | None = None,
-        status: str | None = "ok",
-    ):
+    def samples_frame(self, run: str, model: str | None = None, task: str | None = None, config: str | None = None,
+                      status: str | None = "ok"):
         """``samples(...)`` as a pandas DataFrame: one column per stored column, plus n_tokens and mean_logprob."""
         import pandas as pd
 

@@ -24,7 +24,7 @@ from pydantic import Field
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
 from ttscale.strategies.step_scorers import StepScorer, StepSearchSettings, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
-from ttscale.types import Problem, SearchOutcome
+from ttscale.types import Problem, SearchOutcome, Task
 
 
 class BeamSettings(StepSearchSettings):
@@ -49,14 +49,8 @@ def _answer(beam: list[Node], complete_seen: list[Node]) -> Node:
     raise AssertionError("a beam is never empty")
 
 
-def beam_search(
-    task,
-    problems: Sequence[Problem],
-    sampler: StepSampler,
-    scorer: StepScorer,
-    settings: BeamSettings,
-    run_seed: int = 0,
-) -> list[SearchOutcome]:
+def beam_search(task: Task, problems: Sequence[Problem], sampler: StepSampler, scorer: StepScorer,
+                settings: BeamSettings, run_seed: int = 0) -> list[SearchOutcome]:
     fmt, model = sampler.format, sampler.backend.name
     ledger = ComputeLedger(len(problems))
     beams: list[list[Node]] = [[Node()] for _ in problems]

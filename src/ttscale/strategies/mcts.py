@@ -32,7 +32,7 @@ from pydantic import Field
 from ttscale.strategies.search_ledger import ComputeLedger, outcome
 from ttscale.strategies.step_scorers import StepScorer, StepSearchSettings, score_nodes
 from ttscale.strategies.step_search import Node, StepRequest, StepSampler, step_seed
-from ttscale.types import Problem, SearchOutcome
+from ttscale.types import Problem, SearchOutcome, Task
 
 
 class MCTSSettings(StepSearchSettings):
@@ -79,14 +79,8 @@ def _answer(root: Node) -> Node:
     return max(pool, key=lambda n: (n.value if not math.isnan(n.value) else -1.0, n.depth))
 
 
-def mcts_search(
-    task,
-    problems: Sequence[Problem],
-    sampler: StepSampler,
-    scorer: StepScorer,
-    settings: MCTSSettings,
-    run_seed: int = 0,
-) -> list[SearchOutcome]:
+def mcts_search(task: Task, problems: Sequence[Problem], sampler: StepSampler, scorer: StepScorer,
+                settings: MCTSSettings, run_seed: int = 0) -> list[SearchOutcome]:
     fmt, model = sampler.format, sampler.backend.name
     ledger = ComputeLedger(len(problems))
     roots = [Node() for _ in problems]

@@ -61,7 +61,7 @@ from typing import ClassVar
 
 from ttscale.errors import InputError
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, canonical_name, check_params, format_value, span
+from ttscale.tasks.spec import IntParam, format_value, line_task, span
 from ttscale.types import Problem
 
 PREFIX = {0: "A", 1: "S"}
@@ -149,6 +149,7 @@ def _cell_demonstrations(family: str, cell: Cell, seed: int) -> Iterator[Operand
 
 
 @dataclass(frozen=True)
+@line_task  # stop, name, fingerprint, parameter checks
 class ArithTask:
     """Sum ``operands`` numbers of ``digits`` digits, directly or with a scratchpad.
     ``digits`` and ``operands`` may be ``(low, high)`` ranges: a mixed config."""
@@ -164,11 +165,6 @@ class ArithTask:
         IntParam("scratchpad", 0, 1, "1: write column-by-column steps before the answer"),
     )
     has_verifier: ClassVar[bool] = False
-    stop: ClassVar[str] = "\n"
-    stop_sequences: ClassVar[tuple[str, ...]] = (stop,)
-    fingerprint: ClassVar[None] = None  # generated from the spec alone
-    __post_init__ = check_params  # every parameter range-checked and normalised
-    name = property(canonical_name)  # the canonical spec
 
     @property
     def mixed(self) -> bool:

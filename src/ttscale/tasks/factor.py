@@ -35,7 +35,7 @@ from functools import cache
 from typing import ClassVar
 
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, canonical_name, check_params, span
+from ttscale.tasks.spec import IntParam, line_task, span
 from ttscale.types import Problem
 
 PREFIX = "F"
@@ -91,6 +91,7 @@ def is_factorisation(n: int, factors: tuple[int, int] | None) -> bool:
 
 
 @dataclass(frozen=True)
+@line_task  # stop, name, fingerprint, parameter checks
 class FactorTask:
     """Factor a semiprime below ``10**digits`` (see the module docstring)."""
 
@@ -102,11 +103,6 @@ class FactorTask:
                  "(a range low-high mixes sizes, padded to high)", ranged=True),
     )
     has_verifier: ClassVar[bool] = True
-    stop: ClassVar[str] = "\n"
-    stop_sequences: ClassVar[tuple[str, ...]] = (stop,)
-    fingerprint: ClassVar[None] = None  # generated from the spec alone
-    __post_init__ = check_params  # every parameter range-checked and normalised
-    name = property(canonical_name)  # the canonical spec
 
     @property
     def width(self) -> int:

@@ -54,6 +54,21 @@ STOPS = {"line": "\n", "blank": "\n\n"}
 OPTIONS = ("grader", "stop", "tolerance")
 
 
+def json_object(line: str, where: str, required: tuple[str, ...]) -> dict:
+    """One JSONL line as a JSON object holding ``required``; InputError naming ``where`` otherwise."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc}): {line[:80]!r}") from None
+    if not isinstance(record, dict):
+        wanted = " and ".join(", ".join(repr(f) for f in required).rsplit(", ", 1))
+        raise InputError(f"{where}: expected a JSON object with {wanted}, got {line[:80]!r}")
+    for field in required:
+        if field not in record:
+            raise InputError(f"{where}: field {field!r} is missing")
+    return record
+
+
 @dataclass(frozen=True)
 class JsonlProblem:
     problem: Problem
@@ -129,15 +144,7 @@ class JsonlTask:
 
     def _parse_line(self, line: str, number: int) -> JsonlProblem:
         where = f"{self.path} line {number}"
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc}): {line[:80]!r}") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object with 'id', 'prompt' and 'answer', got {line[:80]!r}")
-        for field in ("id", "prompt", "answer"):
-            if field not in record:
-                raise InputError(f"{where}: field {field!r} is missing")
+        record = json_object(line, where, ("id", "prompt", "answer"))
         problem_id, prompt, answer = record["id"], record["prompt"], record["answer"]
         if isinstance(problem_id, bool) or not isinstance(problem_id, (str, int)) or not str(problem_id).strip():
             raise InputError(f"{where}: field 'id' must be a non-empty string or an integer, got {problem_id!r}")

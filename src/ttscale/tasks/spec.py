@@ -120,3 +120,15 @@ def canonical_name(task: ParameterisedTask) -> str:
     """``family:name=value,...`` with every parameter, sorted by name (a range as ``low-high``)."""
     names = sorted(f.name for f in fields(task))
     return f"{task.family}:" + ",".join(f"{n}={format_value(getattr(task, n))}" for n in names)
+
+
+def line_task(cls):
+    """What every task made from ``IntParam`` fields shares, put on its class (apply it under
+    ``@dataclass``): one completion per line, the canonical spec as its name, parameters
+    checked and normalised on construction, no data file behind it (``fingerprint`` None)."""
+    cls.stop = "\n"
+    cls.stop_sequences = (cls.stop,)
+    cls.fingerprint = None
+    cls.__post_init__ = check_params
+    cls.name = property(canonical_name)
+    return cls

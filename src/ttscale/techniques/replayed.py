@@ -19,8 +19,8 @@ from typing import Mapping, Sequence
 
 from ttscale.sampling.pools import Pool, common_pool_size
 from ttscale.strategies import REPLAY, STRATEGIES, Strategy, StrategyResult, check_mode, settings_of, summarize
-from ttscale.techniques.points import PointDetail
-from ttscale.types import ModelCard, Point
+from ttscale.techniques.points import PointDetail, point_detail
+from ttscale.types import ModelCard
 
 PoolCells = Mapping[tuple[str, str, str], list[Pool]]
 
@@ -123,24 +123,5 @@ def technique_points(
 def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: StrategyResult,
             problem_ids: tuple[str, ...], scores) -> PointDetail:
     train = sum(float(cards[m].train_flops) for m in group) + result.extra_train_flops
-    return PointDetail(
-        point=Point(
-            technique=technique,
-            model="+".join(group),
-            train_flops=train,
-            infer_flops=result.infer_flops,
-            performance=result.performance,
-            ci_low=result.ci_low,
-            ci_high=result.ci_high,
-            budget=result.strategy,
-        ),
-        task=arm.task,
-        strategy=arm.strategy,
-        k=result.k,
-        infer_seconds=result.infer_seconds,
-        mean_draws=result.mean_draws,
-        settings=result.settings,
-        notes=result.notes,
-        problem_ids=problem_ids,
-        problem_scores=tuple(float(v) for v in scores),
-    )
+    return point_detail(technique, "+".join(group), train, result, task=arm.task, strategy=arm.strategy, k=result.k,
+                        notes=result.notes, problem_ids=problem_ids, scores=scores)

@@ -16,8 +16,8 @@ from ttscale.store import SearchResults
 from ttscale.strategies import STRATEGIES, LiveContext, evaluation_of, summarize
 from ttscale.strategies.step_scorers import ScorerChoice
 from ttscale.strategies.tree_search import ALGORITHM_NAMES, SearchSettings, answer_of, search_notes
-from ttscale.techniques.points import PointDetail
-from ttscale.types import ModelCard, Point, Problem, SearchOutcome
+from ttscale.techniques.points import PointDetail, point_detail
+from ttscale.types import ModelCard, Problem, SearchOutcome
 
 
 def technique_name(settings: SearchSettings, scorer_label: str) -> str:
@@ -31,27 +31,10 @@ def point_of(technique: str, settings: SearchSettings, card: ModelCard, task_nam
     name = f"{settings.algorithm}-{settings.scorer}"
     evaluation = evaluation_of([answer_of(o) for o in outcomes], extra_train_flops, search_notes(outcomes))
     result = summarize(name, settings, evaluation, n_boot=n_boot, seed=seed)
-    return PointDetail(
-        point=Point(
-            technique=technique,
-            model=card.name,
-            train_flops=float(card.train_flops or 0.0) + extra_train_flops,
-            infer_flops=result.infer_flops,
-            performance=result.performance,
-            ci_low=result.ci_low,
-            ci_high=result.ci_high,
-            budget=result.strategy,
-        ),
-        task=task_name,
-        strategy=name,
-        k=int(round(result.mean_draws)),
-        infer_seconds=result.infer_seconds,
-        mean_draws=result.mean_draws,
-        settings=result.settings,
-        notes={**result.notes, "value_model_train_flops": extra_train_flops},
-        problem_ids=tuple(o.problem_id for o in outcomes),
-        problem_scores=tuple(float(v) for v in evaluation.performance),
-    )
+    return point_detail(technique, card.name, float(card.train_flops or 0.0) + extra_train_flops, result,
+                        task=task_name, strategy=name, k=round(result.mean_draws),
+                        notes={**result.notes, "value_model_train_flops": extra_train_flops},
+                        problem_ids=tuple(o.problem_id for o in outcomes), scores=evaluation.performance)
 
 
 def search_points(
