@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ttscale.backends.tiny import TinyBackend
+from ttscale.errors import InputError
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.tiny.tokenizer import vocab_size
 from ttscale.store import Store
@@ -192,3 +193,19 @@ def test_errors_are_not_results_and_are_retried_on_resume(tmp_path):
         clean = rows(store, "r")
     with Store(tmp_path / "s.sqlite") as store:
         assert rows(store, "r") == clean
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"models": ()}, ["--model: give at least one model spec"]),
+    ({"models": ("a", "a")}, ["--model: a spec is given twice"]),
+    ({"n_boot": -1}, ["--n-boot", "-1"]),
+    ({"threads": 0}, ["--threads", "0"]),
+    ({"chunk_seconds": 0}, ["--chunk-seconds", "0"]),
+])
+def test_sweep_settings_are_checked_on_construction_naming_the_option(raw, words):
+    from ttscale.model_sweep import SweepSettings
+
+    options = {"models": ("tiny:a.pt",), "task": "arith", "n": 2, **raw}
+    with pytest.raises(InputError) as info:
+        SweepSettings.from_options(**options)
+    assert all(word in str(info.value) for word in words), str(info.value)

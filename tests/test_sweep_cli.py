@@ -195,8 +195,8 @@ def test_the_tiny_kind_loads_a_checkpoint_by_its_card_name(checkpoints):
         (["--strategy", "majorty:k=2"], ["unknown strategy 'majorty'", "did you mean 'majority'"]),
         (["--strategy", "majority:k=9"], ["--strategy 'majority:k=9'", "more than the --n 4"]),
         (["--strategy", "first-verified"], ["needs a verifier"]),
-        (["--n", "0"], ["--n must be an integer >= 1, got 0"]),
-        (["--limit", "0"], ["--limit must be an integer >= 1, got 0"]),
+        (["--n", "0"], ["--n must be greater than or equal to 1, got 0"]),
+        (["--limit", "0"], ["--limit must be greater than or equal to 1, got 0"]),
         (["--top-p", "0"], ["--top-p"]),
     ],
 )

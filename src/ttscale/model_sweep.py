@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from pydantic import Field, field_validator
+
 from ttscale.backends import Backend
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
@@ -31,6 +33,7 @@ from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
 from ttscale.sampling.draw import SweepStats
+from ttscale.settings import TypedSettings
 from ttscale.store import Store
 from ttscale.strategies import REPLAY, resolve
 from ttscale.strategies.step_search import step_format_for
@@ -41,20 +44,36 @@ from ttscale.techniques import PointDetail, TechniqueSpec
 from ttscale.types import ModelCard, Problem, SamplingConfig, Task
 
 
-@dataclass(frozen=True)
-class SweepSettings:
-    models: tuple[str, ...]
-    task: str
-    n: int
-    limit: int | None = None  # None: every test problem of the task
-    strategies: tuple[str, ...] = ()
+class SweepSettings(TypedSettings):
+    """What ``ttscale sweep`` runs; validated on construction (``parse`` names the CLI options)."""
+
+    models: tuple[str, ...] = Field(description="model specs, one backend each")
+    task: str = Field(description="the task spec")
+    n: int = Field(ge=1, le=1_000_000, description="samples per problem")
+    limit: int | None = Field(None, ge=1, description="test problems used (None: every one)")
+    strategies: tuple[str, ...] = Field((), description="strategy specs besides the default techniques")
     sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
-    seed: int = 0
-    threads: int | None = None
-    cards: tuple[str, ...] = ()  # "MODEL=CARD_SPEC": the card of a model whose backend cannot read one
-    n_boot: int = 200
-    max_chunk_problems: int = 64  # most problems per backend call (see ``pipeline.Chunking``)
-    chunk_seconds: float = 20.0  # aimed-at seconds per backend call
+    seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1, description="CPU threads per in-process backend")
+    cards: tuple[str, ...] = Field((), description='"MODEL=CARD_SPEC": the card of a model whose backend cannot read one')
+    n_boot: int = Field(200, ge=0, description="bootstrap replicates for intervals")
+    max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
+    chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
+
+    @field_validator("models")
+    @classmethod
+    def _distinct(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        if not models:
+            raise ValueError("give at least one model spec")
+        if len(set(models)) != len(models):
+            raise ValueError(f"a spec is given twice ({', '.join(models)})")
+        return models
+
+    @classmethod
+    def from_options(cls, **raw: object) -> SweepSettings:
+        """The settings from the CLI's options; an error names the option (``--n``) and its value."""
+        return cls.parse("ttscale sweep", raw, names={"models": "--model", "strategies": "--strategy",
+                                                      "cards": "--card", "n_boot": "--n-boot"})
 
 
 @dataclass(frozen=True)
@@ -101,20 +120,8 @@ def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
 
 
 def check_settings(settings: SweepSettings, task: Task) -> None:
-    """Every option checked before anything is loaded or sampled; errors name the option."""
-    if not settings.models:
-        raise InputError("--model: give at least one model spec")
-    for option, value in (("--n", settings.n), ("--limit", settings.limit)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise InputError(f"{option} must be an integer >= 1, got {value!r}")
-    if settings.seed < 0:
-        raise InputError(f"--seed must be >= 0, got {settings.seed}")
-    if settings.threads is not None and settings.threads < 1:
-        raise InputError(f"--threads must be >= 1, got {settings.threads}")
-    if settings.n_boot < 0:
-        raise InputError(f"--n-boot must be >= 0, got {settings.n_boot}")
-    if len(set(settings.models)) != len(settings.models):
-        raise InputError(f"--model: a spec is given twice ({', '.join(settings.models)})")
+    """What the settings cannot check alone (strategies against the task and --n), before anything
+    is loaded or sampled; errors name the option."""
     for spec in settings.strategies:
         strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
         if REPLAY not in strategy.modes:

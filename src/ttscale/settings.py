@@ -34,8 +34,11 @@ class TypedSettings(BaseModel):
         return data
 
     @classmethod
-    def parse(cls, owner: str, raw: Mapping[str, object]):
-        """The settings from raw values; errors name ``owner``, the parameter and the value."""
+    def parse(cls, owner: str, raw: Mapping[str, object], names: Mapping[str, str] | None = None):
+        """The settings from raw values; errors name ``owner``, the parameter and the value.
+
+        ``names``: how the user spells some parameters (a CLI option, ``--n-boot``); the rest
+        are named ``--name`` when any are given, else ``parameter 'name'``."""
         known = list(cls.model_fields)
         for name in raw:
             if name not in cls.model_fields:
@@ -45,7 +48,7 @@ class TypedSettings(BaseModel):
         try:
             return cls(**raw)
         except ValidationError as exc:
-            raise InputError(f"{owner}: {_first_error(exc, raw)}") from None
+            raise InputError(f"{owner}: {_first_error(exc, raw, names)}") from None
 
     def numbers(self) -> dict[str, float]:
         """The numeric parameters that are set (for a spec, a CSV column, the JSON)."""
@@ -57,14 +60,16 @@ class TypedSettings(BaseModel):
         return {name: value for name, value in self.model_dump().items() if value is not None}
 
 
-def _first_error(exc: ValidationError, raw: Mapping[str, object]) -> str:
+def _first_error(exc: ValidationError, raw: Mapping[str, object], names: Mapping[str, str] | None) -> str:
     error = exc.errors()[0]
     if not error["loc"]:  # a model-level check: its message names what it checks
         return str(error["msg"]).removeprefix("Value error, ")
     name = str(error["loc"][0])
     value = raw.get(name, error.get("input"))
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"parameter {name!r} {_reword(message)}, got {value!r}"
+    shown = f"parameter {name!r}" if names is None else names.get(name, "--" + name.replace("_", "-"))
+    if error["type"] == "value_error":  # our own check: its message says what is wrong
+        return f"{shown}: {str(error['msg']).removeprefix('Value error, ')}"
+    return f"{shown} {_reword(str(error['msg']))}, got {value!r}"
 
 
 def _reword(message: str) -> str:

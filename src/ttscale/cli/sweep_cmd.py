@@ -66,9 +66,10 @@ def sweep(
 
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
-    settings = SweepSettings(
+    settings = SweepSettings.from_options(
         models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
-        sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None, cards=tuple(card), n_boot=n_boot,
+        sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
+        cards=tuple(card), n_boot=n_boot,
     )
     configure(verbosity_of(quiet, verbose))
     console = Console(stderr=True)
