@@ -19,10 +19,10 @@ def smoke_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     out, cache = root / "report", root / "cache"
     runner = CliRunner()
-    args = ["lab", "--preset", "smoke", "--out", str(out), "--cache-dir", str(cache), "--quiet", "--threads", "1"]
-    first = runner.invoke(app, args)
+    args = ["lab", "--preset", "smoke", "--out", str(out), "--cache-dir", str(cache), "--threads", "1"]
+    first = runner.invoke(app, args)  # not a terminal: progress as plain lines
     assert first.exit_code == 0, first.output
-    second = runner.invoke(app, args + ["--json", "-"])
+    second = runner.invoke(app, args + ["--json", "-", "--quiet"])
     assert second.exit_code == 0, second.output
     return out, first.output, second.output
 
@@ -57,6 +57,14 @@ def test_tradeoff_json_has_the_engine_schema_and_every_point(smoke_report):
     assert tcs[-1] / tcs[0] >= 10
     n_points = sum(1 for _ in open(out / "points.csv")) - 1
     assert n_points == len(lab["points"]) > 0
+
+
+def test_a_log_shows_every_stage_start_and_end(smoke_report):
+    _, first, second = smoke_report
+    for stage in ("train tiny-", "sample tiny-", "tree search", "replay techniques", "tradeoff", "report"):
+        assert re.search(rf"^\[\d\d:\d\d:\d\d\] {stage}.*: started", first, re.M), stage
+        assert re.search(rf"^\[\d\d:\d\d:\d\d\] {stage}.*: done", first, re.M), stage
+    assert ": started" not in second  # --quiet
 
 
 def test_rerun_resumes_from_the_store_without_generating(smoke_report):

@@ -277,8 +277,10 @@ def sweep_and_report(settings: SweepSettings, out_dir: Path, console=None, show_
 
     started = time.perf_counter()
     run = run_model_sweep(settings, out_dir, console, show_progress, on_chunk)
-    with Store(out_dir / "store.sqlite") as store:
-        analysis = analyse_plan(run.plan, store, [d for m in run.models for d in m.searched])
-    run = dataclasses.replace(run, wall_seconds=time.perf_counter() - started)
-    result = write_sweep_report(run, analysis)
+    with steps(console, enabled=show_progress) as add_step, Store(out_dir / "store.sqlite") as store:
+        analysis = analyse_plan(run.plan, store, [d for m in run.models for d in m.searched], add_step)
+        run = dataclasses.replace(run, wall_seconds=time.perf_counter() - started)
+        written = add_step("report", 1)
+        result = write_sweep_report(run, analysis)
+        written(1)
     return run, analysis, result

@@ -186,7 +186,7 @@ def run_lab(
             plan = lab_plan(preset, seed, cards,
                             lambda name: TinyBackend(name=name, card=cards[name], model=models[name]), cache_dir)
             outcomes = run_plan(plan, store, add_bar)
-        analysis = analyse_plan(plan, store, searched_details(outcomes))
+            analysis = analyse_plan(plan, store, searched_details(outcomes), add_bar)
         store.finish_run(run)
         if preset.n_calibration_problems > 0:
             store.finish_run(calibration_run_name(run))
@@ -204,5 +204,8 @@ def run_lab(
         samples_generated=sum(o.stats.generated for o in outcomes),
         samples_total=sum(o.stats.planned for o in outcomes),
     )
-    write_lab_report(outcome, preset, analysis.pools)
+    with steps(console, enabled=show_progress) as add_step:
+        written = add_step("report", 1)
+        write_lab_report(outcome, preset, analysis.pools)
+        written(1)
     return outcome

@@ -21,6 +21,7 @@ import numpy as np
 
 from ttscale import tradeoff
 from ttscale.pipeline.plan import Plan, Split
+from ttscale.progress import AddStep
 from ttscale.sampling.pools import Pool, pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies import STRATEGIES, settings_of
@@ -88,7 +89,9 @@ def empty_result(n_boot: int, seed: int) -> dict:
             "techniques": {}, "combinations": []}
 
 
-def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail]) -> Analysis:
+def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail], add_step: AddStep | None = None) -> Analysis:
+    """Pools from the store -> every technique's points -> the tradeoff. ``add_step`` reports progress
+    (a line per stage in a log): one tick per technique replayed, then the tradeoff's own."""
     notes: list[str] = []
     pools, errors = split_pools(store, plan, plan.scored)
     verified_tasks = {get_task(t.task).name for t in plan.scored.tasks if get_task(t.task).has_verifier}
@@ -110,20 +113,22 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail]) -> A
         d if d.point.model in known else dataclasses.replace(d, point=dataclasses.replace(d.point, train_flops=math.nan))
         for d in searched
     ]
+    advance = add_step("replay techniques", len(plan.techniques)) if add_step else (lambda n: None)
     for spec in plan.techniques:
         strategy = STRATEGIES.get(spec.arms[0].strategy)
         needs = all(strategy.needs_calibration(settings_of(strategy, given)) for arm in spec.arms
                     for given in arm.settings)
+        single = strategy.n_models == 1
         if needs and not calibration:
             notes.append(f"{spec.name}: chooses its threshold on a calibration split, which this run does not "
                          "sample; skipped (give a fixed threshold, e.g. cascade:threshold=0.75)")
-            continue
-        single = strategy.n_models == 1
-        found = technique_points(spec, pools, all_cards if single else known, n_boot=plan.n_boot, seed=plan.seed,
-                                 calibration=calibration or None)
-        if not found and not single:
-            notes.append(f"{spec.name}: needs at least 2 models with a known training compute; skipped")
-        details.extend(found)
+        else:
+            found = technique_points(spec, pools, all_cards if single else known, n_boot=plan.n_boot,
+                                     seed=plan.seed, calibration=calibration or None)
+            if not found and not single:
+                notes.append(f"{spec.name}: needs at least 2 models with a known training compute; skipped")
+            details.extend(found)
+        advance(1)
     tradeoff_details = [d for d in details if math.isfinite(d.point.train_flops)]
     distinct = len({d.point.train_flops for d in tradeoff_details})
     if distinct < 2:
@@ -131,7 +136,7 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail]) -> A
                      "value(s); the tradeoff needs at least 2, so only the curves are reported")
     levels = list(plan.levels) if plan.levels is not None else None
     result = (tradeoff.analyse([d.point for d in tradeoff_details], levels=levels, n_boot=plan.n_boot,
-                               seed=plan.seed, problem_scores=problem_scores_of(tradeoff_details))
+                               seed=plan.seed, problem_scores=problem_scores_of(tradeoff_details), add_step=add_step)
               if tradeoff_details else empty_result(plan.n_boot, plan.seed))
     if errors:
         notes.append(f"{errors} sample(s) failed in the backend (stored as errors, left out of every estimate); "

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ttscale.errors import InputError
+from ttscale.progress import AddStep
 from ttscale.tradeoff.combine import combinations
 from ttscale.tradeoff.curves import efficient_span
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
@@ -170,13 +171,15 @@ def analyse(
     seed: int = 0,
     smoother: str | None = None,
     problem_scores: Sequence[ProblemScores] | None = None,
+    add_step: AddStep | None = None,
 ) -> dict:
     """The tradeoff of every technique in ``points`` (schema in the module docstring).
 
     ``levels=None`` chooses levels automatically (levels.py). ``smoother``
     names a parametric smoother to read rates off (used only if it passes the
     frontier check). ``problem_scores`` (aligned with ``points``) turns the
-    intervals into a bootstrap over problems.
+    intervals into a bootstrap over problems. ``add_step`` (``progress.steps``) reports
+    progress: one tick per technique and one for the combinations.
     """
     validate_points(points)
     ratio = check_ratio(ratio)
@@ -196,6 +199,7 @@ def analyse(
     if n_boot and problem_scores is not None:
         by_problems = problem_replicates(problem_scores, n_boot, seed)
     index_of = {id(p): i for i, p in enumerate(points)}
+    advance = add_step("tradeoff", len(groups) + 1) if add_step else None
     techniques, frontier_spans, datas = {}, {}, {}
     methods = set()
     for name, group in groups.items():
@@ -213,6 +217,11 @@ def analyse(
         frontier_spans[name] = {
             key: (entry["span_oom_train"], entry["span_oom_infer"]) for key, entry in techniques[name]["levels"].items()
         }
+        if advance:
+            advance(1)
+    combined = combinations(groups, datas, frontier_spans, levels, ratio)
+    if advance:
+        advance(1)
     method = "problems" if "problems" in methods else ("ci" if "ci" in methods else "none")
     return {
         "schema_version": SCHEMA_VERSION,
@@ -226,5 +235,5 @@ def analyse(
         "uncertainty": {"method": method, "words": _uncertainty_words(method, n_boot, smoother)},
         "method": METHOD,
         "techniques": techniques,
-        "combinations": combinations(groups, datas, frontier_spans, levels, ratio),
+        "combinations": combined,
     }
