@@ -41,7 +41,8 @@ def _lab_wall_time(preset: str) -> dict:
         "search_seconds": lab["search_seconds"],
         "analysis_and_report_seconds": wall - steps,
         "samples": lab["samples_total"],
-        "techniques_with_finite_rate": len(lab["techniques_with_finite_rate"]),
+        "techniques_with_rate": len(lab["techniques_with_rate"]),
+        "techniques_with_span": len(lab["techniques_with_span"]),
     }
 
 
@@ -77,7 +78,7 @@ def main() -> None:
         sections.append(("Wall time of the main job", _lab_wall_time("default"),
                          ".venv/bin/python benchmarks/run_all.py --lab  (ttscale lab --preset default, cold "
                          "checkpoint cache; training runs uncached rungs side by side, one process per core at one "
-                         "torch thread each; search = value models and tree searches)"))
+                         "torch thread each; search = tree searches (value models only where the preset trains them))"))
 
     for name, (title, figures, command) in zip(("sampling", "trainer", "trainer_wide", "lab_wall"), sections):
         bench_md.write_section(name, bench_md.section(title, command, figures), Path(args.out))
