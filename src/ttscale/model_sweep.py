@@ -124,10 +124,10 @@ def check_settings(settings: SweepSettings, task: Task) -> None:
     is loaded or sampled; errors name the option."""
     for spec in settings.strategies:
         strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
-        if REPLAY not in strategy.modes:
+        if REPLAY not in strategy.traits.modes:
             check_search(spec, values, task)
             continue
-        if strategy.uses_verifier and not task.has_verifier:
+        if strategy.traits.uses_verifier and not task.has_verifier:
             raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
         k = values.numbers().get("k")
         if k is not None and k > settings.n:
@@ -148,7 +148,7 @@ def check_search(spec: str, settings: SearchSettings, task: Task) -> None:
 def search_specs(settings: SweepSettings) -> list[tuple[str, SearchSettings]]:
     """The ``--strategy`` specs that run live only (tree searches), parsed."""
     found = [(spec, *resolve(spec)) for spec in settings.strategies]
-    return [(spec, values) for spec, strategy, values in found if REPLAY not in strategy.modes]
+    return [(spec, values) for spec, strategy, values in found if REPLAY not in strategy.traits.modes]
 
 
 def replayed_specs(settings: SweepSettings) -> list[str]:

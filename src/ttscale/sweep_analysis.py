@@ -37,5 +37,5 @@ def sweep_techniques(task: str, n: int, has_verifier: bool, strategy_specs: Sequ
         strategy, settings = resolve(spec)
         name = spec_of(strategy.name, settings)
         if name not in {s.name for s in specs}:  # one spec given twice is one technique
-            specs.append(TechniqueSpec(name, (Arm(task, strategy.name, (settings.values(),)),), strategy.description))
+            specs.append(TechniqueSpec(name, (Arm(task, strategy.name, (settings.values(),)),), strategy.traits.description))
     return specs

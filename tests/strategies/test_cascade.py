@@ -225,7 +225,7 @@ def test_refuses_missing_or_overlapping_calibration():
 
 def test_spec_parsing_names_the_parameter():
     strategy, parsed = resolve("cascade:k_small=8,k_large=2,tol=0.02")
-    assert strategy.n_models == 2 and strategy.needs_calibration(parsed)
+    assert strategy.traits.n_models == 2 and strategy.needs_calibration(parsed)
     assert not strategy.needs_calibration(settings(threshold=0.5))  # a fixed threshold needs none
     # No sentinel: an unset threshold means "choose it on calibration".
     assert parsed.model_dump() == {"k_small": 8, "k_large": 2, "tol": 0.02, "threshold": None}

@@ -110,4 +110,4 @@ def test_bad_input_is_named():
     with pytest.raises(InputError, match="graded correct for 1 of its 2 samples and wrong for the others"):
         replay(ENSEMBLE, [a, disagree], {"k": 1, "perms": 10}, None, 0)
     strategy, settings = resolve("ensemble:k=4")
-    assert strategy.n_models is None and settings.model_dump() == {"k": 4, "perms": 1000}
+    assert strategy.traits.n_models is None and settings.model_dump() == {"k": 4, "perms": 1000}

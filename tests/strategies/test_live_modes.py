@@ -53,7 +53,7 @@ def test_live_on_a_backend_equals_live_on_the_stored_samples(swept, spec, task_s
     path, problems = swept
     strategy, settings = resolve(spec)
     task = get_task(task_spec)
-    models = backends()[: strategy.n_models or 2]
+    models = backends()[: strategy.traits.n_models or 2]
     fresh = LiveContext(task=task, samples=BackendSamples(models, task, CONFIG, run_seed=SEED))
     with Store(path) as store:
         stored = StoredSamples.from_store(store, "r", [(b.name, b.card) for b in models], task.name, CONFIG.key)
@@ -66,11 +66,11 @@ def test_live_on_a_backend_equals_live_on_the_stored_samples(swept, spec, task_s
 
 
 def test_modes_are_declared_and_checked():
-    assert STRATEGIES.get("pass").modes == {REPLAY}  # an oracle needs the grader: never deployable
-    assert STRATEGIES.get("allocate").modes == {REPLAY}
-    assert STRATEGIES.get("beam").modes == {LIVE} and STRATEGIES.get("mcts").modes == {LIVE}
+    assert STRATEGIES.get("pass").traits.modes == {REPLAY}  # an oracle needs the grader: never deployable
+    assert STRATEGIES.get("allocate").traits.modes == {REPLAY}
+    assert STRATEGIES.get("beam").traits.modes == {LIVE} and STRATEGIES.get("mcts").traits.modes == {LIVE}
     for name in ("majority", "best-of-n", "first-verified", "adaptive-vote", "window-vote", "cascade", "ensemble"):
-        assert STRATEGIES.get(name).modes == {REPLAY, LIVE}, name
+        assert STRATEGIES.get(name).traits.modes == {REPLAY, LIVE}, name
     with pytest.raises(InputError, match="strategy 'beam' has no replay mode"):
         check_mode(STRATEGIES.get("beam"), REPLAY)
 

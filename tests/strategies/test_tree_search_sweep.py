@@ -71,11 +71,11 @@ def test_search_points_sit_next_to_the_replayed_strategies_and_resume(checkpoint
 
 def test_search_specs_parse_into_settings_of_live_only_strategies():
     beam, settings = resolve("beam:width=2,expansions=3")
-    assert settings == BeamSettings(width=2, expansions=3, scorer="logprob") and REPLAY not in beam.modes
+    assert settings == BeamSettings(width=2, expansions=3, scorer="logprob") and REPLAY not in beam.traits.modes
     mcts, settings = resolve("mcts:expansions=16,exploration=0.5,scorer=logprob")
-    assert settings == MCTSSettings(expansions=16, exploration=0.5, scorer="logprob") and REPLAY not in mcts.modes
+    assert settings == MCTSSettings(expansions=16, exploration=0.5, scorer="logprob") and REPLAY not in mcts.traits.modes
     majority, _ = resolve("majority:k=2")
-    assert REPLAY in majority.modes
+    assert REPLAY in majority.traits.modes
 
 
 @pytest.mark.parametrize(

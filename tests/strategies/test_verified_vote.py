@@ -11,7 +11,7 @@ from ttscale.strategies.verified_vote import verified_plurality
 
 
 def test_it_is_registered_with_both_modes_by_its_module_alone():
-    assert STRATEGIES.get("verified-vote").modes == {REPLAY, LIVE}
+    assert STRATEGIES.get("verified-vote").traits.modes == {REPLAY, LIVE}
     _, settings = resolve("verified-vote:k=3")
     assert settings.k == 3 and settings.perms == 200
 

@@ -118,7 +118,7 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail], add_
         strategy = STRATEGIES.get(spec.arms[0].strategy)
         needs = all(strategy.needs_calibration(settings_of(strategy, given)) for arm in spec.arms
                     for given in arm.settings)
-        single = strategy.n_models == 1
+        single = strategy.traits.n_models == 1
         if needs and not calibration:
             notes.append(f"{spec.name}: chooses its threshold on a calibration split, which this run does not "
                          "sample; skipped (give a fixed threshold, e.g. cascade:threshold=0.75)")

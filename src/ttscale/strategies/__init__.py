@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from ttscale.sampling.pools import Pool
 from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, Strategy, StrategyResult,
-                                     check_mode, evaluation_of, parse_strategy_spec, settings_of, spec_of, summarize)
+                                     StrategyTraits, check_mode, evaluation_of, parse_strategy_spec, settings_of,
+                                     spec_of, summarize)
 from ttscale.settings import TypedSettings
 from ttscale.strategies.registry import STRATEGIES
 
@@ -58,6 +59,7 @@ __all__ = [
     "LiveContext",
     "Strategy",
     "StrategyResult",
+    "StrategyTraits",
     "check_mode",
     "evaluate",
     "evaluation_of",

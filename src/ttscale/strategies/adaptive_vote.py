@@ -32,7 +32,7 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_members, answer_verdicts
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
+from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, live_answer, live_cost,
                                      one_model_pools, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import PosteriorRule, StoppingRule, VoteTally, WindowRule, should_stop
@@ -170,12 +170,8 @@ def replay_votes(
 @dataclass(frozen=True)
 class AdaptiveVote:
     name: str
-    description: str
-    settings_type: type[VoteSettings]
+    traits: StrategyTraits
     make_rule: Callable[[VoteSettings], StoppingRule]
-    n_models: int | None = 1
-    uses_verifier: bool = False
-    modes: frozenset[str] = frozenset({REPLAY, LIVE})
 
     def needs_calibration(self, settings: VoteSettings) -> bool:
         return False
@@ -215,9 +211,11 @@ class AdaptiveVote:
 ADAPTIVE_VOTE, WINDOW_VOTE = (
     STRATEGIES.register(vote.name)(vote)
     for vote in (
-        AdaptiveVote("adaptive-vote", "vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples",
-                     AdaptiveVoteSettings, lambda s: PosteriorRule(conf=s.conf)),
-        AdaptiveVote("window-vote", "vote until the last `window` answers agree, at most cap samples",
-                     WindowVoteSettings, lambda s: WindowRule(window=s.window)),
+        AdaptiveVote("adaptive-vote", StrategyTraits(
+            "vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples", AdaptiveVoteSettings),
+            lambda s: PosteriorRule(conf=s.conf)),
+        AdaptiveVote("window-vote", StrategyTraits(
+            "vote until the last `window` answers agree, at most cap samples", WindowVoteSettings),
+            lambda s: WindowRule(window=s.window)),
     )
 )

@@ -53,7 +53,7 @@ from pydantic import Field, model_validator
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.adaptive_vote import correct_by_class, pool_classes, random_orders
-from ttscale.strategies.base import REPLAY, Evaluation, one_model_pools, replayed
+from ttscale.strategies.base import REPLAY, Evaluation, StrategyTraits, one_model_pools, replayed
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 
@@ -262,11 +262,10 @@ class DifficultyAwareAllocation:
     """Replay only, for now: a live mode would spend one budget across the problems of a batch request."""
 
     name: str = "allocate"
-    description: str = "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest"
-    settings_type: type[TypedSettings] = AllocationSettings
-    n_models: int | None = 1
-    uses_verifier: bool = False  # set per evaluation: the verifier is used (and paid) when the pools have one
-    modes: frozenset[str] = frozenset({REPLAY})
+    # uses_verifier is decided per evaluation: the verifier is used (and paid) when the pools have one.
+    traits: StrategyTraits = StrategyTraits(
+        "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest",
+        AllocationSettings, modes=frozenset({REPLAY}))
 
     def needs_calibration(self, settings: AllocationSettings) -> bool:
         return False

@@ -91,13 +91,24 @@ class LiveContext:
     progress: Callable[[int], None] | None = None  # called with the number of problems just answered
 
 
-class Strategy(Protocol):
-    name: str
+BOTH_MODES = frozenset({REPLAY, LIVE})
+
+
+@dataclass(frozen=True)
+class StrategyTraits:
+    """What a strategy declares about itself: what the registry lists, what callers check
+    before running it (how many models, a verifier, which modes) and its settings' type."""
+
     description: str
     settings_type: type[TypedSettings]
-    n_models: int | None  # 1; 2 for (small, large) cascades; None for any number >= 2
-    uses_verifier: bool
-    modes: frozenset[str]
+    n_models: int | None = 1  # 1; 2 for (small, large) cascades; None for any number >= 2
+    uses_verifier: bool = False
+    modes: frozenset[str] = BOTH_MODES
+
+
+class Strategy(Protocol):
+    name: str
+    traits: StrategyTraits
 
     def needs_calibration(self, settings: TypedSettings) -> bool:
         """Whether these settings choose something on calibration pools (so replay needs them)."""
@@ -175,7 +186,7 @@ def evaluation_of(answers: Sequence[LiveAnswer], extra_train_flops: float = 0.0,
 
 def settings_of(strategy: Strategy, raw: Mapping[str, object]) -> TypedSettings:
     """Checked settings of ``strategy`` from raw values (defaults filled in)."""
-    return strategy.settings_type.parse(f"strategy {strategy.name!r}", raw)
+    return strategy.traits.settings_type.parse(f"strategy {strategy.name!r}", raw)
 
 
 def parse_strategy_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -183,8 +194,8 @@ def parse_strategy_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def check_mode(strategy: Strategy, mode: str) -> None:
-    if mode not in strategy.modes:
-        have = " and ".join(sorted(strategy.modes))
+    if mode not in strategy.traits.modes:
+        have = " and ".join(sorted(strategy.traits.modes))
         raise InputError(f"strategy {strategy.name!r} has no {mode} mode (it runs {have} only)")
 
 

@@ -44,7 +44,7 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_classes, plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned, live_answer,
+from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, check_aligned, live_answer,
                                      live_cost)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, Sample
@@ -266,11 +266,10 @@ def _answer(samples: Sequence[Sample], with_verifier: bool) -> tuple[Sample | No
 @dataclass(frozen=True)
 class CascadeStrategy:
     name: str = "cascade"
-    description: str = "small model first; escalate to the large one when its vote agreement is below a calibrated threshold"
-    settings_type: type[TypedSettings] = CascadeSettings
-    n_models: int | None = 2
-    uses_verifier: bool = False  # decided per call: pools with verdicts use the verifier
-    modes: frozenset[str] = frozenset({REPLAY, LIVE})
+    # uses_verifier is decided per call: pools with verdicts use the verifier.
+    traits: StrategyTraits = StrategyTraits(
+        "small model first; escalate to the large one when its vote agreement is below a calibrated threshold",
+        CascadeSettings, n_models=2)
 
     def needs_calibration(self, settings: CascadeSettings) -> bool:
         """An unset threshold is chosen on calibration; a fixed one needs none."""

@@ -32,7 +32,7 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import answer_members, answer_verdicts, plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, check_aligned,
+from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, check_aligned,
                                      check_pool_size, live_answer, live_cost, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
@@ -98,11 +98,8 @@ def union_vote_wins(pools: Sequence[Pool], k: int, perms: int, seed: int) -> np.
 @dataclass(frozen=True)
 class EnsembleStrategy:
     name: str = "ensemble"
-    description: str = "k samples from each model; plurality answer of all of them"
-    settings_type: type[TypedSettings] = EnsembleSettings
-    n_models: int | None = None
-    uses_verifier: bool = False
-    modes: frozenset[str] = frozenset({REPLAY, LIVE})
+    traits: StrategyTraits = StrategyTraits("k samples from each model; plurality answer of all of them",
+                                            EnsembleSettings, n_models=None)
 
     def needs_calibration(self, settings: EnsembleSettings) -> bool:
         return False

@@ -23,7 +23,7 @@ import numpy as np
 from ttscale.backends import Backend
 from ttscale.errors import InputError
 from ttscale.store import SearchResults
-from ttscale.strategies.base import LIVE, Evaluation, LiveAnswer, LiveContext
+from ttscale.strategies.base import LIVE, Evaluation, LiveAnswer, LiveContext, StrategyTraits
 from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
 from ttscale.strategies.registry import STRATEGIES
@@ -122,11 +122,7 @@ def answer_of(outcome: SearchOutcome) -> LiveAnswer:
 @dataclass(frozen=True)
 class TreeSearch:
     name: str
-    description: str
-    settings_type: type[SearchSettings]
-    n_models: int | None = 1
-    uses_verifier: bool = False
-    modes: frozenset[str] = frozenset({LIVE})
+    traits: StrategyTraits
 
     def needs_calibration(self, settings: SearchSettings) -> bool:
         return False
@@ -157,8 +153,9 @@ class TreeSearch:
         return [answer_of(o) for o in self.outcomes(context, problems, settings)]
 
 
-BEAM = STRATEGIES.register("beam")(TreeSearch(
-    "beam", "beam search over steps: the best-scored partial solutions kept at each step", BeamSettings))
-MCTS = STRATEGIES.register("mcts")(TreeSearch(
-    "mcts", "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up",
-    MCTSSettings))
+BEAM = STRATEGIES.register("beam")(TreeSearch("beam", StrategyTraits(
+    "beam search over steps: the best-scored partial solutions kept at each step", BeamSettings,
+    modes=frozenset({LIVE}))))
+MCTS = STRATEGIES.register("mcts")(TreeSearch("mcts", StrategyTraits(
+    "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up", MCTSSettings,
+    modes=frozenset({LIVE}))))

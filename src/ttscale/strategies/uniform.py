@@ -29,8 +29,8 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
-                                     one_model_pools, replayed)
+from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, StrategyTraits, live_answer,
+                                     live_cost, one_model_pools, replayed)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, Sample
 
@@ -51,12 +51,11 @@ class UniformStrategy:
     draws: Callable[[Pool, int], float]
     uses_verifier: bool
     pick: Pick | None  # None: no live mode
-    settings_type: type[TypedSettings] = UniformSettings
-    n_models: int | None = 1
 
     @property
-    def modes(self) -> frozenset[str]:
-        return frozenset({REPLAY, LIVE} if self.pick is not None else {REPLAY})
+    def traits(self) -> StrategyTraits:
+        modes = frozenset({REPLAY, LIVE} if self.pick is not None else {REPLAY})
+        return StrategyTraits(self.description, UniformSettings, uses_verifier=self.uses_verifier, modes=modes)
 
     def needs_calibration(self, settings: UniformSettings) -> bool:
         return False

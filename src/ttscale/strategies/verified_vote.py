@@ -23,7 +23,7 @@ from ttscale.errors import InputError
 from ttscale.estimators.majority import plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
-from ttscale.strategies.base import (LIVE, REPLAY, Evaluation, LiveAnswer, LiveContext, live_answer, live_cost,
+from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, live_answer, live_cost,
                                      one_model_pools, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
@@ -43,11 +43,9 @@ def verified_plurality(answers: Sequence[str | None], verified: Sequence[bool]) 
 @dataclass(frozen=True)
 class VerifiedVote:
     name: str = "verified-vote"
-    description: str = "plurality of the verified answers among k samples (of all k when none is verified)"
-    settings_type: type[TypedSettings] = VerifiedVoteSettings
-    n_models: int | None = 1
-    uses_verifier: bool = True
-    modes: frozenset[str] = frozenset({REPLAY, LIVE})
+    traits: StrategyTraits = StrategyTraits(
+        "plurality of the verified answers among k samples (of all k when none is verified)",
+        VerifiedVoteSettings, uses_verifier=True)
 
     def needs_calibration(self, settings: VerifiedVoteSettings) -> bool:
         return False

@@ -65,7 +65,7 @@ def default_groups(strategy: Strategy, models: Sequence[str], cards: Mapping[str
     large): consecutive sizes, and every size with the largest. Any number:
     consecutive sizes, and all sizes together.
     """
-    if strategy.n_models == 1:
+    if strategy.traits.n_models == 1:
         return [(m,) for m in sorted(models)]
     best: dict[int, str] = {}
     for m in sorted(models):
@@ -74,7 +74,7 @@ def default_groups(strategy: Strategy, models: Sequence[str], cards: Mapping[str
             best[size] = m
     ordered = [best[size] for size in sorted(best)]
     pairs = list(zip(ordered, ordered[1:]))
-    if strategy.n_models == 2:
+    if strategy.traits.n_models == 2:
         return list(dict.fromkeys(pairs + [(m, ordered[-1]) for m in ordered[:-1]]))
     return list(dict.fromkeys(pairs + ([tuple(ordered)] if len(ordered) > 2 else [])))
 
