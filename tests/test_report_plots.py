@@ -15,7 +15,8 @@ import pytest
 from ttscale.report import html
 from ttscale.report.budget_plots import budget_figure, plot_budget_curves, plot_table, table_figure
 from ttscale.report.summary import WORDS, summary_frame
-from ttscale.report.tradeoff_plots import DPI, iso_figure, log_tick_values, plot_iso_diagram, rate_figure
+from ttscale.report.panels import DPI, log_tick_values
+from ttscale.report.tradeoff_plots import iso_figure, plot_iso_diagram, rate_figure
 from ttscale.report.tradeoff_sections import tradeoff_sections
 from ttscale.techniques import PointDetail
 from ttscale.tradeoff import analyse

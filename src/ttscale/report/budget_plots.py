@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ttscale.report.tradeoff_plots import IC_LABEL, panel_grid, padded, log_ticks, save_figure
+from ttscale.report.panels import IC_LABEL, log_ticks, padded, panel_grid, save_figure
 from ttscale.techniques import PointDetail
 
 BUDGET_COLUMNS = 3
