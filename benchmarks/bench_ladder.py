@@ -39,9 +39,9 @@ from ttscale.lab.ladder import (
 )
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.lab.pipeline import ladder_documents, run_name
-from ttscale.pools import pools_from_samples
+from ttscale.sampling.draw import run_sweep
+from ttscale.sampling.pools import pools_from_samples
 from ttscale.store import Store
-from ttscale.sweep import run_sweep
 from ttscale.tasks import get_task
 
 FORMS = {FACTOR: "factoring", SUMS: "sums", SUMS_COT: "sums+cot"}
