@@ -137,12 +137,16 @@ def test_extrapolate_adds_a_marked_part_and_leaves_the_measured_numbers_alone():
 
 
 def test_extrapolation_refused_when_no_smoother_agrees_with_the_frontier():
-    rng = np.random.default_rng(4)
+    # Noise on an 8 x 8 grid: its frontier at 0.5 has enough points to check a smoother against, and
+    # neither smoother's curve comes near it.
+    rng = np.random.default_rng(5)
     points = [Point("noise", f"m{i}", 10.0 ** (18 + i), 10.0 ** (8 + k), float(rng.uniform()))
-              for i in range(4) for k in range(4)]
+              for i in range(8) for k in range(8)]
     level = analyse(points, levels=[0.5], n_boot=0, extrapolate=True)["techniques"]["noise"]["levels"]["0.5"]
-    if "reason" in level["extrapolated"]:
-        assert "nothing to extrapolate with" in level["extrapolated"]["reason"]
+    reason = level["extrapolated"]["reason"]
+    assert reason.startswith("no smoother agrees with the frontier") and "nothing to extrapolate with" in reason
+    assert "logistic: rejected: at level 0.5" in reason and "power-law: rejected: at level 0.5" in reason
+    assert "span_oom_train" not in level["extrapolated"]
 
 
 def _lab_like_points(rng) -> list[Point]:

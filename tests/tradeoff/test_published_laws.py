@@ -63,7 +63,7 @@ def test_chinchilla_rate_falls_from_the_compute_optimal_end_to_the_over_trained_
     end_x = math.log10(entry["span_endpoints"]["train_flops"][1])
     at_end = float(np.exp(np.interp(end_x, curve[:, 0], np.log(rates))))
     assert at_end == pytest.approx(1 / 6, rel=0.15)
-    # Falling along the curve (a smoothing spline may wobble by a few per cent between grid lines).
+    # Falling along the curve (the convex fit's interpolated slope may wobble by a few per cent between grid lines).
     assert np.all(np.diff(np.log(rates)) < 0.05)
 
 

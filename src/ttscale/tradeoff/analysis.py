@@ -57,7 +57,7 @@ METHOD = {
         "fixed-IC series does (monotone cubic interpolation in log compute of the logit of performance), "
         "plus the points that reach it and crossings along the data's edge; dominated points dropped"
     ),
-    "curve": "a smoothing spline (generalised cross-validation) through the frontier, monotone by construction",
+    "curve": "a least-squares convex fit through the frontier (in log-log turned by 45 degrees), monotone by construction",
     "exchange_rate": "|d log IC / d log TC| along the curve; median over its length; null where not measured",
     "span": "part of the curve where 1/ratio <= rate <= ratio, in OOM of TC and of IC; 'truncated' where the "
             "data's edge cuts it",
@@ -100,7 +100,7 @@ def _extrapolated(verdict: SmootherVerdict | None, verdicts: list[SmootherVerdic
     efficient_at_end = len(rates) > 0 and any(1 / ratio <= r <= ratio for r in (rates[0], rates[-1]))
     return {
         "smoother": verdict.smoother.name,
-        # Still efficient where the smoother's curve stops (EXTRAPOLATION_MARGIN_OOM beyond the data):
+        # Still efficient where the smoother's curve stops (curves.EXTRAPOLATION_MARGIN_OOM beyond the data):
         # the extrapolated span is a lower bound too.
         "reaches_extrapolation_limit": bool(efficient_at_end),
         "span_oom_train": span.oom_train,

@@ -111,22 +111,25 @@ def _equal_arc_length(x: np.ndarray, y: np.ndarray, count: int) -> tuple[np.ndar
     return np.interp(target, s, x), np.interp(target, s, y)
 
 
+def extrapolation_box(support: Support, margin: float = EXTRAPOLATION_MARGIN_OOM) -> tuple[tuple, tuple]:
+    """The support's (log10 TC, log10 IC) ranges widened by ``margin`` OOM on each side."""
+    return ((support.x_range[0] - margin, support.x_range[1] + margin),
+            (support.y_range[0] - margin, support.y_range[1] + margin))
+
+
 def trace_iso_curve(
     surface: Surface,
     level: float,
     support: Support,
     extrapolate: bool = False,
     count: int = CURVE_SAMPLES,
-    margin: float = EXTRAPOLATION_MARGIN_OOM,
 ) -> IsoCurve | None:
     """The iso-curve at ``level`` inside the support (or over the widened box, flagged), or None."""
     if surface.level_logit(level) is None:
         return None
     if support.degenerate and not extrapolate:
         return None  # points on a line meet a curve in one point: no slope can be read off
-    margin = margin if extrapolate else 0.0
-    x_box = (support.x_range[0] - margin, support.x_range[1] + margin)
-    y_box = (support.y_range[0] - margin, support.y_range[1] + margin)
+    x_box, y_box = extrapolation_box(support, EXTRAPOLATION_MARGIN_OOM if extrapolate else 0.0)
     x, y = _dense_curve(surface, level, x_box, y_box)
     if not extrapolate:
         inside = support.contains(x, y)

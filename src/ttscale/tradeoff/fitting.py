@@ -23,8 +23,7 @@ from scipy.optimize import least_squares
 
 from ttscale.tradeoff.objective import jacobian, residuals
 from ttscale.tradeoff.observations import Observations
-from ttscale.tradeoff.surface import (ALL_VARIANTS, Saturation, Surface, Variant, surface_from_vector,
-                                      vector_from_surface)
+from ttscale.tradeoff.surface import (ALL_VARIANTS, Saturation, Surface, Variant, surface_from_vector)
 
 MAX_SLOPE = 50.0  # logit per OOM: steeper than any measured technique, loose enough not to bind
 MIN_SHARPNESS, MAX_SHARPNESS = 0.5, 30.0
@@ -215,11 +214,3 @@ def fit_surface(obs: Observations) -> Fit:
     aicc, surface = min(candidates, key=lambda item: item[0])
     r2, rmse = _scores(surface, obs)
     return Fit(surface, r2, rmse, aicc, obs.n, obs.weighted, tuple(tried))
-
-
-def refit(obs: Observations, like: Surface) -> Surface | None:
-    """Refit the same variant from the given surface (one start): the bootstrap's inner step."""
-    sol = _solve(like.variant, obs, like.x0, like.y0, [vector_from_surface(like)])
-    if sol is None:
-        return None
-    return surface_from_vector(like.variant, sol.x, like.x0, like.y0)

@@ -76,10 +76,6 @@ class Grid:
     boundary: np.ndarray  # (m, 2) index pairs: neighbours along the convex hull's boundary
     support: Support
 
-    @property
-    def all_series(self) -> tuple[np.ndarray, ...]:
-        return self.series_model + self.series_ic + self.series_tc
-
 
 def _clusters(values: np.ndarray, tolerance: float) -> list[np.ndarray]:
     """Groups of indices whose values chain within ``tolerance`` of each other."""
@@ -291,8 +287,3 @@ def non_dominated(x: np.ndarray, y: np.ndarray, tolerance: float = 1e-9) -> np.n
             keep.append(i)
             best_y = y[i]
     return np.array(keep, dtype=int)
-
-
-def frontier_at(grid: Grid, values: np.ndarray, level: float) -> Frontier:
-    """The frontier at one level (for many levels of the same values, use ``LevelFrontiers``)."""
-    return LevelFrontiers(grid, values).at(level)

@@ -44,16 +44,11 @@ SLOPE_LIMIT = 1.0 - 1e-12  # |ds/dt| < 1: the rate stays finite (at most ~2e12) 
 
 @dataclass(frozen=True)
 class FrontierCurve:
-    """The smooth curve on a dense grid: x, y (log10 FLOPs), the rate, and its frontier."""
+    """The smooth curve on a dense grid: x, y (log10 FLOPs) and the rate."""
 
     x: np.ndarray
     y: np.ndarray
     rate: np.ndarray
-    frontier: Frontier
-
-    @property
-    def extrapolated(self) -> np.ndarray:
-        return np.zeros(len(self.x), dtype=bool)  # a frontier curve never leaves the data
 
     @property
     def median_rate(self) -> float:
@@ -72,14 +67,9 @@ class FrontierCurve:
         seg = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(self.x), np.diff(self.y)))])
         return float(np.interp(0.5 * seg[-1], seg, self.x))
 
-    @property
-    def extent(self) -> tuple[float, float]:
-        """OOM of TC and of IC the curve covers."""
-        return float(np.ptp(self.x)), float(np.ptp(self.y))
-
     def thinned(self, count: int) -> FrontierCurve:
         index = np.unique(np.linspace(0, len(self.x) - 1, min(count, len(self.x))).round().astype(int))
-        return FrontierCurve(self.x[index], self.y[index], self.rate[index], self.frontier)
+        return FrontierCurve(self.x[index], self.y[index], self.rate[index])
 
 
 def convex_fit(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -124,4 +114,4 @@ def frontier_curve(frontier: Frontier, dense: int = DENSE) -> FrontierCurve | No
     x = 0.5 * (s_curve + grid)
     y = 0.5 * (s_curve - grid)
     rate = (1.0 - slope) / (1.0 + slope)
-    return FrontierCurve(x, y, rate, frontier)
+    return FrontierCurve(x, y, rate)

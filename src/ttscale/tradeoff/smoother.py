@@ -26,13 +26,14 @@ given, the accepted smoother with the smallest offset is used.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ttscale.errors import InputError
-from ttscale.tradeoff.curves import IsoCurve, trace_iso_curve, within_t
+from ttscale.tradeoff.curves import IsoCurve, extrapolation_box, trace_iso_curve, within_t
 from ttscale.tradeoff.fitting import FitFailed, fit_surface
 from ttscale.tradeoff.frontier import Frontier
 from ttscale.tradeoff.observations import observations
@@ -42,13 +43,14 @@ from ttscale.tradeoff.support import Support
 TOLERANCE_OOM = 0.1
 MIN_CHECKED = 3
 MIN_POINTS = 6
-EXTRAPOLATION_MARGIN_OOM = 3.0
 
 
 @dataclass(frozen=True)
 class FittedSmoother:
     name: str
-    curve_at: Callable[[float], IsoCurve | None]  # level -> curve over the widened box (flagged outside the data)
+    # level -> curve over the widened box (flagged outside the data); cached: judging, the span and the
+    # JSON all read the same level's curve.
+    curve_at: Callable[[float], IsoCurve | None]
     description: dict  # parameters and fit quality, for the JSON
 
 
@@ -59,9 +61,9 @@ def _logistic(x, y, perf, support: Support) -> FittedSmoother | None:
         return None
 
     def curve_at(level: float) -> IsoCurve | None:
-        return trace_iso_curve(fit.surface, level, support, extrapolate=True, margin=EXTRAPOLATION_MARGIN_OOM)
+        return trace_iso_curve(fit.surface, level, support, extrapolate=True)
 
-    return FittedSmoother("logistic", curve_at, fit.to_dict())
+    return FittedSmoother("logistic", functools.cache(curve_at), fit.to_dict())
 
 
 def _power_law(x, y, perf, support: Support) -> FittedSmoother | None:
@@ -74,8 +76,7 @@ def _power_law(x, y, perf, support: Support) -> FittedSmoother | None:
         curve = law.iso_curve(level)
         if curve is None:
             return None
-        lo_x, hi_x = support.x_range[0] - EXTRAPOLATION_MARGIN_OOM, support.x_range[1] + EXTRAPOLATION_MARGIN_OOM
-        lo_y, hi_y = support.y_range[0] - EXTRAPOLATION_MARGIN_OOM, support.y_range[1] + EXTRAPOLATION_MARGIN_OOM
+        (lo_x, hi_x), (lo_y, hi_y) = extrapolation_box(support)
         keep = (curve.x >= lo_x) & (curve.x <= hi_x) & (curve.y >= lo_y) & (curve.y <= hi_y)
         if keep.sum() < 2:
             return None
@@ -83,7 +84,7 @@ def _power_law(x, y, perf, support: Support) -> FittedSmoother | None:
 
     description = {"method": "power law in IC and TC/IC, robust (Huber) least squares on ln(-ln perf)",
                    "parameters": law.parameters(), "rms_log_loss": rms, "n_points": len(perf)}
-    return FittedSmoother("power-law", curve_at, description)
+    return FittedSmoother("power-law", functools.cache(curve_at), description)
 
 
 SMOOTHERS: dict[str, Callable[..., FittedSmoother | None]] = {"logistic": _logistic, "power-law": _power_law}
@@ -133,8 +134,10 @@ def judge(smoother: FittedSmoother, frontiers: dict[float, Frontier]) -> Smoothe
     """Accept the smoother when its curves pass through every checkable frontier (module docstring)."""
     offsets: dict[float, float] = {}
     for level, frontier in frontiers.items():
+        if frontier.n < MIN_CHECKED:
+            continue
         curve = smoother.curve_at(level)
-        if curve is None or frontier.n < MIN_CHECKED:
+        if curve is None:
             continue
         values = frontier_offsets(curve, frontier)
         values = values[np.isfinite(values)]

@@ -15,7 +15,6 @@ two-dimensional question, and ``contains`` is true only on that segment.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,13 +60,6 @@ class Support:
         t = np.clip(((x - start[0]) * direction[0] + (y - start[1]) * direction[1]) / length2, 0.0, 1.0)
         distance = np.hypot(x - start[0] - t * direction[0], y - start[1] - t * direction[1])
         return distance <= 1e-3  # a segment: allow a thousandth of an OOM
-
-    def boundary(self, per_edge: int = 200) -> np.ndarray:
-        """Points along the hull's edges (for the planner: an optimum can sit on the edge)."""
-        ring = np.vstack([self.vertices, self.vertices[:1]])
-        t = np.linspace(0.0, 1.0, per_edge, endpoint=False)[:, None]
-        pieces = [start + t * (end - start) for start, end in itertools.pairwise(ring)]
-        return np.vstack(pieces) if pieces else self.vertices.copy()
 
     def to_dict(self) -> dict:
         return {

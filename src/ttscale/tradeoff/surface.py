@@ -223,14 +223,3 @@ def surface_from_vector(variant: Variant, theta, x0: float, y0: float) -> Surfac
         floor = rest[0]
         ceiling = floor + (1.0 - floor) * rest[1]
     return Surface(variant, a, b, c, x0, y0, sat_train, sat_infer, floor, ceiling)
-
-
-def vector_from_surface(surface: Surface) -> list[float]:
-    theta = [surface.slope_train, surface.slope_infer, surface.offset]
-    for sat in (surface.sat_train, surface.sat_infer):
-        if sat is not None:
-            theta += [sat.point, sat.sharpness]
-    if surface.variant.free_bounds:
-        h = (surface.ceiling - surface.floor) / (1.0 - surface.floor) if surface.floor < 1.0 else 1.0
-        theta += [surface.floor, h]
-    return theta

@@ -64,23 +64,12 @@ def technique_data(name: str, points: list[Point]) -> TechniqueData:
     return TechniqueData(name, tuple(points), x, y, perf, grid)
 
 
-def with_infer(data: TechniqueData, y: np.ndarray) -> TechniqueData:
-    """The same technique with other IC values (a bootstrap replicate of adaptive strategies' IC)."""
-    support = support_of(data.x, y)
-    return TechniqueData(data.name, data.points, data.x, y, data.perf,
-                         prepare([p.model for p in data.points], data.x, y, support))
-
-
 @dataclass(frozen=True)
 class Truncation:
     """Which ends of the efficient span the data's edge cuts."""
 
     low_train: bool  # the high-IC, low-TC end (smaller models, more inference)
     high_train: bool  # the low-IC, high-TC end (more training, less inference)
-
-    @property
-    def any(self) -> bool:
-        return self.low_train or self.high_train
 
     def words(self) -> str | None:
         ends = [end for end, cut in (("low-TC", self.low_train), ("high-TC", self.high_train)) if cut]
@@ -124,7 +113,7 @@ def _why_no_rate(data: TechniqueData, frontier: Frontier, curve, level: float, p
 def end_rates(frontier: Frontier, stretch: float = END_STRETCH_OOM) -> tuple[float, float]:
     """The rate at each end of the frontier: the secant from the end to the first point ``stretch`` OOM away.
 
-    A secant over a stretch, not the curve's derivative at its last point: a smoothing spline's slope at
+    A secant over a stretch, not the curve's derivative at its last point: a fitted curve's slope at
     an end follows the last one or two points, and on measured data those are as noisy as any.
     """
     arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(frontier.x), np.diff(frontier.y)))])

@@ -44,10 +44,6 @@ class Replicates:
     performance: np.ndarray  # (n_points, n_boot)
     method: str
 
-    @property
-    def n(self) -> int:
-        return self.performance.shape[1]
-
 
 METHOD_WORDS = {
     "problems": "bootstrap over problems (one resample per task, shared by every point on it); IC held at its mean",
