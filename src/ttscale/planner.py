@@ -155,8 +155,9 @@ def _candidates(groups: dict[str, list[Point]], target: float, inferences: float
         optimum = interpolated_optimum(technique_data(name, group), target, inferences)
         techniques[name] = {"frontier_curve": optimum is not None}
         if optimum is None:
-            notes.append(f"technique {name!r}: no frontier curve at {target:g} (fewer than two configurations "
-                         "reach it); only its measured points are considered")
+            notes.append(f"technique {name!r}: no frontier curve at {target:g} (fewer than two "
+                         "configurations reach it, or one of them dominates the rest); only its measured points "
+                         "are considered")
         else:
             configs.append(optimum)
     return configs, techniques

@@ -7,7 +7,7 @@
 - ``plot_table`` (``table_figure``): a table with its long cells wrapped.
 
 Rendered headless through the Agg canvas (no pyplot state), written through a
-temporary file (tradeoff_plots.save_figure).
+temporary file (panels.save_figure).
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ def budget_figure(details: Sequence[PointDetail], title: str = ""):
         ax.set_xlim(10.0 ** limits[0], 10.0 ** limits[1])
         ax.set_ylim(-0.02, 1.02)
         log_ticks(ax, "x")
-        ax.tick_params(labelsize=9)
         ax.set_xlabel(IC_LABEL, fontsize=9.5)
         ax.set_ylabel("performance (fraction solved)", fontsize=9.5)
         ax.set_title("\n".join(textwrap.wrap(task, 48) + textwrap.wrap(strategy, 48)), fontsize=9.5)

@@ -77,18 +77,12 @@ def _rates(level: dict) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in level.get("exchange_rate_along_curve") or []], dtype=float)
 
 
-def _efficient_mask(rates: Sequence[float | None], ratio: float) -> np.ndarray:
-    r = np.array([np.nan if v is None else v for v in rates], dtype=float)
-    with np.errstate(invalid="ignore"):
-        return (r >= 1.0 / ratio) & (r <= ratio)
-
-
 def _efficient_segment(level: dict, ratio: float) -> np.ndarray:
-    curve = _curve(level)
-    rates = level.get("exchange_rate_along_curve") or []
+    curve, rates = _curve(level), _rates(level)
     if len(curve) == 0 or len(rates) != len(curve):
         return curve[:0]
-    return curve[_efficient_mask(rates, ratio)]
+    with np.errstate(invalid="ignore"):  # nan (no measured rate) is never efficient
+        return curve[(rates >= 1.0 / ratio) & (rates <= ratio)]
 
 
 def _extrapolated_part(level: dict) -> np.ndarray:
@@ -119,15 +113,11 @@ def missing_reasons(tech: dict, missing) -> str:
     gone = [(k, v) for k, v in levels.items() if missing(v)]
     if not gone:
         return ""
-    if len(gone) == len(levels):
-        groups: dict[str, list[str]] = {}
-        for key, level in gone:
-            groups.setdefault(_short(level.get("exchange_rate_reason") or "not measured"), []).append(key)
-        if len(groups) == 1:  # one reason for all: say it at the lowest level
-            return gone[0][1].get("exchange_rate_reason") or "not measured"
-    groups = {}
+    groups: dict[str, list[str]] = {}
     for key, level in gone:
         groups.setdefault(_short(level.get("exchange_rate_reason") or "not measured"), []).append(key)
+    if len(gone) == len(levels) and len(groups) == 1:  # one reason for all: say it at the lowest level
+        return gone[0][1].get("exchange_rate_reason") or "not measured"
     return "; ".join(f"at {', '.join(keys)}: {reason}" for reason, keys in groups.items())
 
 

@@ -37,7 +37,10 @@ class ReportParts:
 
 
 def write_report(out: Path, parts: ReportParts) -> Path:
-    write_csv(points_frame(parts.tradeoff_details), out / "points.csv")
+    every_point = points_frame(parts.details)
+    # The lab's tradeoff points are all its points; a sweep leaves out models without a training compute.
+    same = parts.tradeoff_details is parts.details
+    write_csv(every_point if same else points_frame(parts.tradeoff_details), out / "points.csv")
     for name, details in parts.extra_csv.items():
         write_csv(points_frame(details), out / name)
     write_json(parts.result, out / "tradeoff.json")
@@ -51,6 +54,6 @@ def write_report(out: Path, parts: ReportParts) -> Path:
     sections.append(html.Section("Models", tables=[html.Table("the models", parts.models)]))
     if parts.notes:
         sections.append(html.Section("Notes", paragraphs=list(parts.notes)))
-    sections.append(html.Section("Points", tables=[html.Table("every point", points_frame(parts.details))]))
+    sections.append(html.Section("Points", tables=[html.Table("every point", every_point)]))
     report = html.Report(title=parts.title, subtitle=parts.subtitle, sections=sections, meta=dict(parts.meta))
     return html.write(report, out / "index.html")

@@ -15,15 +15,16 @@ JSON schema (``SCHEMA_VERSION`` 2)::
         n_points, n_models, series {model, fixed_tc, fixed_ic}, support (convex hull),
         smoothers: [{name, accepted, reason, median_offset_from_frontier_oom, fit}],
         smoother_used: name | null,
-        summary: {max_span_oom_train, max_span_oom_infer, ..., effect_of_scale, best_level},
+        summary: {max_span_oom_train, max_span_oom_infer, levels_with_curve, span slopes, effect_of_scale},
         levels.<"0.5">:
             level, exchange_rate (median along the curve) | null, exchange_rate_reason | null,
-            exchange_rate_ci [lo, hi] | null, span_oom_train, span_oom_infer (0 when none),
-            span_oom_train_ci, span_oom_infer_ci, span_endpoints {train_flops, infer_flops} | null,
+            exchange_rate_ci [lo, hi] | null, exchange_rate_range (at the curve's two ends),
+            span_oom_train, span_oom_infer (0 when none), span_oom_train_ci, span_oom_infer_ci, span_endpoints {train_flops, infer_flops} | null,
             span_truncated {low_train, high_train}, span_note | null, scale_log10_train_flops,
             frontier {points [[TC, IC]], on_data_edge}, curve [[TC, IC]], exchange_rate_along_curve,
-            extrapolated (with --extrapolate): {smoother, span_oom_train, span_oom_infer, span_endpoints,
-                                                curve, outside_data} | {reason},
+            extrapolated (with --extrapolate): {smoother, reaches_extrapolation_limit, span_oom_train,
+                                                span_oom_infer, span_endpoints, curve, outside_data,
+                                                exchange_rate_along_curve} | {reason},
             bootstrap {n_replicates, rate_defined_fraction, frontier_fraction}
     combinations: [{techniques, shared_models, levels.<"0.5">: {span_oom_train: {a, b, combined}, ...}, adds_up, rule}]
 """
@@ -44,7 +45,8 @@ from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.scale import LevelSpan, effect_of_scale
 from ttscale.tradeoff.smoother import (SMOOTHERS, SmootherVerdict, best_accepted, check_smoother_name, fit_smoothers,
                                        inside_frontier)
-from ttscale.tradeoff.technique import JSON_CURVE_POINTS, TechniqueData, level_dict, read_level, technique_data
+from ttscale.tradeoff.technique import (JSON_CURVE_POINTS, TechniqueData, curve_pairs, finite_or_none, level_dict,
+                                        read_level, technique_data)
 from ttscale.tradeoff.uncertainty import (METHOD_WORDS, LevelDraws, ProblemScores, Replicates, ci_replicates,
                                           percentile_interval, problem_replicates)
 from ttscale.types import Point
@@ -106,9 +108,9 @@ def _extrapolated(verdict: SmootherVerdict | None, verdicts: list[SmootherVerdic
         "span_oom_train": span.oom_train,
         "span_oom_infer": span.oom_infer,
         "span_endpoints": span.endpoints(),
-        "curve": [[float(10.0**a), float(10.0**b)] for a, b in zip(shown.x, shown.y)],
+        "curve": curve_pairs(shown.x, shown.y),
         "outside_data": [bool(v) for v in shown.extrapolated],
-        "exchange_rate_along_curve": [float(r) if np.isfinite(r) else None for r in shown.rate],
+        "exchange_rate_along_curve": finite_or_none(shown.rate),
     }
 
 
@@ -131,7 +133,8 @@ def _analyse_technique(data: TechniqueData, levels: list[float], ratio: float, e
             draw = draws[level]
             # An interval only around a measured rate (replicates may find one where the data do not).
             measured = entry["exchange_rate"] is not None
-            entry["exchange_rate_ci"] = (list(percentile_interval(draw.rates) or []) or None) if measured else None
+            rate_ci = percentile_interval(draw.rates) if measured else None
+            entry["exchange_rate_ci"] = list(rate_ci) if rate_ci else None
             entry["span_oom_train_ci"] = list(percentile_interval(draw.spans_train))
             entry["span_oom_infer_ci"] = list(percentile_interval(draw.spans_infer))
             entry["bootstrap"] = draw.to_dict(perf_draws.shape[1])

@@ -46,7 +46,6 @@ from ttscale.tradeoff.support import Support
 
 SERIES_TOLERANCE_OOM = 0.002  # points whose IC (or TC) agree this closely share a series
 CLIP = 1e-3  # performance clipped to [CLIP, 1 - CLIP] before the logit
-EDGE_TOLERANCE_OOM = 1e-6
 
 
 def logit_scale(perf: np.ndarray) -> np.ndarray:
@@ -254,7 +253,7 @@ class LevelFrontiers:
         cx, cy = self.candidates(level_value(level))
         keep = non_dominated(cx, cy)
         fx, fy = cx[keep], cy[keep]
-        return Frontier(fx, fy, self.grid.support.on_boundary(fx, fy, EDGE_TOLERANCE_OOM))
+        return Frontier(fx, fy, self.grid.support.on_boundary(fx, fy))
 
 
 def _segment_midpoints(tri: np.ndarray, values: np.ndarray, target: float, x, y):

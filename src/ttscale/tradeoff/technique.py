@@ -20,6 +20,7 @@ smoother (smoother.py) for the rest, marked as extrapolated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,8 +32,8 @@ from ttscale.types import Point
 
 JSON_CURVE_POINTS = 101  # the curve as written to JSON and drawn; statistics use the dense one
 MIN_EXTENT_OOM = 0.05
-RATE_RESOLVED = (1e-3, 1e3)
-END_STRETCH_OOM = 0.5  # the rate at an end of a frontier is read over this much of its length  # beyond these a rate is below what log-compute data resolve
+RATE_RESOLVED = (1e-3, 1e3)  # beyond these a rate is below what log-compute data resolve
+END_STRETCH_OOM = 0.5  # the rate at an end of a frontier is read over this much of its length
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,14 @@ class TechniqueData:
 
     def frontiers(self, perf: np.ndarray | None = None) -> LevelFrontiers:
         """The frontiers of the measured performance (or of ``perf``, a bootstrap replicate), by level."""
-        return LevelFrontiers(self.grid, monotone_values(self.grid, self.perf if perf is None else perf))
+        if perf is None:
+            return self._measured_frontiers
+        return LevelFrontiers(self.grid, monotone_values(self.grid, perf))
+
+    @cached_property
+    def _measured_frontiers(self) -> LevelFrontiers:
+        # Read by the technique's own analysis and again by every pair it is combined with.
+        return LevelFrontiers(self.grid, monotone_values(self.grid, self.perf))
 
 
 def technique_data(name: str, points: list[Point]) -> TechniqueData:
@@ -150,8 +158,14 @@ def read_level(data: TechniqueData, frontier: Frontier, level: float, ratio: flo
                        _truncation(frontier, curve, ratio))
 
 
-def _pairs(x, y) -> list[list[float]]:
+def curve_pairs(x, y) -> list[list[float]]:
+    """[[TC, IC], ...] in FLOPs from log10 coordinates (the JSON's curves and frontiers)."""
     return [[float(10.0**a), float(10.0**b)] for a, b in zip(x, y)]
+
+
+def finite_or_none(values) -> list[float | None]:
+    """Rates for the JSON: a value that is not finite is written as null."""
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def level_dict(result: LevelResult) -> dict:
@@ -175,10 +189,9 @@ def level_dict(result: LevelResult) -> dict:
         "span_note": result.truncation.words(),
         "scale_log10_train_flops": None if curve is None else curve.scale_log10_train,
         "frontier": {
-            "points": _pairs(frontier.x, frontier.y),
+            "points": curve_pairs(frontier.x, frontier.y),
             "on_data_edge": [bool(v) for v in frontier.on_edge],
         },
-        "curve": [] if shown is None else _pairs(shown.x, shown.y),
-        "exchange_rate_along_curve": [] if shown is None else [float(r) if np.isfinite(r) else None
-                                                               for r in shown.rate],
+        "curve": [] if shown is None else curve_pairs(shown.x, shown.y),
+        "exchange_rate_along_curve": [] if shown is None else finite_or_none(shown.rate),
     }
