@@ -55,7 +55,7 @@ class SweepSettings(TypedSettings):
     sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1, description="CPU threads per in-process backend")
-    cards: tuple[str, ...] = Field((), description='"MODEL=CARD_SPEC": the card of a model whose backend cannot read one')
+    cards: tuple[str, ...] = Field((), description='"MODEL=CARD_SPEC": a card for a backend that cannot read one')
     n_boot: int = Field(200, ge=0, description="bootstrap replicates for intervals")
     max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
     chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
@@ -230,10 +230,10 @@ def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Proble
     """The sweep as a plan: every model on the task's test problems; live searches from --strategy."""
     entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
                     for _, backend in backends)
-    searches = tuple(SearchPlan(settings.task, tuple(problems), (search,)) for _, search in search_specs(settings))
+    searches = tuple(SearchPlan(task, tuple(problems), (search,)) for _, search in search_specs(settings))
     return Plan(
         models=entries,
-        splits=(Split(run, "test", (TaskSampling(settings.task, task.name, tuple(problems)),)),),
+        splits=(Split(run, "test", (TaskSampling(task, task.name, tuple(problems)),)),),
         n=settings.n,
         sampling=settings.sampling,
         seed=settings.seed,

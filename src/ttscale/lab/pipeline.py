@@ -142,18 +142,19 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
     ``open_backend(name)`` gives a model's backend (the trained TinyGPT, in the lab).
     """
     run = run_name(preset, seed)
-    splits = [Split(run, "test", tuple(TaskSampling(spec, SHORT_NAMES[spec],
+    splits = [Split(run, "test", tuple(TaskSampling(get_task(spec), SHORT_NAMES[spec],
                                                     _problems(spec, preset.n_problems, seed, "test"))
                                        for spec in TRAIN_MIXTURE))]
     if preset.n_calibration_problems > 0:
         splits.append(Split(calibration_run_name(run), "calib", tuple(
-            TaskSampling(spec, SHORT_NAMES[spec], _problems(spec, preset.n_calibration_problems, seed, "calib"))
+            TaskSampling(get_task(spec), SHORT_NAMES[spec],
+                         _problems(spec, preset.n_calibration_problems, seed, "calib"))
             for spec in CALIBRATION_TASKS)))
     searches: tuple[SearchPlan, ...] = ()
     values = preset.value_calibration_problems > 0
     if preset.n_search_problems > 0:
         scorers = ("logprob", "value") if values else ("logprob",)
-        searches = (SearchPlan(SEARCH_TASK, _problems(SEARCH_TASK, preset.n_search_problems, seed, "test"),
+        searches = (SearchPlan(get_task(SEARCH_TASK), _problems(SEARCH_TASK, preset.n_search_problems, seed, "test"),
                                default_search_settings(scorers)),)
     entries = tuple(ModelEntry(name, card, functools.partial(open_backend, name)) for name, card in cards.items())
     return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, preset.techniques(),

@@ -25,7 +25,6 @@ from ttscale.progress import AddStep
 from ttscale.sampling.pools import Pool, pools_from_samples
 from ttscale.store import Store
 from ttscale.strategies import STRATEGIES, settings_of
-from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail, technique_points
 from ttscale.tradeoff import SCHEMA_VERSION
 from ttscale.tradeoff.uncertainty import problem_scores_of
@@ -56,7 +55,7 @@ def known_train_flops(card: ModelCard) -> bool:
 def split_pools(store: Store, plan: Plan, split: Split) -> tuple[dict, int]:
     """The pools of the plan's models and problems on one split (a store may hold more), and how many of
     their samples are stored as errors."""
-    wanted = {get_task(t.task).name: {p.problem_id for p in t.problems} for t in split.tasks}
+    wanted = {t.task.name: {p.problem_id for p in t.problems} for t in split.tasks}
     samples, errors = [], 0
     for entry in plan.models:
         for task, ids in wanted.items():
@@ -89,12 +88,13 @@ def empty_result(n_boot: int, seed: int) -> dict:
             "techniques": {}, "combinations": []}
 
 
-def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail], add_step: AddStep | None = None) -> Analysis:
+def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
+                 add_step: AddStep | None = None) -> Analysis:
     """Pools from the store -> every technique's points -> the tradeoff. ``add_step`` reports progress
     (a line per stage in a log): one tick per technique replayed, then the tradeoff's own."""
     notes: list[str] = []
     pools, errors = split_pools(store, plan, plan.scored)
-    verified_tasks = {get_task(t.task).name for t in plan.scored.tasks if get_task(t.task).has_verifier}
+    verified_tasks = {t.task.name for t in plan.scored.tasks if t.task.has_verifier}
     pools, unverifiable = accept_first_without_verifier(pools, verified_tasks)
     if unverifiable:
         notes.append(f"{len(unverifiable)} problem(s) have no verifier: under first-verified they accept their "

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 from ttscale.backends import Backend
 from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
+from ttscale.progress import AddStep
 from ttscale.sampling.draw import SweepStats, run_sweep
 from ttscale.store import Store
-from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail
 from ttscale.techniques.searched import search_points
 from ttscale.types import Problem, SamplingConfig, Task
 
-AddStep = Callable[[str, int], Callable[[int], None]]
 # (model name, samples just stored): for callers that watch progress (tests that kill a run mid-way).
 ChunkHook = Callable[[str, int], None]
 
@@ -84,7 +83,7 @@ def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, 
     for sampling in split.tasks:
         label = "sample" if split is plan.scored else f"sample {split.split}"
         advance = add_step(f"{label} {entry.name} {sampling.label}", len(sampling.problems) * plan.n)
-        parts.append(draw_chunked(store, split.run, backend, get_task(sampling.task), sampling.problems, plan.n,
+        parts.append(draw_chunked(store, split.run, backend, sampling.task, sampling.problems, plan.n,
                                   plan.sampling, plan.seed, plan.chunking, _with_hook(advance, hook, entry.name)))
     return sum_stats(parts)
 
@@ -92,7 +91,7 @@ def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, 
 def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None = None
              ) -> tuple[ModelOutcome, ...]:
     """Sample and search every model of the plan (see the module docstring)."""
-    search_steps = [add_step(f"tree search {search.task}", len(search.problems) * len(search.settings)
+    search_steps = [add_step(f"tree search {search.task.name}", len(search.problems) * len(search.settings)
                              * len(plan.models)) for search in plan.searches]
     outcomes = []
     for entry in plan.models:
@@ -108,7 +107,7 @@ def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None
                 scorers = {entry.name: found} if found is not None else {}
             searched: list[PointDetail] = []
             for search, advance in zip(plan.searches, search_steps):
-                searched += search_points([backend], get_task(search.task), search.problems, search.settings,
+                searched += search_points([backend], search.task, search.problems, search.settings,
                                           value_scorers=scorers, results=store.search_results, run_seed=plan.seed,
                                           n_boot=plan.n_boot, progress=advance)
             search_seconds = time.perf_counter() - started

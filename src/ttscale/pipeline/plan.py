@@ -17,7 +17,7 @@ from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice
 from ttscale.strategies.tree_search import SearchSettings
 from ttscale.techniques import TechniqueSpec
-from ttscale.types import ModelCard, Problem, SamplingConfig
+from ttscale.types import ModelCard, Problem, SamplingConfig, Task
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ModelEntry:
 class TaskSampling:
     """One task's problems to sample on a split; ``label`` names it in progress lines."""
 
-    task: str
+    task: Task
     label: str
     problems: tuple[Problem, ...]
 
@@ -65,7 +65,7 @@ class Chunking:
 class SearchPlan:
     """Live tree searches on one task's problems, with every model."""
 
-    task: str
+    task: Task
     problems: tuple[Problem, ...]
     settings: tuple[SearchSettings, ...]
 

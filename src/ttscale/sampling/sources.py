@@ -22,6 +22,14 @@ from ttscale.store import Store
 from ttscale.types import ModelCard, Problem, Sample, SamplingConfig, Task
 
 
+def stored_by_problem(store: Store, run: str, model: str, task: str, config: str) -> dict[str, dict[int, Sample]]:
+    """One model's stored samples of a cell, ``{problem_id: {sample_index: sample}}``: one query."""
+    found: dict[str, dict[int, Sample]] = {}
+    for sample in store.samples(run, model=model, task=task, config=config):
+        found.setdefault(sample.key.problem_id, {})[sample.key.sample_index] = sample
+    return found
+
+
 class BackendSamples:
     """Sample i of a problem from ``backends[model]``, generated on first use."""
 
@@ -29,7 +37,7 @@ class BackendSamples:
                  run: str = "live", store: Store | None = None) -> None:
         self.backends = list(backends)
         self.task, self.config, self.run_seed, self.run, self.store = task, config, run_seed, run, store
-        self._known: dict[tuple[int, str], dict[int, Sample]] = {}
+        self._known: dict[int, dict[str, dict[int, Sample]]] = {}  # model -> problem -> index -> sample
         self.backend_calls = 0
 
     @property
@@ -40,15 +48,10 @@ class BackendSamples:
         return self.backends[index].card
 
     def _cached(self, model: int, problem: Problem) -> dict[int, Sample]:
-        key = (model, problem.problem_id)
-        if key not in self._known:
-            stored = {}
-            if self.store is not None:
-                backend = self.backends[model]
-                rows = self.store.samples(self.run, model=backend.name, task=self.task.name, config=self.config.key)
-                stored = {s.key.sample_index: s for s in rows if s.key.problem_id == problem.problem_id}
-            self._known[key] = stored
-        return self._known[key]
+        if model not in self._known:
+            self._known[model] = {} if self.store is None else stored_by_problem(
+                self.store, self.run, self.backends[model].name, self.task.name, self.config.key)
+        return self._known[model].setdefault(problem.problem_id, {})
 
     def draw(self, model: int, problem: Problem, indices: Sequence[int]) -> list[Sample]:
         known = self._cached(model, problem)
@@ -87,10 +90,8 @@ class StoredSamples:
         """``models``: (name the samples are stored under, its card), in the strategy's model order."""
         by_model = []
         for name, _card in models:
-            by_problem: dict[str, list[Sample]] = {}
-            for sample in store.samples(run, model=name, task=task, config=config):
-                by_problem.setdefault(sample.key.problem_id, []).append(sample)
-            by_model.append({pid: sorted(rows, key=lambda s: s.key.sample_index) for pid, rows in by_problem.items()})
+            by_problem = stored_by_problem(store, run, name, task, config)
+            by_model.append({pid: [rows[i] for i in sorted(rows)] for pid, rows in by_problem.items()})
         return cls([card for _name, card in models], by_model)
 
     @property
