@@ -32,7 +32,7 @@ from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, Task
 from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
-from ttscale.sampling.draw import SweepStats
+from ttscale.sampling.draw import SweepStats, sum_stats
 from ttscale.settings import TypedSettings
 from ttscale.store import Store
 from ttscale.strategies import REPLAY, resolve
@@ -105,9 +105,7 @@ class SweepRun:
     def stats(self) -> dict:
         """Totals over models; ``overhead_share``: sampling wall time spent neither in the
         backend nor in grading (which includes sandbox runs and the store writes)."""
-        total = {f: sum(getattr(m.stats, f) for m in self.models)
-                 for f in ("planned", "already_done", "generated", "backend_calls",
-                           "backend_seconds", "grading_seconds", "wall_seconds")}
+        total = dataclasses.asdict(sum_stats([m.stats for m in self.models]))
         busy = total["backend_seconds"] + total["grading_seconds"]
         wall = total["wall_seconds"]
         # A finished sweep re-run only reads the store: its "overhead" says nothing.
@@ -145,16 +143,17 @@ def check_search(spec: str, settings: SearchSettings, task: Task) -> None:
         raise InputError(f"--strategy {spec!r}: {exc}") from None
 
 
-def search_specs(settings: SweepSettings) -> list[tuple[str, SearchSettings]]:
-    """The ``--strategy`` specs that run live only (tree searches), parsed."""
-    found = [(spec, *resolve(spec)) for spec in settings.strategies]
-    return [(spec, values) for spec, strategy, values in found if REPLAY not in strategy.traits.modes]
-
-
-def replayed_specs(settings: SweepSettings) -> list[str]:
-    """The other ``--strategy`` specs: replayed from the stored pools."""
-    searched = {spec for spec, _ in search_specs(settings)}
-    return [spec for spec in settings.strategies if spec not in searched]
+def split_strategies(settings: SweepSettings) -> tuple[list[SearchSettings], list[str]]:
+    """The ``--strategy`` specs split: the live-only ones (tree searches, parsed) and the ones
+    replayed from the stored pools (as given)."""
+    searches, replayed = [], []
+    for spec in settings.strategies:
+        strategy, values = resolve(spec)
+        if REPLAY in strategy.traits.modes:
+            replayed.append(spec)
+        else:
+            searches.append(values)
+    return searches, replayed
 
 
 def choose_problems(settings: SweepSettings, task: Task) -> tuple[list[Problem], list[str]]:
@@ -230,7 +229,8 @@ def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Proble
     """The sweep as a plan: every model on the task's test problems; live searches from --strategy."""
     entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
                     for _, backend in backends)
-    searches = tuple(SearchPlan(task, tuple(problems), (search,)) for _, search in search_specs(settings))
+    searched, replayed = split_strategies(settings)
+    searches = tuple(SearchPlan(task, tuple(problems), (search,)) for search in searched)
     return Plan(
         models=entries,
         splits=(Split(run, "test", (TaskSampling(task, task.name, tuple(problems)),)),),
@@ -238,7 +238,7 @@ def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Proble
         sampling=settings.sampling,
         seed=settings.seed,
         searches=searches,
-        techniques=tuple(sweep_techniques(task.name, settings.n, bool(task.has_verifier), replayed_specs(settings))),
+        techniques=tuple(sweep_techniques(task.name, settings.n, bool(task.has_verifier), replayed)),
         n_boot=settings.n_boot,
         chunking=Chunking(max_problems=settings.max_chunk_problems, seconds=settings.chunk_seconds),
     )

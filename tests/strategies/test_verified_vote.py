@@ -30,7 +30,8 @@ def test_replay_at_full_budget_is_exact_and_charges_the_verifier():
     evaluation = strategy.replay([[pool]], settings, None, 0)
     assert evaluation.performance[0] == 1.0  # two "5"s, both verified, against two unverified "7"s
     assert evaluation.draws[0] == 4.0
-    assert evaluation.infer_flops[0] == pytest.approx(pool.inference_flops(4, with_verifier=True))
+    # One shared prefill (100), four decodes (10 each) and four verifier calls (1 each), counted by hand.
+    assert evaluation.infer_flops[0] == pytest.approx(100 + 4 * (10 + 1))
 
 
 def test_it_refuses_a_task_without_a_verifier():

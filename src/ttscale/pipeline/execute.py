@@ -8,7 +8,6 @@ are one model at a time (a loaded model is freed before the next one loads).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from ttscale.backends import Backend
 from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
 from ttscale.progress import AddStep
-from ttscale.sampling.draw import SweepStats, run_sweep
+from ttscale.sampling.draw import SweepStats, run_sweep, sum_stats
 from ttscale.store import Store
 from ttscale.techniques import PointDetail
 from ttscale.techniques.searched import search_points
@@ -34,10 +33,6 @@ class ModelOutcome:
     stats: SweepStats
     searched: tuple[PointDetail, ...]
     search_seconds: float  # live searches, value scorers included
-
-
-def sum_stats(parts: Sequence[SweepStats]) -> SweepStats:
-    return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
 
 
 def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,

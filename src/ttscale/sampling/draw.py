@@ -11,6 +11,7 @@ the chunk in flight, never a partial or duplicated row.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -37,6 +38,11 @@ class SweepStats:
     backend_seconds: float
     grading_seconds: float
     wall_seconds: float
+
+
+def sum_stats(parts: Sequence[SweepStats]) -> SweepStats:
+    """Field by field totals (of chunks, splits or models)."""
+    return SweepStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in dataclasses.fields(SweepStats)})
 
 
 def to_sample(

@@ -33,10 +33,10 @@ from ttscale.estimators.majority import answer_members, answer_verdicts
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, live_answer, live_cost,
-                                     one_model_pools, replayed, vote_correct)
+                                     one_model_pools, problem_rng, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import PosteriorRule, StoppingRule, VoteTally, WindowRule, should_stop
-from ttscale.types import Problem, stable_hash
+from ttscale.types import Problem
 
 
 class VoteSettings(TypedSettings):
@@ -89,7 +89,7 @@ def random_orders(pools: Sequence[Pool], perms: int, length: int, seed: int) -> 
     orders = []
     for pool in pools:
         # Seeded per problem, so a problem's orders do not depend on the others evaluated with it.
-        rng = np.random.default_rng([seed, int(stable_hash(pool.problem_id), 16)])
+        rng = problem_rng(seed, pool.problem_id)
         orders.append(np.argsort(rng.random((perms, pool.n)), axis=1)[:, :length])
     return orders
 

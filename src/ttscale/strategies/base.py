@@ -32,7 +32,7 @@ from ttscale.settings import TypedSettings
 from ttscale.specs import format_spec, parse_spec
 from ttscale.store import SearchResults
 from ttscale.strategies.step_scorers import ScorerChoice
-from ttscale.types import ModelCard, Problem, Sample, Task
+from ttscale.types import ModelCard, Problem, Sample, Task, stable_hash
 
 REPLAY, LIVE = "replay", "live"
 
@@ -197,6 +197,17 @@ def check_mode(strategy: Strategy, mode: str) -> None:
     if mode not in strategy.traits.modes:
         have = " and ".join(sorted(strategy.traits.modes))
         raise InputError(f"strategy {strategy.name!r} has no {mode} mode (it runs {have} only)")
+
+
+def problem_rng(seed: int, problem_id: str) -> np.random.Generator:
+    """A replay's random stream for one problem: the same whatever the other problems evaluated with it."""
+    return np.random.default_rng([seed, int(stable_hash(problem_id), 16)])
+
+
+def random_subsets(n: int, k: int, perms: int, rng: np.random.Generator) -> np.ndarray:
+    """(perms, k) indices: each row a uniformly random k-subset of range(n)."""
+    # The k smallest of n uniform keys are a uniform k-subset; partitioning is O(n), sorting O(n log n).
+    return np.argpartition(rng.random((perms, n)), k - 1, axis=1)[:, :k]
 
 
 def check_pool_size(name: str, cells: Sequence[Sequence[Pool]], param: str, value: float) -> None:

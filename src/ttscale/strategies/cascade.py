@@ -41,12 +41,13 @@ from pydantic import Field
 
 from ttscale import estimators
 from ttscale.errors import InputError
-from ttscale.estimators.majority import answer_classes, plurality
+from ttscale.estimators.majority import answer_classes
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, check_aligned, live_answer,
                                      live_cost)
 from ttscale.strategies.registry import STRATEGIES
+from ttscale.strategies.uniform import first_verified, majority_vote
 from ttscale.types import Problem, Sample
 
 # Confidence is in [0, 1]; a threshold above 1 escalates every problem.
@@ -254,13 +255,12 @@ def _answer(samples: Sequence[Sample], with_verifier: bool) -> tuple[Sample | No
     """The answer sample and its confidence: the first verified one (confidence 1, else 0) with a
     verifier, else the plurality answer and its share of the draws."""
     if with_verifier:
-        chosen = next((s for s in samples if s.verified), None)
+        chosen = first_verified(samples)
         return chosen, float(chosen is not None)
-    winner = plurality([s.answer for s in samples])
-    if winner is None:
+    chosen = majority_vote(samples)
+    if chosen is None:
         return None, 0.0
-    votes = [s for s in samples if s.answer == winner]
-    return votes[0], len(votes) / len(samples)
+    return chosen, sum(s.answer == chosen.answer for s in samples) / len(samples)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from ttscale.estimators.majority import answer_members, answer_verdicts, plurali
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, check_aligned,
-                                     check_pool_size, live_answer, live_cost, vote_correct)
+                                     check_pool_size, live_answer, live_cost, random_subsets, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.types import Problem, stable_hash
 
@@ -69,12 +69,6 @@ def union_classes(pools: Sequence[Pool]) -> UnionClasses:
 def problem_seed(seed: int, problem_id: str) -> int:
     """The same problem gets the same draws whatever the order or the other problems."""
     return int(stable_hash(["ensemble", seed, problem_id], length=12), 16)
-
-
-def random_subsets(n: int, k: int, perms: int, rng: np.random.Generator) -> np.ndarray:
-    """(perms, k) indices: each row a uniformly random k-subset of range(n)."""
-    # The k smallest of n uniform keys are a uniform k-subset; partitioning is O(n), sorting O(n log n).
-    return np.argpartition(rng.random((perms, n)), k - 1, axis=1)[:, :k]
 
 
 def union_vote_wins(pools: Sequence[Pool], k: int, perms: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 from ttscale.backends import Backend
 from ttscale.errors import InputError
 from ttscale.store import SearchResults
-from ttscale.strategies.base import LIVE, Evaluation, LiveAnswer, LiveContext, StrategyTraits
+from ttscale.strategies.base import LIVE, Evaluation, LiveAnswer, LiveContext, StrategyTraits, spec_of
 from ttscale.strategies.beam import BeamSettings, beam_search
 from ttscale.strategies.mcts import MCTSSettings, mcts_search
 from ttscale.strategies.registry import STRATEGIES
@@ -50,8 +50,7 @@ def default_search_settings(scorers: tuple[str, ...] = ("logprob", "value")) -> 
 
 def search_spec(settings: SearchSettings) -> str:
     """E.g. "beam-logprob:expansions=4,temperature=1,width=2" (the point's budget string)."""
-    numbers = settings.numbers()
-    return f"{settings.algorithm}-{settings.scorer}:" + ",".join(f"{k}={numbers[k]:g}" for k in sorted(numbers))
+    return spec_of(f"{settings.algorithm}-{settings.scorer}", settings)
 
 
 def result_key(card: ModelCard, task_name: str, problem: Problem, settings: SearchSettings, scorer: StepScorer,
@@ -134,28 +133,32 @@ class TreeSearch:
     def scorer(self, context: LiveContext, backend: Backend, settings: SearchSettings) -> StepScorer:
         if settings.scorer == "logprob":
             return LogProbScorer()
-        found = (context.value_scorers or {}).get(backend.name)
+        found = context.value_scorers.get(backend.name)
         if found is None:
             raise InputError(f"strategy {self.name!r}: scorer 'value' needs a learned value model for model "
                              f"{backend.name!r}, and none was given (use scorer=logprob)")
         return found.scorer
 
-    def outcomes(self, context: LiveContext, problems: Sequence[Problem], settings: SearchSettings
-                 ) -> list[SearchOutcome]:
-        """The searches' own records (steps, regenerations, prefill share), stored per problem."""
+    def outcomes(self, context: LiveContext, problems: Sequence[Problem], settings: SearchSettings,
+                 scorer: StepScorer | None = None) -> list[SearchOutcome]:
+        """The searches' own records (steps, regenerations, prefill share), stored per problem; ``scorer``:
+        the one ``scorer()`` gives, when the caller already has it."""
         if not context.backends:
             raise InputError(f"strategy {self.name!r}: a live search needs a backend")
         backend = context.backends[0]
-        return run_search(backend, context.task, problems, settings, self.scorer(context, backend, settings),
-                          context.run_seed, results=context.results, progress=context.progress)
+        scorer = scorer if scorer is not None else self.scorer(context, backend, settings)
+        return run_search(backend, context.task, problems, settings, scorer, context.run_seed,
+                          results=context.results, progress=context.progress)
 
     def live(self, context: LiveContext, problems: Sequence[Problem], settings: SearchSettings) -> list[LiveAnswer]:
         return [answer_of(o) for o in self.outcomes(context, problems, settings)]
 
 
 BEAM = STRATEGIES.register("beam")(TreeSearch("beam", StrategyTraits(
-    "beam search over steps: the best-scored partial solutions kept at each step", BeamSettings,
+    "beam search over steps: the best-scored partial solutions kept at each step; width x expansions steps "
+    "sampled per level", BeamSettings,
     modes=frozenset({LIVE}))))
 MCTS = STRATEGIES.register("mcts")(TreeSearch("mcts", StrategyTraits(
-    "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up", MCTSSettings,
+    "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up (no rollouts)",
+    MCTSSettings,
     modes=frozenset({LIVE}))))

@@ -24,9 +24,9 @@ from ttscale.estimators.majority import plurality
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, StrategyTraits, live_answer, live_cost,
-                                     one_model_pools, replayed, vote_correct)
+                                     one_model_pools, problem_rng, random_subsets, replayed, vote_correct)
 from ttscale.strategies.registry import STRATEGIES
-from ttscale.types import Problem, stable_hash
+from ttscale.types import Problem
 
 
 class VerifiedVoteSettings(TypedSettings):
@@ -58,10 +58,8 @@ class VerifiedVote:
                 raise InputError(f"strategy {self.name!r} needs a verifier; task {pool.task!r} has none")
         performance = []
         for pool in pools:
-            rng = np.random.default_rng([seed, int(stable_hash(pool.problem_id), 16)])
             wins = 0
-            for _ in range(settings.perms):
-                pick = rng.choice(pool.n, settings.k, replace=False)
+            for pick in random_subsets(pool.n, settings.k, settings.perms, problem_rng(seed, pool.problem_id)):
                 answer = verified_plurality([pool.answers[i] for i in pick], pool.verified[pick])
                 wins += answer is not None and any(pool.correct[i] for i in pick if pool.answers[i] == answer)
             performance.append(wins / settings.perms)

@@ -27,12 +27,11 @@ class PointDetail:
 
 
 def point_detail(technique: str, model: str, train_flops: float, result: StrategyResult, *, task: str,
-                 strategy: str, k: int, notes: Mapping[str, float], problem_ids: tuple[str, ...],
-                 scores) -> PointDetail:
+                 strategy: str, notes: Mapping[str, float], problem_ids: tuple[str, ...], scores) -> PointDetail:
     """The point a strategy's summarised result puts on the map, with what produced it."""
     point = Point(technique=technique, model=model, train_flops=train_flops, infer_flops=result.infer_flops,
                   performance=result.performance, ci_low=result.ci_low, ci_high=result.ci_high,
                   budget=result.strategy)
-    return PointDetail(point=point, task=task, strategy=strategy, k=k, infer_seconds=result.infer_seconds,
+    return PointDetail(point=point, task=task, strategy=strategy, k=result.k, infer_seconds=result.infer_seconds,
                        mean_draws=result.mean_draws, settings=result.settings, notes=notes,
                        problem_ids=problem_ids, problem_scores=tuple(float(v) for v in scores))

@@ -123,5 +123,5 @@ def technique_points(
 def _detail(technique: str, arm: Arm, group: tuple[str, ...], cards, result: StrategyResult,
             problem_ids: tuple[str, ...], scores) -> PointDetail:
     train = sum(float(cards[m].train_flops) for m in group) + result.extra_train_flops
-    return point_detail(technique, "+".join(group), train, result, task=arm.task, strategy=arm.strategy, k=result.k,
+    return point_detail(technique, "+".join(group), train, result, task=arm.task, strategy=arm.strategy,
                         notes=result.notes, problem_ids=problem_ids, scores=scores)

@@ -17,7 +17,7 @@ from ttscale.strategies import STRATEGIES, LiveContext, evaluation_of, summarize
 from ttscale.strategies.step_scorers import ScorerChoice
 from ttscale.strategies.tree_search import ALGORITHM_NAMES, SearchSettings, answer_of, search_notes
 from ttscale.techniques.points import PointDetail, point_detail
-from ttscale.types import ModelCard, Problem, SearchOutcome
+from ttscale.types import ModelCard, Problem, SearchOutcome, Task
 
 
 def technique_name(settings: SearchSettings, scorer_label: str) -> str:
@@ -32,14 +32,14 @@ def point_of(technique: str, settings: SearchSettings, card: ModelCard, task_nam
     evaluation = evaluation_of([answer_of(o) for o in outcomes], extra_train_flops, search_notes(outcomes))
     result = summarize(name, settings, evaluation, n_boot=n_boot, seed=seed)
     return point_detail(technique, card.name, float(card.train_flops or 0.0) + extra_train_flops, result,
-                        task=task_name, strategy=name, k=round(result.mean_draws),
+                        task=task_name, strategy=name,
                         notes={**result.notes, "value_model_train_flops": extra_train_flops},
                         problem_ids=tuple(o.problem_id for o in outcomes), scores=evaluation.performance)
 
 
 def search_points(
     backends: Sequence[Backend],
-    task,
+    task: Task,
     problems: Sequence[Problem],
     settings_list: Sequence[SearchSettings],
     value_scorers: Mapping[str, ScorerChoice] | None = None,
@@ -63,7 +63,7 @@ def search_points(
             search = STRATEGIES.get(settings.algorithm)
             scorer = search.scorer(context, backend, settings)
             extra = value_scorers[backend.name].extra_train_flops if settings.scorer == "value" else 0.0
-            outcomes = search.outcomes(context, problems, settings)
+            outcomes = search.outcomes(context, problems, settings, scorer)
             details.append(point_of(technique_name(settings, scorer.label), settings, backend.card, task.name,
                                     outcomes, extra, n_boot=n_boot, seed=run_seed))
     return details
@@ -71,19 +71,14 @@ def search_points(
 
 def searched_techniques(details: Sequence[PointDetail]) -> list[tuple[str, str, str]]:
     """(technique, strategy, what it measures) for each tree-search technique among ``details``."""
-    what = {
-        "beam": "beam search over steps: the best-scored partial solutions kept at each step; "
-                "width x expansions steps sampled per level",
-        "mcts": "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up "
-                "(no rollouts)",
-    }
     how = {"logprob": "the model's own log-probability of the prefix",
            "value": "a learned value model (trained on the model's calib-split samples; its training and data "
                     "FLOPs in TC)"}
     found: dict[str, tuple[str, str, str]] = {}
     for d in details:
         algorithm, _, scorer = d.strategy.partition("-")
-        if algorithm in what and scorer in how and d.point.technique not in found:
+        if algorithm in ALGORITHM_NAMES and scorer in how and d.point.technique not in found:
+            what = STRATEGIES.get(algorithm).traits.description
             found[d.point.technique] = (d.point.technique, d.strategy,
-                                        f"{what[algorithm]}; scored by {how[scorer]}; run live, not replayed")
+                                        f"{what}; scored by {how[scorer]}; run live, not replayed")
     return list(found.values())
