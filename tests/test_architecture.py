@@ -4,8 +4,10 @@ imports another in a cycle, and no private name crosses a module boundary."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -19,6 +21,14 @@ def test_import_linter_contracts_are_kept():
                           text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Contracts: 1 kept, 0 broken." in done.stdout
+
+
+def test_the_documented_layers_are_the_contract():
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    block = re.search(r"<!-- layers:start -->\s*```\n(.*?)```\s*<!-- layers:end -->", doc, re.S)
+    assert block, "docs/ARCHITECTURE.md has no layers block"
+    assert block.group(1).strip().splitlines() == contract["layers"]
 
 
 def cycles(graph) -> list[list[str]]:

@@ -15,6 +15,14 @@ class MissingExtraError(TtscaleError, ImportError):
     """An optional dependency is missing; the message says what to install."""
 
 
+def did_you_mean(name: object, known) -> str:
+    """"; did you mean 'x'?" for the closest of ``known`` to a misspelt ``name``, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def require_extra(module: str, extra: str):
     """Import an optional module or fail with an actionable message."""
     import importlib

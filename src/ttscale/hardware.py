@@ -31,13 +31,12 @@ device name to any of ``peak_flops``, ``watts``, ``usd_per_hour``, ``note``
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 
 DEFAULT_UTILIZATION = 0.4
 DEFAULT_WATER_L_PER_KWH = 2.0
@@ -138,8 +137,7 @@ def get_device(name: str, table: dict[str, Device] | None = None) -> Device:
     key = name.strip().lower()
     if key in table:
         return table[key]
-    close = difflib.get_close_matches(key, table, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, table)
     raise InputError(f"--hardware: unknown device {name!r}{hint} (known: {', '.join(sorted(table))})")
 
 

@@ -6,10 +6,9 @@ and a "did you mean ...?" on a typo.
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 
 T = TypeVar("T")
 
@@ -32,8 +31,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._items, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, self._items)
             known = ", ".join(sorted(self._items))
             raise InputError(f"unknown {self.family} {name!r}{hint} (known: {known})") from None
 

@@ -10,13 +10,12 @@ where a number is expected (pydantic would read True as 1).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 
 
 class TypedSettings(BaseModel):
@@ -42,8 +41,7 @@ class TypedSettings(BaseModel):
         known = list(cls.model_fields)
         for name in raw:
             if name not in cls.model_fields:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(name, known)
                 raise InputError(f"{owner}: unknown parameter {name!r}{hint} (known: {', '.join(sorted(known))})")
         try:
             return cls(**raw)

@@ -2,10 +2,8 @@
 
 from collections import Counter
 
-import pytest
-from test_arith_task import check_scratchpad  # the same independent re-derivation
+from scratchpad_check import check_scratchpad  # the same independent re-derivation
 
-from ttscale.errors import InputError
 from ttscale.strategies.step_search import step_format_for
 from ttscale.tasks import ArithTask, FactorTask, get_task, splits
 from ttscale.tasks.arith import columns_of
@@ -24,24 +22,6 @@ def test_ranges_parse_validate_and_name_canonically():
     assert ArithTask(digits=[2, 2]) == ArithTask(digits=2)
     assert get_task("factor:digits=3-5") == FactorTask(digits=(3, 5))
     assert MIXED_FACTOR.name == "factor:digits=3-5"
-
-
-@pytest.mark.parametrize(
-    "spec, words",
-    [
-        ("arith:digits=3-1", ["'digits'", "backwards"]),
-        ("arith:digits=1-7", ["'digits'", "1..5", "7"]),
-        ("arith:operands=1-3", ["'operands'", "2..6", "1"]),
-        ("arith:digits=1-x", ["'digits'", "'1-x'", "range"]),
-        ("arith:scratchpad=0-1", ["'scratchpad'", "'0-1'", "0..1"]),  # not a ranged parameter
-        ("factor:digits=-3", ["'digits'", "2..6"]),
-    ],
-)
-def test_bad_ranges_are_input_errors(spec, words):
-    with pytest.raises(InputError) as info:
-        get_task(spec)
-    for word in words:
-        assert word in str(info.value)
 
 
 def test_every_cell_is_drawn_and_small_cells_are_passed_over_once_empty():

@@ -5,6 +5,8 @@ import pytest
 
 from ttscale.errors import InputError
 from ttscale.tasks import SPLITS, get_task
+from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks.sandbox import CodeTask
 from ttscale.types import Problem, Task
 
 # The lab tokenizer's fixed vocabulary (the brief's character set).
@@ -47,11 +49,11 @@ def test_tasks_follow_the_protocol(task):
     assert (cost > 0.0) == task.has_verifier  # only a task that verifies pays for it
 
 
-def test_only_code_tasks_have_the_sandbox_capability(task):
-    from ttscale.tasks.humaneval import HumanEvalTask
-    from ttscale.tasks.sandbox import CodeTask
-
+def test_generated_tasks_are_not_code_tasks(task):
     assert not isinstance(task, CodeTask)
+
+
+def test_humaneval_is_a_code_task_with_several_stop_strings():
     assert issubclass(HumanEvalTask, CodeTask)
     human_eval = HumanEvalTask()
     assert isinstance(human_eval, Task)

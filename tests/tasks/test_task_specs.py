@@ -37,6 +37,13 @@ def test_left_out_parameters_take_defaults():
         ("arith:digits", ["param=value", "'digits'"]),
         ("arith:digits=2,digits=3", ["'digits'", "twice"]),
         ("", ["task spec"]),
+        # ranges (mixed configs)
+        ("arith:digits=3-1", ["'digits'", "backwards"]),
+        ("arith:digits=1-7", ["'digits'", "1..5", "7"]),
+        ("arith:operands=1-3", ["'operands'", "2..6", "1"]),
+        ("arith:digits=1-x", ["'digits'", "'1-x'", "range"]),
+        ("arith:scratchpad=0-1", ["'scratchpad'", "'0-1'", "0..1"]),  # not a ranged parameter
+        ("factor:digits=-3", ["'digits'", "2..6"]),
     ],
 )
 def test_bad_specs_are_input_errors_naming_the_field_and_value(spec, words):

@@ -4,7 +4,7 @@ capability of decoding many sequences together."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, Union
+from typing import Protocol, Sequence, Union, runtime_checkable
 
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
@@ -35,6 +35,7 @@ class Backend(Protocol):
         ...
 
 
+@runtime_checkable
 class BatchedBackend(Backend, Protocol):
     """A backend that decodes up to ``max_seqs`` sequences in one batch (llama.cpp in process)."""
 

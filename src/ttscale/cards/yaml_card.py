@@ -27,7 +27,6 @@ gets ``cards.pretrain_flops_estimate`` and ``estimated: true``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 from pathlib import Path
@@ -36,7 +35,7 @@ import yaml
 
 from ttscale.cards.loaded import LoadedCard, pretrain_flops_estimate
 from ttscale.cards.hf import card_from_hf_config
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 from ttscale.types import ModelCard
 
 REQUIRED = ("params_total", "params_non_embedding", "n_layers", "d_model", "n_heads", "d_ff",
@@ -86,8 +85,7 @@ def card_from_mapping(data: object, where: str, default_name: str) -> LoadedCard
         raise InputError(f"{where}: a card is a mapping of ModelCard fields, got {type(data).__name__}")
     for key in data:
         if key not in FIELDS and key not in EXTRA_FIELDS:
-            close = difflib.get_close_matches(str(key), FIELDS + EXTRA_FIELDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, FIELDS + EXTRA_FIELDS)
             raise InputError(f"{where}: unknown field {key!r}{hint}")
     missing = [key for key in REQUIRED if data.get(key) is None]
     if missing:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ttscale.backends import Backend
+from ttscale.backends import Backend, BatchedBackend
 from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
 from ttscale.progress import AddStep
 from ttscale.sampling.draw import SweepStats, run_sweep, sum_stats
@@ -48,7 +48,7 @@ def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems:
         return run_sweep(store, run, backend, task, problems, n, config, seed, chunk_problems=chunking.max_problems,
                          progress=progress)
     parts: list[SweepStats] = []
-    fill = max(1, int(getattr(backend, "max_seqs", 1)) // n)
+    fill = max(1, backend.max_seqs // n) if isinstance(backend, BatchedBackend) else 1
     start, size = 0, fill
     while start < len(problems):
         chunk = problems[start:start + size]

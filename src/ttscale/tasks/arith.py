@@ -61,7 +61,7 @@ from typing import ClassVar
 
 from ttscale.errors import InputError
 from ttscale.tasks import splits
-from ttscale.tasks.spec import IntParam, format_value, line_task, span
+from ttscale.tasks.spec import IntParam, format_param, line_task, span
 from ttscale.types import Problem
 
 PREFIX = {0: "A", 1: "S"}
@@ -219,29 +219,22 @@ class ArithTask:
                 f"which holds about {available}; configs this large are sampled by rejection, so at most "
                 f"{available // 2} (half a split) can be asked for at once"
             )
-        cells = list(self.cells)
-        streams = {cell: _cell_problems(self.family, cell, split, seed) for cell in cells}
-        if not self.mixed:
-            chosen = list(itertools.islice(streams[cells[0]], count))
-        else:
-            selector = splits.rng_for(self.family, "mix", *map(format_value, (self.digits, self.operands)), split, seed)
-            chosen = splits.mix(streams, count, selector)
-        return [self._problem(ops) for ops in chosen]
+        streams = {cell: _cell_problems(self.family, cell, split, seed) for cell in self.cells}
+        return [self._problem(ops) for ops in self._mixed(streams, count, split, seed)]
 
     def demonstrations(self, count: int, seed: int) -> list[str]:
         """``count`` training strings (prompt + completion) from the train split only.
         Problems may repeat: shuffled epochs over small cells, independent draws
         over large ones."""
         splits.check_count(count)
-        cells = list(self.cells)
-        streams = {cell: _cell_demonstrations(self.family, cell, seed) for cell in cells}
-        if not self.mixed:
-            chosen = list(itertools.islice(streams[cells[0]], count))
-        else:
-            selector = splits.rng_for(self.family, "mix", *map(format_value, (self.digits, self.operands)),
-                                      "demonstrations", seed)
-            chosen = splits.mix(streams, count, selector)
+        streams = {cell: _cell_demonstrations(self.family, cell, seed) for cell in self.cells}
+        chosen = self._mixed(streams, count, "demonstrations", seed)
         return [self._prompt(ops) + self._completion(ops) for ops in chosen]
+
+    def _mixed(self, streams: dict, count: int, purpose: str, seed: int) -> list[Operands]:
+        """``count`` items over the cells' streams (``splits.mix``; one cell: its own stream in order)."""
+        selector = splits.rng_for(self.family, "mix", *map(format_param, (self.digits, self.operands)), purpose, seed)
+        return splits.mix(streams, count, selector)
 
     def solution(self, problem: Problem) -> str:
         """The reference completion a demonstration writes for ``problem``."""

@@ -16,13 +16,12 @@ the parameter and the bad value, and say what would have been accepted.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 from ttscale import specs
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def span(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
-def format_value(value: int | tuple[int, int]) -> str:
+def format_param(value: int | tuple[int, int]) -> str:
     """A parameter value as a spec writes it: ``3`` or ``1-3``."""
     return str(value) if isinstance(value, int) else f"{value[0]}-{value[1]}"
 
@@ -94,8 +93,7 @@ def build(cls: Any, family: str, raw: Mapping[str, str]) -> Any:
     values: dict[str, int | tuple[int, int]] = {}
     for name, text in raw.items():
         if name not in params:
-            close = difflib.get_close_matches(name, params, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, params)
             known = ", ".join(sorted(params))
             raise InputError(f"task {family!r}: unknown parameter {name!r}{hint} (known: {known})")
         values[name] = params[name].parse(family, text)
@@ -118,8 +116,7 @@ def check_params(task: ParameterisedTask) -> None:
 
 def canonical_name(task: ParameterisedTask) -> str:
     """``family:name=value,...`` with every parameter, sorted by name (a range as ``low-high``)."""
-    names = sorted(f.name for f in fields(task))
-    return f"{task.family}:" + ",".join(f"{n}={format_value(getattr(task, n))}" for n in names)
+    return specs.format_spec(task.family, {f.name: format_param(getattr(task, f.name)) for f in fields(task)})
 
 
 def line_task(cls):

@@ -10,13 +10,13 @@ by a string, which is also stable across processes.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
+import itertools
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from ttscale.errors import InputError
+from ttscale.errors import InputError, did_you_mean
 
 T = TypeVar("T")
 
@@ -37,8 +37,7 @@ def split_of(key: str) -> str:
 
 def check_split(split: object) -> str:
     if split not in SPLITS:
-        close = difflib.get_close_matches(str(split), SPLITS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(split, SPLITS)
         raise InputError(f"split: unknown split {split!r}{hint} (known: {', '.join(SPLITS)})")
     return split  # type: ignore[return-value]
 
@@ -73,14 +72,7 @@ def sample_distinct(items: Sequence[T], count: int, rng: random.Random) -> list[
 def sample_epochs(items: Sequence[T], count: int, rng: random.Random) -> list[T]:
     """``count`` items drawn as successive shuffled passes over ``items`` (training epochs):
     every item appears once before any appears twice."""
-    if not items:
-        raise InputError("demonstrations: the train split is empty")
-    out: list[T] = []
-    while len(out) < count:
-        order = list(items)
-        rng.shuffle(order)
-        out.extend(order[: count - len(out)])
-    return out
+    return list(itertools.islice(epochs(items, rng), count))
 
 
 def epochs(items: Sequence[T], rng: random.Random) -> Iterator[T]:
