@@ -50,6 +50,20 @@ def test_sliding_window_pattern(tmp_path):
     loaded = load_card(str(write(tmp_path, GOOD.replace("n_layers: 32", "n_layers: 4")
                                  + "sliding_window: 1024\nsliding_window_pattern: 2\n")))
     assert loaded.layer_windows == (1024, None, 1024, None)
+    # The card's own fields (what flops.py counts with) say the same: two of four layers global.
+    assert (loaded.card.sliding_window, loaded.card.global_layers) == (1024, 2)
+
+
+def test_global_layers_without_a_pattern_are_the_last_layers(tmp_path):
+    loaded = load_card(str(write(tmp_path, GOOD.replace("n_layers: 32", "n_layers: 4")
+                                 + "sliding_window: 512\nglobal_layers: 1\n")))
+    assert loaded.layer_windows == (512, 512, 512, None) and loaded.card.global_layers == 1
+
+
+def test_a_pattern_and_a_global_layer_count_that_disagree_are_refused(tmp_path):
+    text = GOOD.replace("n_layers: 32", "n_layers: 4") + "sliding_window: 1024\nsliding_window_pattern: 2\n"
+    with pytest.raises(InputError, match="field 'global_layers': 3 disagrees with 'sliding_window_pattern'"):
+        load_card(str(write(tmp_path, text + "global_layers: 3\n")))
 
 
 def test_json_card(tmp_path):

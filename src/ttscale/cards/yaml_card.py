@@ -5,7 +5,8 @@ The keys are ``ModelCard``'s fields. Required: the shape fields (``params_total`
 ``vocab_size``, ``context_length``); ``name`` defaults to the file name. Optional:
 the other ModelCard fields, and ``sliding_window_pattern`` for interleaved attention
 (a period n: layer i uses the window unless (i+1) mod n = 0; or one boolean per
-layer, true = windowed). Values are normalised (PyYAML reads ``6e12`` as text, so
+layer, true = windowed; without a pattern, the last ``global_layers`` layers are
+global). The card's ``sliding_window`` and ``global_layers`` follow the layers'. Values are normalised (PyYAML reads ``6e12`` as text, so
 numbers written as text are accepted), then checked; every error names the field and
 the value. When ``train_flops`` is missing and ``train_tokens`` is given, the card
 gets ``cards.pretrain_flops_estimate`` and ``estimated: true``.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from ttscale.cards.loaded import LoadedCard, pretrain_flops_estimate
+from ttscale.cards.loaded import LoadedCard, pretrain_flops_estimate, window_fields
 from ttscale.cards.hf import card_from_hf_config
 from ttscale.errors import InputError, did_you_mean
 from ttscale.types import ModelCard
@@ -65,7 +66,9 @@ def _integer(field: str, value, where: str, minimum: int) -> int:
     return int(number)
 
 
-def _windows(data: dict, n_layers: int, where: str) -> tuple[int | None, ...]:
+def _windows(data: dict, n_layers: int, global_layers: int, where: str) -> tuple[int | None, ...]:
+    """Each layer's window: from the pattern when one is given, else the last ``global_layers`` layers
+    global and the rest windowed."""
     window = data.get("sliding_window")
     pattern = data.get("sliding_window_pattern")
     if pattern is not None and window is None:
@@ -75,8 +78,10 @@ def _windows(data: dict, n_layers: int, where: str) -> tuple[int | None, ...]:
             raise InputError(f"{where}: field 'sliding_window_pattern': {pattern!r} must be {n_layers} "
                              f"booleans (one per layer) or a period")
         return tuple(window if flag else None for flag in pattern)
-    period = 0 if pattern is None else _integer("sliding_window_pattern", pattern, where, 1)
-    return tuple(window if not period or (i + 1) % period else None for i in range(n_layers))
+    if pattern is None:
+        return tuple(window if i < n_layers - global_layers else None for i in range(n_layers))
+    period = _integer("sliding_window_pattern", pattern, where, 1)
+    return tuple(window if (i + 1) % period else None for i in range(n_layers))
 
 
 def card_from_mapping(data: object, where: str, default_name: str) -> LoadedCard:
@@ -125,7 +130,14 @@ def card_from_mapping(data: object, where: str, default_name: str) -> LoadedCard
             card, train_flops=pretrain_flops_estimate(card, card.train_tokens), estimated=True,
             provenance=(card.provenance + "; " if card.provenance else "")
             + "train_flops estimated from train_tokens as 6*D*(params_non_embedding + d_model*vocab)")
-    return LoadedCard(card, _windows(data, card.n_layers, where), "hand-written", where)
+    windows = _windows(data, card.n_layers, min(card.global_layers, card.n_layers), where)
+    derived = window_fields(windows)
+    given = data.get("global_layers")
+    if data.get("sliding_window_pattern") is not None and given is not None and given != derived["global_layers"]:
+        raise InputError(f"{where}: field 'global_layers': {data['global_layers']!r} disagrees with "
+                         f"'sliding_window_pattern', which leaves {derived['global_layers']} layers global")
+    # The card's one window and count of global layers (what flops.py counts with) follow the layers'.
+    return LoadedCard(dataclasses.replace(card, **derived), windows, "hand-written", where)
 
 
 def card_from_yaml(path: str | Path) -> LoadedCard:
