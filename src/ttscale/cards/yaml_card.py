@@ -6,9 +6,9 @@ The keys are ``ModelCard``'s fields. Required: the shape fields (``params_total`
 the other ModelCard fields, and ``sliding_window_pattern`` for interleaved attention
 (a period n: layer i uses the window unless (i+1) mod n = 0; or one boolean per
 layer, true = windowed; without a pattern, the last ``global_layers`` layers are
-global). The card's ``sliding_window`` and ``global_layers`` follow the layers'. Values are normalised (PyYAML reads ``6e12`` as text, so
-numbers written as text are accepted), then checked; every error names the field and
-the value. When ``train_flops`` is missing and ``train_tokens`` is given, the card
+global); the card's ``sliding_window`` and ``global_layers`` follow the layers'.
+Values are normalised (PyYAML reads ``6e12`` as text, so numbers written as text are
+accepted), then checked; every error names the field and the value. When ``train_flops`` is missing and ``train_tokens`` is given, the card
 gets ``cards.pretrain_flops_estimate`` and ``estimated: true``.
 
     name: some-api-model
