@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from pydantic import Field
@@ -52,7 +53,7 @@ class UniformStrategy:
     uses_verifier: bool
     pick: Pick | None  # None: no live mode
 
-    @property
+    @cached_property
     def traits(self) -> StrategyTraits:
         modes = frozenset({REPLAY, LIVE} if self.pick is not None else {REPLAY})
         return StrategyTraits(self.description, UniformSettings, uses_verifier=self.uses_verifier, modes=modes)
