@@ -1,14 +1,22 @@
 """HTTP for the openai backend: one JSON POST to the server with retries, backoff
-and a concurrency cap, and the checks a response must pass to count as an answer.
+and an adaptive concurrency limit, the checks a response must pass to count as
+an answer, and one unretried request for the reachability check.
 
 Reliability (docs/RELIABILITY.md, 3-5):
-  - at most ``max_concurrency`` HTTP requests are in flight per backend, over
-    all threads and calls (a semaphore around every attempt);
+  - at most ``limit`` HTTP requests are in flight per backend, over all threads
+    and calls; the limit starts at ``max_concurrency`` and adapts to the server
+    (``ttscale.backends.adaptive_limit``: halved after a timeout, 429 or 503,
+    grown back by one after a run of answers);
   - retries come from tenacity: 408/429 wait what ``Retry-After`` says (a wait
     longer than ``max_retry_after_s`` is not waited for: the request gives up at
     once), 5xx, transport failures, timeouts and malformed or truncated
     responses are retried with capped exponential backoff plus jitter, at most
-    ``max_attempts`` attempts;
+    ``max_attempts`` attempts; a 503 is retried even for the n probe (it says
+    the server is busy or loading, not that it refuses n);
+  - retries are never silent: the first retry after failures logs one WARNING
+    on this module's logger naming how many requests failed, why, and the
+    concurrency limit before and after; further failures are summed into at
+    most one line every ``RETRY_LINE_EVERY_S`` seconds;
   - other 4xx fail fast: ``BackendRequestError`` with the server's message,
     raised out of ``generate``;
   - one attempt lasts about ``timeout_s`` at most (httpx times every connect
@@ -20,8 +28,11 @@ Reliability (docs/RELIABILITY.md, 3-5):
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,12 +40,16 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ttscale.backends.adaptive_limit import AdaptiveLimit, Outcome
 from ttscale.errors import TtscaleError, require_extra
 
 httpx = require_extra("httpx", "openai-backend")
 tenacity = require_extra("tenacity", "openai-backend")
 
 _MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+RETRY_LINE_EVERY_S = 10.0  # at most one retry WARNING per this many seconds (one per burst)
+
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------- errors
@@ -52,10 +67,25 @@ class BackendRequestError(BackendError):
         super().__init__(f"HTTP {status} from {url}: {message}")
 
 
+class BackendUnreachable(BackendError):
+    """No server answers at the backend's address (or it says the model does not exist): nothing was sampled."""
+
+
+class NoAnswer(Exception):
+    """One request got no HTTP answer at all; ``reason`` says why in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    """A failure worth another attempt; ``saturated`` when it says the server cannot keep up."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, saturated: bool = False,
+                 timed_out: bool = False) -> None:  # fmt: skip
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after, self.saturated, self.timed_out = retry_after, saturated or timed_out, timed_out
 
 
 class GaveUp(Exception):
@@ -70,7 +100,7 @@ class WrongShape(Exception):
     """A 200 whose body is not what this endpoint dialect answers (tokenize discovery)."""
 
 
-def _error_message(raw: bytes) -> str:
+def error_message(raw: bytes) -> str:
     """The server's error message: the OpenAI envelope, FastAPI's ``detail``, or the text."""
     text = raw.decode("utf-8", "replace").strip()
     try:
@@ -98,6 +128,24 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def no_answer_reason(exc: BaseException, timeout_s: float) -> str:
+    """A few words on why a request got no HTTP answer: refused, host not found, timed out ..."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {timeout_s:g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"connected, but no answer within {timeout_s:g} s"
+    cause: BaseException | None = exc
+    while cause is not None:  # httpx wraps httpcore's error, which wraps the socket's
+        if isinstance(cause, socket.gaierror):
+            return "host not found"
+        if isinstance(cause, OSError) and cause.errno is not None:
+            if cause.errno == errno.ECONNREFUSED:
+                return "connection refused"
+            return (cause.strerror or str(cause)).lower()
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(exc).__name__}: {exc}"
 
 
 # --------------------------------------------------------------- responses
@@ -168,6 +216,53 @@ def parse_tokens(data: dict) -> list[int]:
     return list(tokens)
 
 
+# ------------------------------------------------------------ retry lines
+
+
+class RetryLines:
+    """The WARNING lines that make retries visible: one per burst, not one per attempt.
+
+    ``failed`` notes each retryable failure (with the limit it was sent under);
+    ``retrying`` is called before every retry and writes the pending failures
+    as one line, unless a line went out less than ``every_s`` ago: the
+    failures of requests that fail together (a burst) go on one line, and a
+    long outage gets a line every ``every_s`` seconds, never silence.
+    """
+
+    def __init__(self, where: str, limit: AdaptiveLimit, every_s: float = RETRY_LINE_EVERY_S) -> None:
+        self._where, self._limit, self._every_s = where, limit, every_s
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._all_timed_out = True
+        self._first_at = 0.0
+        self._limit_before = limit.max_concurrency
+        self._reason = ""
+        self._last_line_at: float | None = None
+        self.lines = 0
+
+    def failed(self, exc: _Retryable, sent_under_limit: int) -> None:
+        with self._lock:
+            if self._pending == 0:
+                self._first_at, self._limit_before, self._all_timed_out = time.monotonic(), sent_under_limit, True
+            self._pending += 1
+            self._all_timed_out &= exc.timed_out
+            self._reason = str(exc)
+
+    def retrying(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not self._pending or (self._last_line_at is not None and now - self._last_line_at < self._every_s):
+                return
+            count, what = self._pending, "timed out" if self._all_timed_out else "failed"
+            seconds, before, reason = max(1.0, now - self._first_at), self._limit_before, self._reason
+            self._pending, self._last_line_at = 0, now
+            self.lines += 1
+        after = self._limit.limit
+        change = f"{before} \u2192 {after}" if after != before else f"{after}"
+        log.warning("openai %s: %d request%s %s in the last %.0f s (%s); retrying with backoff, concurrency %s",
+                    self._where, count, "s" * (count != 1), what, seconds, reason, change)  # fmt: skip
+
+
 # ------------------------------------------------------------------ client
 
 
@@ -190,7 +285,8 @@ class RetryingClient:
             timeout=httpx.Timeout(timeout_s), limits=limits, headers=headers, transport=transport,
             trust_env=trust_env,
         )
-        self._in_flight = threading.BoundedSemaphore(max_concurrency)
+        self.limit = AdaptiveLimit(max_concurrency, on_cut=lambda old, new: count(concurrency_cuts=1))
+        self.retry_lines = RetryLines(root_url, self.limit)
         self._backoff = tenacity.wait_exponential(
             multiplier=backoff_base_s, max=backoff_max_s
         ) + tenacity.wait_random(0, backoff_base_s)
@@ -202,15 +298,26 @@ class RetryingClient:
                  cancel: threading.Event | None) -> Any:  # fmt: skip
         """One HTTP request: the parsed body, or an exception saying whether to retry."""
         url = self.root_url + path
-        with self._in_flight:
+        slot = self.limit.acquire()
+        outcome = Outcome.failed
+        try:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             self._count(requests=1)
             try:
-                return self._send(url, body, parse, refusal_is_answer)
-            except BaseException:
+                answer = self._send(url, body, parse, refusal_is_answer)
+            except BaseException as exc:
                 self._count(failed_requests=1)
+                if isinstance(exc, (BackendRequestError, WrongShape)):
+                    outcome = Outcome.answered  # a refusal is an answer: the server keeps up
+                elif isinstance(exc, _Retryable):
+                    outcome = Outcome.saturated if exc.saturated else Outcome.failed
+                    self.retry_lines.failed(exc, slot.limit)
                 raise
+            outcome = Outcome.answered
+            return answer
+        finally:
+            self.limit.release(slot, outcome)
 
     def _send(self, url: str, body: dict, parse: Callable[[dict], Any], refusal_is_answer: bool) -> Any:
         deadline = time.monotonic() + self.timeout_s
@@ -220,12 +327,14 @@ class RetryingClient:
                 for chunk in response.iter_bytes():
                     raw += chunk
                     if time.monotonic() > deadline:
-                        raise _Retryable(f"timed out after {self.timeout_s:g} s ({url}, response still arriving)")
+                        raise _Retryable(f"timed out after {self.timeout_s:g} s ({url}, response still arriving)",
+                                         timed_out=True)
                     if len(raw) > _MAX_RESPONSE_BYTES:
                         raise _Retryable(f"response from {url} exceeds {_MAX_RESPONSE_BYTES} bytes")
                 status, headers = response.status_code, response.headers
         except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {self.timeout_s:g} s ({url}: {type(exc).__name__})") from exc
+            raise _Retryable(f"timed out after {self.timeout_s:g} s ({url}: {type(exc).__name__})",
+                             timed_out=True) from exc
         except httpx.RequestError as exc:  # refused, reset, dropped, truncated or undecodable body
             raise _Retryable(f"{type(exc).__name__} ({url}): {exc}") from exc
         if 200 <= status < 300:
@@ -236,9 +345,10 @@ class RetryingClient:
             if not isinstance(data, dict):
                 raise _Retryable(f"malformed response from {url}: not a JSON object")
             return parse(data)
-        message = _error_message(bytes(raw))
-        if status in (408, 429) or (status >= 500 and not refusal_is_answer):
-            raise _Retryable(f"HTTP {status} from {url}: {message}", _retry_after(headers.get("retry-after")))
+        message = error_message(bytes(raw))
+        if status in (408, 429, 503) or (status >= 500 and not refusal_is_answer):
+            raise _Retryable(f"HTTP {status} from {url}: {message}", _retry_after(headers.get("retry-after")),
+                             saturated=status in (429, 503))
         raise BackendRequestError(status, url, message)
 
     def call(self, path: str, body: dict, parse: Callable[[dict], Any], *, refusal_is_answer: bool = False,
@@ -249,6 +359,8 @@ class RetryingClient:
         def attempt() -> Any:
             nonlocal attempts
             attempts += 1
+            if attempts > 1:
+                self.retry_lines.retrying()
             return self._attempt(path, body, parse, refusal_is_answer, cancel)
 
         def stop(state: Any) -> bool:
@@ -271,3 +383,19 @@ class RetryingClient:
             if exc.retry_after is not None and exc.retry_after > self.max_retry_after_s:
                 note = f"; Retry-After {exc.retry_after:g} s exceeds max_retry_after_s={self.max_retry_after_s:g}"
             raise GaveUp(f"{exc} (gave up after {attempts} attempt{'s' * (attempts != 1)}{note})") from exc
+
+    def answer_once(self, path: str, timeout_s: float, body: dict | None = None) -> tuple[int, bytes]:
+        """One request, no retry, outside the concurrency limit: GET (POST with ``body``) → (status, body).
+
+        Raises ``NoAnswer`` when no HTTP answer came at all (refused, host not
+        found, timed out); any status, error or not, is an answer.
+        """
+        url = self.root_url + path
+        try:
+            if body is None:
+                response = self._client.get(url, timeout=timeout_s)
+            else:
+                response = self._client.post(url, json=body, timeout=timeout_s)
+        except httpx.RequestError as exc:
+            raise NoAnswer(no_answer_reason(exc, timeout_s)) from exc
+        return response.status_code, response.content

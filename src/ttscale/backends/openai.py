@@ -3,8 +3,15 @@ llama-cpp-python's server), named by a spec ``openai:BASE_URL#MODEL``.
 
 What it asks for. ``POST {root}/v1/completions`` with the prompt as text,
 ``max_tokens`` / ``temperature`` / ``top_p`` / ``stop`` / ``seed`` from the
-sampling config, ``stream: false``, and ``logprobs: 1`` while the server takes
-it (a 4xx whose message names "logprob" turns it off for this backend). Server
+sampling config, ``stream: false``, and ``logprobs: 1`` when the backend's
+``logprobs`` field is True (the default) and while the server takes it (a 4xx
+whose message names "logprob" turns it off for this backend). Log-probabilities
+can be costly: llama-cpp-python's server computes them over the whole
+vocabulary, so with Gemma 3's 262k tokens a 64-token request takes many times
+longer (BENCHMARKS.md, "log-probabilities"). With ``logprobs=False`` they are
+never asked for and every sample's ``logprob`` is NaN; ``gives_logprobs`` says
+which, so a strategy that needs them can refuse before anything is sampled.
+Server
 knobs outside the OpenAI API (llama.cpp's default ``top_k=40``, ``min_p``,
 ``repeat_penalty`` ...) go in ``extra_body``; e.g. ``{"top_k": 0, "min_p": 0,
 "repeat_penalty": 1}`` makes llama.cpp sample from the same distribution as
@@ -23,14 +30,29 @@ them with one n>1 request, the *probe*:
     counted as prefilling the prompt; a server with prompt caching may do less,
     so this is the conservative count). The probe's answer is dropped; its
     tokens still count in ``usage``.
-The probe is never retried on a 5xx (a deterministic 500 costs one request, not
-a retry storm); only a 429 or a transport failure is retried. The mode is kept
+The probe is never retried on a 5xx other than 503 (a deterministic 500 costs
+one request, not a retry storm); a 429, a 503 (busy or loading) or a transport
+failure is retried. The mode is kept
 per backend instance; a later request with more samples than the probe had is
 split into requests of at most that many.
 
-Reliability (retries, backoff, the concurrency cap, timeouts, fail-fast 4xx,
-failed samples): see ``ttscale.backends.http_retry``. A sample whose request
-gave up is a ``Generation`` with ``error`` set and no text.
+Reachability. ``check_reachable()`` asks ``GET {root}/v1/models`` once, with a
+short timeout and no retry, and raises ``BackendUnreachable`` (one line naming
+the spec and the reason: connection refused, host not found, no answer within
+a few seconds) when nothing answers. Any HTTP answer means a server is there.
+When the server lists its models and this one is not among them, one 1-token
+completion asks whether it serves the name anyway (llama-server and
+llama-cpp-python serve their one model under any name; vLLM and OpenAI answer
+404): a 400/404 that names the model is ``BackendUnreachable`` too. Call it
+before sampling; ``generate`` does not.
+
+Reliability (retries, backoff, timeouts, fail-fast 4xx, failed samples, the
+concurrency limit that halves when the server is saturated and grows back, the
+WARNING line per burst of retries): see ``ttscale.backends.http_retry`` and
+``ttscale.backends.adaptive_limit``. ``timeout_s`` bounds one attempt;
+``max_concurrency`` is the most requests in flight, ``concurrency_limit`` the
+limit now, ``usage.concurrency_cuts`` how often it was halved. A sample whose
+request gave up is a ``Generation`` with ``error`` set and no text.
 
 Tokens. ``token_ids`` come from the response when the server gives them
 (llama-server's ``logprobs.content[].id``, a choice's ``token_ids`` or
@@ -52,6 +74,7 @@ explicitly, an estimated placeholder (``placeholder_card``); nothing is guessed.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -61,8 +84,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttscale.backends import stop_strings
-from ttscale.backends.http_retry import (BackendError, BackendRequestError, RetryingClient, Cancelled, Choice,
-                                         completion_parser, GaveUp)
+from ttscale.backends.http_retry import (BackendError, BackendRequestError, BackendUnreachable, RetryingClient,
+                                         Cancelled, Choice, completion_parser, error_message, GaveUp, NoAnswer)
 from ttscale.backends.openai_spec import (SPEC_PREFIX, failed_generation, OpenAISpec, Usage, parse_openai_spec,
                                           placeholder_card)
 from ttscale.backends.openai_tokens import ServerTokenizer
@@ -70,13 +93,14 @@ from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
 __all__ = [  # re-exported: the backend's public names, wherever they live
-    "SPEC_PREFIX", "BackendError", "BackendRequestError", "OpenAIBackend", "OpenAISpec",
+    "SPEC_PREFIX", "BackendError", "BackendRequestError", "BackendUnreachable", "OpenAIBackend", "OpenAISpec",
     "Usage", "parse_openai_spec", "placeholder_card",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 _BYTES_PER_TOKEN_ESTIMATE = 4
+_REACHABILITY_TIMEOUT_S = 5.0  # the reachability check waits at most this long (or timeout_s, if shorter)
 _RESERVED_BODY_KEYS = frozenset(
     {"model", "prompt", "n", "seed", "stream", "max_tokens", "temperature", "top_p", "stop", "logprobs"}
 )
@@ -102,6 +126,7 @@ class OpenAIBackend:
     max_retry_after_s: float = 120.0
     api_key: str | None = field(default=None, repr=False)
     extra_body: Mapping[str, Any] = field(default_factory=dict)
+    logprobs: bool = True  # ask for log-probabilities (False: never; samples get logprob NaN)
     trust_env: bool = True  # httpx: honour HTTP(S)_PROXY / NO_PROXY from the environment
     transport: Any = None  # an httpx transport (tests, custom TLS)
     usage: Usage = field(default_factory=Usage, init=False)
@@ -137,7 +162,7 @@ class OpenAIBackend:
         self._n_mode: str | None = None
         self._n_max = 1
         self.n_mode_reason = "not probed yet"
-        self._logprobs = True
+        self._server_takes_logprobs = True
         self._tokens = ServerTokenizer(self._http, self.spec.model, count=self._add)
 
     def _check_settings(self) -> None:
@@ -149,6 +174,8 @@ class OpenAIBackend:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value >= 0 or (name == "timeout_s" and value == 0):
                 raise InputError(f"{name} must be a number {'> 0' if name == 'timeout_s' else '>= 0'}, got {value!r}")
+        if not isinstance(self.logprobs, bool):
+            raise InputError(f"logprobs must be True or False, got {self.logprobs!r}")
         reserved = sorted(_RESERVED_BODY_KEYS & set(self.extra_body))
         if reserved:
             raise InputError(f"extra_body must not set {', '.join(reserved)}: the backend sets them")
@@ -164,6 +191,43 @@ class OpenAIBackend:
     def prefill_shared(self) -> bool:
         """True in n mode: one prefill serves the n samples of a request."""
         return self._n_mode == "n"
+
+    @property
+    def gives_logprobs(self) -> bool:
+        """Whether samples carry log-probabilities: asked for (``logprobs``) and not refused by the server."""
+        return self.logprobs and self._server_takes_logprobs
+
+    @property
+    def concurrency_limit(self) -> int:
+        """Requests allowed in flight now: ``max_concurrency``, less after the server showed saturation."""
+        return self._http.limit.limit
+
+    # ----------------------------------------------------- reachability
+
+    def check_reachable(self) -> None:
+        """Raise ``BackendUnreachable`` unless a server answers here and may serve the model (module docstring)."""
+        timeout = min(self.timeout_s, _REACHABILITY_TIMEOUT_S)
+        root = self.spec.root_url
+        try:
+            status, raw = self._http.answer_once("/v1/models", timeout)
+        except NoAnswer as exc:
+            raise BackendUnreachable(f"{self.spec}: no server answers at {root} ({exc.reason})") from None
+        listed = _listed_models(status, raw)
+        if not listed or self.spec.model in listed:
+            return
+        ask = {"model": self.spec.model, "prompt": "Hi", "max_tokens": 1, "temperature": 0.0, "stream": False}
+        try:
+            status, raw = self._http.answer_once("/v1/completions", timeout, body=ask)
+        except NoAnswer:
+            return  # busy: the models list did answer, so a server is there
+        message = error_message(raw)
+        if status in (400, 404) and self.spec.model in message:
+            raise BackendUnreachable(
+                f"{self.spec}: the server at {root} has no model {self.spec.model!r} "
+                f"(it lists {', '.join(sorted(listed))}): {message}"
+            )
+        log.info("%s: model %r is not listed (%s) but the server answers for it", root, self.spec.model,
+                 ", ".join(sorted(listed)))  # fmt: skip
 
     def close(self) -> None:
         self._http.close()
@@ -191,7 +255,7 @@ class OpenAIBackend:
             body["n"] = n
         if stop_strings(stop):
             body["stop"] = list(stop_strings(stop))
-        if self._logprobs:
+        if self.gives_logprobs:
             body["logprobs"] = 1
         return body
 
@@ -205,7 +269,7 @@ class OpenAIBackend:
         except BackendRequestError as exc:
             if body.get("logprobs") and exc.status in (400, 422) and "logprob" in exc.message.lower():
                 log.warning("%s does not take logprobs (%s); asking without them", self.spec.root_url, exc.message)
-                self._logprobs = False
+                self._server_takes_logprobs = False
                 return self._complete(prompt, seed, n, config, stop, probe=probe, cancel=cancel)
             raise
         prompt_tokens = usage.get("prompt_tokens") if usage else None
@@ -228,7 +292,8 @@ class OpenAIBackend:
                 except GaveUp as exc:
                     out.append(failed_generation(seed, f"token ids for the completion: {exc}"))
                     continue
-            out.append(Generation(choice.text, ids, choice.logprob, choice.finished, seed))
+            logprob = choice.logprob if self.logprobs else math.nan  # not asked: not trusted, whatever came
+            out.append(Generation(choice.text, ids, logprob, choice.finished, seed))
         return out
 
     def _request(self, prompt: str, seeds: list[int], config: SamplingConfig, stop: str,
@@ -337,3 +402,17 @@ class OpenAIBackend:
         self.token_counts_estimated = True
         self._add(estimated_token_counts=1)
         return max(1, math.ceil(len(text.encode("utf-8")) / _BYTES_PER_TOKEN_ESTIMATE))
+
+
+def _listed_models(status: int, raw: bytes) -> set[str]:
+    """The model ids a ``/v1/models`` answer lists; empty when it is not a readable list."""
+    if status != 200:
+        return set()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return set()
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return set()
+    return {e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}

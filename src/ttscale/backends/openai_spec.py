@@ -27,6 +27,10 @@ class OpenAISpec:
     root_url: str
     model: str
 
+    def __str__(self) -> str:
+        """The spec as the user would write it: ``openai:ROOT/v1#MODEL``."""
+        return f"{SPEC_PREFIX}{self.root_url}/v1#{self.model}"
+
 
 def parse_openai_spec(spec: str) -> OpenAISpec:
     """``openai:BASE_URL#MODEL`` → OpenAISpec. BASE_URL may end in ``/v1`` or not."""
@@ -75,6 +79,7 @@ class Usage:
     completions_without_usage: int = 0  # successful completions whose response had no usable `usage`
     tokenize_requests: int = 0
     estimated_token_counts: int = 0  # count_tokens answers that are estimates
+    concurrency_cuts: int = 0  # times the server's saturation halved the concurrency limit
 
 
 # Tokenize endpoints, tried in this order; each answers {"tokens": [ids]}.

@@ -28,6 +28,8 @@ BACKEND_KINDS: Registry[Callable[..., Backend]] = Registry("backend kind")
 
 @BACKEND_KINDS.register("openai")
 def _openai(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
+    """Every keyword goes to ``OpenAIBackend``: ``timeout_s=`` (one attempt), ``max_concurrency=`` (requests in
+    flight at most), ``logprobs=`` (ask for them), ``card=`` ..."""
     from ttscale.backends.openai import OpenAIBackend
 
     # threads: the server decides how it computes; nothing to set here.
