@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -198,10 +199,19 @@ def test_the_tiny_kind_loads_a_checkpoint_by_its_card_name(checkpoints):
         (["--n", "0"], ["--n must be greater than or equal to 1, got 0"]),
         (["--limit", "0"], ["--limit must be greater than or equal to 1, got 0"]),
         (["--top-p", "0"], ["--top-p"]),
+        # Settings that only the plan can check, refused before anything is loaded or sampled:
+        (["--strategy", "adaptive-vote"], ["--strategy 'adaptive-vote'", "cap=32 is more than the --n 4"]),
+        (["--strategy", "allocate:budget=100"], ["budget=100 is more than the --n 4"]),
+        (["--strategy", "cascade"], ["--strategy 'cascade'", "calibration split", "cascade:threshold=0.75"]),
+        (["--strategy", "best-of-n:k=2"], ["--strategy 'best-of-n:k=2'", "--no-logprobs"]),
+        (["--timeout", "0"], ["--timeout", "0"]),
+        (["--concurrency", "0"], ["--concurrency", "0"]),
     ],
 )
 def test_bad_options_are_named(checkpoints, tmp_path, change, words):
     args = sweep_args(checkpoints, tmp_path / "bad")
+    if change[1].startswith("best-of-n"):
+        args.append("--no-logprobs")
     option, value = change
     if option == "--model":
         args[args.index("--model") + 1] = value
@@ -216,20 +226,54 @@ def test_bad_options_are_named(checkpoints, tmp_path, change, words):
     assert not (tmp_path / "bad" / "store.sqlite").exists()  # refused before any sampling
 
 
-def test_a_changed_plan_in_the_same_directory_is_refused(two_models, checkpoints):
+@pytest.mark.parametrize("option, value, said", [
+    ("--limit", "5", "--limit 6 -> 5"),
+    ("--temperature", "0.5", "--temperature 0.8 -> 0.5"),
+    ("--max-tokens", "4", "--max-tokens 5 -> 4"),
+    ("--seed", "4", "--seed 3 -> 4"),
+])
+def test_other_settings_in_the_same_directory_are_refused(two_models, checkpoints, option, value, said):
     out, _ = two_models
+    before = stored(out), (out / "index.html").read_bytes()
     args = sweep_args(checkpoints, out)
-    args[args.index("--limit") + 1] = "5"
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
     result = runner.invoke(app, args)
+    assert isinstance(result.exception, InputError), result.output
+    assert said in str(result.exception) and "--out" in str(result.exception), str(result.exception)
+    assert (stored(out), (out / "index.html").read_bytes()) == before  # nothing sampled, the report kept
+
+
+def test_add_run_stores_a_second_run_next_to_the_first(two_models, checkpoints, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(two_models[0], out)
+    first = stored(out)
+    invoke(sweep_args(checkpoints, out, "--temperature", "0.5", "--add-run"))
+    with Store(out / "store.sqlite") as store:
+        assert len(store.runs()) == 2
+    both = stored(out)
+    assert len(both) == 2 * len(first) and set(first) <= set(both)  # the first run's samples kept as they were
+    assert json.loads((out / "tradeoff.json").read_text())["sweep"]["sampling"]["temperature"] == 0.5
+
+
+def test_a_strategy_for_two_models_is_refused_with_one(checkpoints, tmp_path):
+    for strategy in ("cascade:threshold=0.5", "ensemble"):
+        result = runner.invoke(app, ["sweep", "--model", f"tiny:{checkpoints['small']}", "--task", TASK, "--n", "4",
+                                     "--strategy", strategy, "--out", str(tmp_path / "one")])
+        assert isinstance(result.exception, InputError) and "1 --model was given" in str(result.exception)
+    result = runner.invoke(app, ["sweep", "--model", f"tiny:{checkpoints['small']}", "--model",
+                                 f"tiny:{checkpoints['mystery']}", "--task", TASK, "--n", "4", "--strategy", "ensemble",
+                                 "--out", str(tmp_path / "one")])
     assert isinstance(result.exception, InputError)
-    assert "differs in: problems" in str(result.exception) and "--out" in str(result.exception)
+    assert "known training compute; mystery has none" in str(result.exception)
+    assert not (tmp_path / "one" / "store.sqlite").exists()
 
 
-def test_a_cascade_with_a_fixed_threshold_runs_and_a_calibrated_one_says_why_not(two_models, checkpoints):
+def test_a_cascade_with_a_fixed_threshold_runs(two_models, checkpoints):
     out, _ = two_models
-    invoke(sweep_args(checkpoints, out, "--strategy", "cascade:threshold=0.75,k_small=2", "--strategy", "cascade"))
+    invoke(sweep_args(checkpoints, out, "--strategy", "cascade:threshold=0.75,k_small=2"))
     result = json.loads((out / "tradeoff.json").read_text())["sweep"]
     rows = [p for p in result["points"] if p["technique"].startswith("cascade:")]
     assert [(p["model"], p["settings"]) for p in rows] == [("small+large", "k_large=1,k_small=2,threshold=0.75,tol=0.01")]
-    assert any(note.startswith("cascade:") and "chooses its threshold on a calibration split" in note
-               for note in result["notes"])

@@ -26,10 +26,11 @@ from typing import Sequence
 from pydantic import Field, field_validator
 
 from ttscale.backends import Backend
+from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import InputError
 from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
-from ttscale.pipeline.analysis import Analysis
+from ttscale.pipeline.analysis import Analysis, known_train_flops
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
 from ttscale.sampling.draw import SweepStats, sum_stats
@@ -57,6 +58,10 @@ class SweepSettings(TypedSettings):
     threads: int | None = Field(None, ge=1, description="CPU threads per in-process backend")
     cards: tuple[str, ...] = Field((), description='"MODEL=CARD_SPEC": a card for a backend that cannot read one')
     n_boot: int = Field(200, ge=0, description="bootstrap replicates for intervals")
+    logprobs: bool = Field(True, description="ask openai: servers for log-probabilities (slow on some servers)")
+    timeout_s: float = Field(120.0, gt=0, le=86_400, description="seconds one openai: request may take")
+    concurrency: int = Field(4, ge=1, le=1024, description="most openai: requests in flight per model")
+    add_run: bool = Field(False, description="store a run with other settings next to the stored one in --out")
     max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
     chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
 
@@ -73,7 +78,8 @@ class SweepSettings(TypedSettings):
     def from_options(cls, **raw: object) -> SweepSettings:
         """The settings from the CLI's options; an error names the option (``--n``) and its value."""
         return cls.parse("ttscale sweep", raw, names={"models": "--model", "strategies": "--strategy",
-                                                      "cards": "--card", "n_boot": "--n-boot"})
+                                                      "cards": "--card", "n_boot": "--n-boot",
+                                                      "timeout_s": "--timeout", "add_run": "--add-run"})
 
 
 @dataclass(frozen=True)
@@ -118,18 +124,43 @@ def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
 
 
 def check_settings(settings: SweepSettings, task: Task) -> None:
-    """What the settings cannot check alone (strategies against the task and --n), before anything
-    is loaded or sampled; errors name the option."""
+    """What the settings cannot check alone (strategies against the task, the models, --n and
+    --no-logprobs), before anything is loaded or sampled; errors name the option."""
     for spec in settings.strategies:
         strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
-        if REPLAY not in strategy.traits.modes:
+        traits = strategy.traits
+        if traits.uses_logprobs and not settings.logprobs:
+            raise InputError(f"--strategy {spec!r}: reads the samples' log-probabilities, which --no-logprobs "
+                             "turns off")
+        if REPLAY not in traits.modes:
             check_search(spec, values, task)
             continue
-        if strategy.traits.uses_verifier and not task.has_verifier:
+        if traits.uses_verifier and not task.has_verifier:
             raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
-        k = values.numbers().get("k")
-        if k is not None and k > settings.n:
-            raise InputError(f"--strategy {spec!r}: k={k:g} is more than the --n {settings.n} samples drawn")
+        for param in traits.pool_params:
+            value = getattr(values, param)
+            if value > settings.n:
+                raise InputError(f"--strategy {spec!r}: {param}={value:g} is more than the --n {settings.n} "
+                                 "samples drawn per problem")
+        wanted = traits.n_models
+        if (wanted is None and len(settings.models) < 2) or (wanted is not None and len(settings.models) < wanted):
+            raise InputError(f"--strategy {spec!r}: needs {wanted or 'at least 2'} models, and "
+                             f"{len(settings.models)} --model was given")
+        if strategy.needs_calibration(values):
+            raise InputError(f"--strategy {spec!r}: would choose its threshold on a calibration split, which a "
+                             "sweep does not draw; give a fixed one, e.g. cascade:threshold=0.75")
+
+
+def check_model_groups(settings: SweepSettings, backends: Sequence[Backend]) -> None:
+    """Multi-model strategies need models whose training compute is known (their cards are read on
+    loading): refused before anything is sampled, rather than skipped after."""
+    known = [b.name for b in backends if known_train_flops(b.card)]
+    for spec in settings.strategies:
+        wanted = resolve(spec)[0].traits.n_models
+        if wanted != 1 and len(known) < (wanted or 2):
+            unknown = [b.name for b in backends if b.name not in known]
+            raise InputError(f"--strategy {spec!r}: needs {wanted or 'at least 2'} models with a known training "
+                             f"compute; {', '.join(unknown)} has none in its card (give one with --card NAME=CARD)")
 
 
 def check_search(spec: str, settings: SearchSettings, task: Task) -> None:
@@ -207,7 +238,9 @@ def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
     loaded: list[tuple[str, Backend]] = []
     for spec in settings.models:
         card = cards.get(spec)
-        backend = backend_from_spec(spec, **kwargs, **({"card": card} if card else {}))
+        remote = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
+                  "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
+        backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
         clash = [s for s, b in loaded if b.name == backend.name]
         if clash:
             raise InputError(f"--model {spec!r} and --model {clash[0]!r} are both named {backend.name!r}; "
@@ -216,12 +249,38 @@ def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
     return loaded
 
 
-def start_run(store: Store, run: str, plan: dict) -> None:
+def start_run(store: Store, run: str, plan: dict, add_run: bool) -> None:
+    """Register the sweep's run; a store that holds a sweep with other settings is refused unless
+    ``add_run`` (the report then shows the new run; the stored one keeps its samples)."""
+    others = [r for r in store.runs() if r["run"] != run and r["plan"].get("command") == plan["command"]]
+    if others and not add_run:
+        stored = others[-1]["plan"]
+        changed = ", ".join(_setting_changes(stored, plan)) or "the run name"
+        raise InputError(f"--out {str(Path(store.path).parent)!r}: holds a sweep with other settings ({changed}); use "
+                         "another --out, the stored settings, or --add-run to store this run next to it")
     try:
         store.start_run(run, plan)
-    except InputError as exc:
-        raise InputError(f"--out: {exc} (ttscale sweep: use another --out directory, or the stored sweep's "
-                         "--n/--limit/sampling settings and an unchanged task file)") from None
+    except InputError:
+        changed = ", ".join(_setting_changes(store.get_run(run)["plan"], plan)) or "the plan"
+        raise InputError(f"--out {str(Path(store.path).parent)!r}: holds this sweep with other settings ({changed}); use "
+                         "another --out, or the stored settings and an unchanged task file") from None
+
+
+# How each plan entry is given on the command line, for a refusal that says what to change.
+_PLAN_OPTIONS = {"task": "--task", "task_fingerprint": "the task file", "sampling.temperature": "--temperature",
+                 "sampling.top_p": "--top-p", "sampling.max_new_tokens": "--max-tokens", "seed": "--seed",
+                 "n": "--n", "problems": "--limit"}
+
+
+def _setting_changes(stored: dict, new: dict) -> list[str]:
+    """``--temperature 0.8 -> 0.5`` for every plan entry that differs."""
+    def value(plan: dict, key: str):
+        for part in key.split("."):
+            plan = plan.get(part) if isinstance(plan, dict) else None
+        return plan
+
+    return [f"{option} {value(stored, key)!r} -> {value(new, key)!r}" if option.startswith("--")
+            else f"{option} changed" for key, option in _PLAN_OPTIONS.items() if value(stored, key) != value(new, key)]
 
 
 def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Problem],
@@ -238,7 +297,8 @@ def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Proble
         sampling=settings.sampling,
         seed=settings.seed,
         searches=searches,
-        techniques=tuple(sweep_techniques(task.name, settings.n, bool(task.has_verifier), replayed)),
+        techniques=tuple(sweep_techniques(task.name, settings.n, bool(task.has_verifier), replayed,
+                                          logprobs=settings.logprobs)),
         n_boot=settings.n_boot,
         chunking=Chunking(max_problems=settings.max_chunk_problems, seconds=settings.chunk_seconds),
     )
@@ -252,15 +312,18 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
                     on_chunk: ChunkHook | None = None) -> SweepRun:
     """Sample every model into ``out_dir/store.sqlite`` (resumable); the report is written separately."""
     started = time.perf_counter()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {str(out_dir)!r}: is a file; give a directory for the report")
     task = get_task(settings.task)
     check_settings(settings, task)
     problems, notes = choose_problems(settings, task)
     backends = load_backends(settings)
+    check_model_groups(settings, [backend for _, backend in backends])
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(task.name, settings.sampling, settings.seed)
     plan = sweep_plan_of(settings, task, problems, backends, run)
     with Store(out_dir / "store.sqlite") as store:
-        start_run(store, run, sweep_plan(settings, task, problems))
+        start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)
         with steps(console, enabled=show_progress) as add_bar:
             outcomes = run_plan(plan, store, add_bar, on_chunk)
         store.finish_run(run)

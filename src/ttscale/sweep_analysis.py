@@ -26,12 +26,14 @@ def sweep_budgets(n: int) -> tuple[int, ...]:
     return tuple(sorted(set(range(1, min(n, 16) + 1)) | set(budgets_up_to(n))))
 
 
-def sweep_techniques(task: str, n: int, has_verifier: bool, strategy_specs: Sequence[str]) -> list[TechniqueSpec]:
+def sweep_techniques(task: str, n: int, has_verifier: bool, strategy_specs: Sequence[str],
+                     logprobs: bool = True) -> list[TechniqueSpec]:
+    """The built-in curves the task and the samples allow (a verifier; log-probabilities), then the specs."""
     ks = sweep_budgets(n)
     specs = [
         TechniqueSpec(name, (Arm.uniform(task, strategy, ks),), description)
         for name, strategy, description in BUILTIN
-        if strategy != "first-verified" or has_verifier
+        if (strategy != "first-verified" or has_verifier) and (logprobs or not resolve(strategy)[0].traits.uses_logprobs)
     ]
     for spec in strategy_specs:
         strategy, settings = resolve(spec)

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ttscale.cli.app import app
+from ttscale.cli.exit_codes import BAD_INPUT
 from ttscale.errors import TtscaleError
 
 __all__ = ["app", "main"]
@@ -29,4 +30,4 @@ def main() -> None:
         app()
     except TtscaleError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
-        sys.exit(2)
+        sys.exit(BAD_INPUT)

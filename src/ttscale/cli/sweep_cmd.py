@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ttscale.cli.app import app
+from ttscale.cli.exit_codes import PARTIAL_RUN
 from ttscale.logs import configure, verbosity_of
 from ttscale.errors import InputError
 from ttscale.types import SamplingConfig
@@ -27,29 +28,51 @@ def sampling_config(temperature: float, top_p: float, max_tokens: int) -> Sampli
 
 
 def summary_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("model", "strategy", "k", "perf.", "95% CI", "IC FLOPs/problem", "s/problem"):
-        table.add_column(column, justify="left" if column in ("model", "strategy") else "right")
+    """The headline figures; a missing one says "missing" (its reason is printed below the table)."""
+    table = Table(title=title, title_justify="left", caption="problems: how many the figure averages over; "
+                  "IC: inference compute in FLOPs", caption_justify="left")
+    for column in ("model", "strategy", "k", "perf.", "95% CI", "IC/prob.", "s/prob.", "probs"):
+        table.add_column(column, justify="left" if column in ("model", "strategy") else "right", overflow="fold")
     for row in rows:
+        if row["performance"] is None:
+            table.add_row(row["model"], row["strategy"], "—" if row["k"] is None else str(row["k"]), "missing",
+                          "", "", "", "0")
+            continue
         ci = "" if row["ci_low"] is None else f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
         table.add_row(row["model"], row["strategy"], str(row["k"]), f"{row['performance']:.3f}", ci,
-                      f"{row['infer_flops']:.3g}", f"{row['seconds_per_problem']:.3g}")
+                      f"{row['infer_flops']:.3g}", f"{row['seconds_per_problem']:.3g}", str(row["problems"]))
     return table
+
+
+def table_title(info: dict, n: int) -> str:
+    title = f"{info['task']}: {info['problems']} problems x {n} samples"
+    if info["failed_samples"]:
+        title += f" planned; {info['failed_samples']} of {info['planned']} samples failed"
+    return title
 
 
 @app.command()
 def sweep(
-    model: List[str] = typer.Option(..., "--model", help="Model spec, repeatable: tiny:CKPT[#NAME], gguf:PATH, "
-                                    "gemma3-270m, openai:URL#MODEL."),
+    model: List[str] = typer.Option(..., "--model", help="Model spec, repeatable: tiny:CKPT or tiny:CKPT#NAME, "
+                                    "gguf:PATH, gemma3-270m, openai:URL#MODEL."),
     task: str = typer.Option(..., help="Task spec: arith:..., factor:..., humaneval, jsonl:PATH[?grader=...]."),
     n: int = typer.Option(..., "--n", help="Samples per problem."),
-    limit: Optional[int] = typer.Option(None, help="Use the first K test problems (default: all of them)."),
+    limit: Optional[int] = typer.Option(None, help="Use K of the test problems, chosen by --seed (default: all)."),
     strategy: List[str] = typer.Option([], "--strategy", help="Extra strategy NAME[:param=value,...], repeatable."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
     max_tokens: int = typer.Option(256, "--max-tokens", help="Most new tokens per sample."),
     seed: int = typer.Option(0, help="Seed for the problems' choice and every sample."),
     threads: int = typer.Option(0, help="CPU threads for local models (0: the backend's default)."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds one openai: request may take before it is "
+                                  "retried."),
+    concurrency: int = typer.Option(4, help="Most openai: requests in flight per model; fewer while the server "
+                                    "times out or says it is busy."),
+    logprobs: bool = typer.Option(True, "--logprobs/--no-logprobs", help="Ask openai: servers for "
+                                  "log-probabilities (best-of-n and tree search need them; on llama.cpp servers "
+                                  "with a large vocabulary they can make each request many times slower)."),
+    add_run: bool = typer.Option(False, "--add-run", help="--out holds a sweep with other settings: store this "
+                                 "one next to it (the report then shows this run) instead of refusing."),
     card: List[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of a --model whose "
                                    "backend cannot read one (openai:...), e.g. gemma=gemma3-270m or gemma=card.yaml."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
@@ -62,23 +85,27 @@ def sweep(
     compute per model and strategy, and the training-inference tradeoff between the models."""
     from ttscale.model_sweep import SweepSettings, sweep_and_report
     from ttscale.report.json_out import write_json
-    from ttscale.report.sweep_report import summary_rows
 
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
     settings = SweepSettings.from_options(
         models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
-        cards=tuple(card), n_boot=n_boot,
+        cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
+        add_run=add_run,
     )
+    check_json_target(json_out)
     configure(verbosity_of(quiet, verbose))
     console = Console(stderr=True)
     run, analysis, result = sweep_and_report(settings, out, console=console, show_progress=not quiet)
     if json_out:
         write_json(result, json_out)
     info = result["sweep"]
-    console.print(summary_table(summary_rows(analysis, settings.n),
-                                f"{info['task']}: {info['problems']} problems x {settings.n} samples"))
+    console.print(summary_table(info["figures"], table_title(info, settings.n)))
+    for row in info["figures"]:
+        if row["missing"]:
+            k = "" if row["k"] is None else f" k={row['k']}"
+            console.print(f"missing: {row['model']} {row['strategy']}{k}: {row['missing']}")
     for note in info["notes"]:
         console.print(f"note: {note}")
     overhead = info["overhead_share"]
@@ -89,3 +116,13 @@ def sweep(
         + ("n/a" if overhead is None else f"{overhead:.1%}")
         + f" of {info['sampling_wall_seconds']:.1f}s sampling; {run.wall_seconds:.0f}s -> {out / 'index.html'}"
     )
+    if info["failed_samples"]:
+        console.print(f"partial run: {info['failed_samples']} of {info['planned']} samples failed in the backend "
+                      f"(exit code {PARTIAL_RUN}); run the same command again to retry them")
+        raise typer.Exit(PARTIAL_RUN)
+
+
+def check_json_target(target: str | None) -> None:
+    """--json is checked before any work: a directory there would fail only after the sampling."""
+    if target and target != "-" and Path(target).is_dir():
+        raise InputError(f"--json {target!r}: is a directory; give a file path, or '-' for stdout")

@@ -14,6 +14,7 @@ import pandas as pd
 from ttscale.report.summary import summary_frame
 from ttscale.report.tradeoff_sections import points_frame
 from ttscale.report.writer import ReportParts, write_report
+from ttscale.strategies import STRATEGIES
 from ttscale.techniques.searched import searched_techniques
 from ttscale.sweep_analysis import BUILTIN
 
@@ -37,8 +38,11 @@ def models_frame(run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_rows(analysis, n: int) -> list[dict]:
-    """The terminal table: built-in curves at k = 1 and k = n, every --strategy point."""
+def summary_rows(analysis, run) -> list[dict]:
+    """The sweep's headline figures: built-in curves at k = 1 and k = n, every --strategy point, each with
+    the number of problems behind it; a single-model figure that the stored samples cannot give (a backend
+    failed on some of its samples) is a row with ``performance`` None and the reason in ``missing``."""
+    n = run.settings.n
     builtin = {name for name, _, _ in BUILTIN}
     rows = []
     for d in analysis.details:
@@ -46,8 +50,30 @@ def summary_rows(analysis, n: int) -> list[dict]:
             continue
         rows.append({"model": d.point.model, "strategy": d.point.technique, "k": d.k,
                      "performance": d.point.performance, "ci_low": d.point.ci_low, "ci_high": d.point.ci_high,
-                     "infer_flops": d.point.infer_flops, "seconds_per_problem": d.infer_seconds})
+                     "infer_flops": d.point.infer_flops, "seconds_per_problem": d.infer_seconds,
+                     "problems": len(d.problem_ids), "missing": None})
+    shown = {(r["model"], r["strategy"], r["k"]) for r in rows} | {(r["model"], r["strategy"], None) for r in rows}
+    for model in run.models:
+        pools = [p for (name, _, _), cell in analysis.pools.items() if name == model.name for p in cell]
+        for technique in run.techniques:
+            if STRATEGIES.get(technique.arms[0].strategy).traits.n_models != 1:
+                continue  # multi-model strategies: their notes say why a group has no point
+            # A built-in curve is expected at k = 1 and n; a --strategy spec at its own setting (any k).
+            for k in ((1, n) if technique.name in builtin else (None,)):
+                if (model.name, technique.name, k) not in shown:
+                    rows.append({"model": model.name, "strategy": technique.name, "k": k, "performance": None,
+                                 "ci_low": None, "ci_high": None, "infer_flops": None,
+                                 "seconds_per_problem": None, "problems": 0,
+                                 "missing": _why_missing(pools, k or 1, len(run.problems))})
     return rows
+
+
+def _why_missing(pools, k: int, planned: int) -> str:
+    if not pools:
+        return f"no sample of the {planned} problems was stored (every one failed)"
+    short = sum(p.n < k for p in pools) + planned - len(pools)
+    return (f"{short} of {planned} problems hold fewer than k={k} good samples (the rest failed); "
+            "run the same command again to retry them")
 
 
 def sweep_json(run, analysis) -> dict:
@@ -73,6 +99,9 @@ def sweep_json(run, analysis) -> dict:
                          for name, strategy, what in searched_techniques(analysis.details)],
         "points": points_frame(analysis.details).to_dict(orient="records"),
         "summary_table": summary_frame(analysis.result).to_dict(orient="records"),
+        "figures": summary_rows(analysis, run),
+        "failed_samples": analysis.errors,
+        "complete": analysis.errors == 0,
         "tradeoff": {"models": known, "distinct_train_flops": analysis.distinct_train_flops,
                      "nothing_to_trade": analysis.nothing_to_trade},
         "notes": [*run.notes, *analysis.notes],
@@ -81,6 +110,17 @@ def sweep_json(run, analysis) -> dict:
         "wall_seconds": run.wall_seconds,
     }
     return result
+
+
+def figures_frame(rows: list[dict]) -> pd.DataFrame:
+    """The headline figures as the report shows them: what each uses, and why a missing one is missing."""
+    return pd.DataFrame([{
+        "model": r["model"], "strategy": r["strategy"], "k": "—" if r["k"] is None else r["k"],
+        "performance": "missing" if r["performance"] is None else f"{r['performance']:.3f}",
+        "95% CI": "" if r["ci_low"] is None else f"{r['ci_low']:.3f}-{r['ci_high']:.3f}",
+        "IC FLOPs/problem": "" if r["infer_flops"] is None else f"{r['infer_flops']:.3g}",
+        "problems used": r["problems"], "why missing": r["missing"] or "",
+    } for r in rows])
 
 
 def _tc_known(card) -> bool:
@@ -118,11 +158,13 @@ def write_sweep_report(run, analysis) -> dict:
             "backend seconds": f"{info['backend_seconds']:.1f}",
             "grading seconds (incl. sandbox and store writes)": f"{info['grading_seconds']:.1f}",
             "orchestration overhead": "n/a (nothing sampled)" if overhead is None else f"{overhead:.1%}",
-            "samples": f"{info['planned']} ({info['generated']} generated in this invocation)",
+            "samples": f"{info['planned']} ({info['generated']} generated in this invocation"
+                       + (f"; {analysis.errors} failed: a partial run)" if analysis.errors else ")"),
             "store": str(out / "store.sqlite"),
         },
         nothing_to_trade=nothing,
         notes=info["notes"],
+        figures=figures_frame(info["figures"]),
         extra_csv={"curves.csv": analysis.details},
     ))
     return result

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ttscale.report import html
 from ttscale.report.json_out import write_json
-from ttscale.report.tradeoff_sections import budget_section, points_frame, tradeoff_sections, write_csv
+from ttscale.report.tradeoff_sections import (budget_section, points_frame, tradeoff_sections, with_levels,
+                                             write_csv)
 from ttscale.techniques import PointDetail
 
 
@@ -33,6 +34,7 @@ class ReportParts:
     meta: Mapping[str, str]
     nothing_to_trade: str | None = None  # why there is no tradeoff section, when there is none
     notes: Sequence[str] = ()
+    figures: pd.DataFrame | None = None  # the headline figures and the problems behind each (a sweep's)
     extra_csv: Mapping[str, Sequence[PointDetail]] = field(default_factory=dict)  # file name -> points
 
 
@@ -40,7 +42,8 @@ def write_report(out: Path, parts: ReportParts) -> Path:
     every_point = points_frame(parts.details)
     # The lab's tradeoff points are all its points; a sweep leaves out models without a training compute.
     same = parts.tradeoff_details is parts.details
-    write_csv(every_point if same else points_frame(parts.tradeoff_details), out / "points.csv")
+    tradeoff_points = every_point if same else points_frame(parts.tradeoff_details)
+    write_csv(with_levels(tradeoff_points, parts.result.get("levels") or ()), out / "points.csv")
     for name, details in parts.extra_csv.items():
         write_csv(points_frame(details), out / name)
     write_json(parts.result, out / "tradeoff.json")
@@ -52,6 +55,9 @@ def write_report(out: Path, parts: ReportParts) -> Path:
     sections.append(budget_section(parts.details, out, [parts.budget_note]))
     sections.append(html.Section("Techniques", tables=[html.Table("what each technique measures", parts.techniques)]))
     sections.append(html.Section("Models", tables=[html.Table("the models", parts.models)]))
+    if parts.figures is not None:
+        sections.append(html.Section("Figures", tables=[html.Table(
+            "each headline figure, the problems behind it, and why a missing one is missing", parts.figures)]))
     if parts.notes:
         sections.append(html.Section("Notes", paragraphs=list(parts.notes)))
     sections.append(html.Section("Points", tables=[html.Table("every point", every_point)]))

@@ -146,6 +146,11 @@ class Store:
             if cursor.rowcount == 0:
                 raise InputError(f"run {run!r} was never started in {str(self.path)!r}")
 
+    def runs(self) -> list[dict]:
+        """Every run, oldest first: ``{"run", "plan", "created_at", "finished_at"}``."""
+        rows = self._query("SELECT run, plan, created_at, finished_at FROM runs ORDER BY created_at, run")
+        return [dict(row, plan=json.loads(row["plan"])) for row in rows]
+
     def get_run(self, run: str) -> dict | None:
         """``{"run", "plan", "created_at", "finished_at"}`` or None."""
         rows = self._query("SELECT run, plan, created_at, finished_at FROM runs WHERE run = ?", (run,))

@@ -212,10 +212,12 @@ ADAPTIVE_VOTE, WINDOW_VOTE = (
     STRATEGIES.register(vote.name)(vote)
     for vote in (
         AdaptiveVote("adaptive-vote", StrategyTraits(
-            "vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples", AdaptiveVoteSettings),
+            "vote until P(leader is the mode) >= conf (Beta posterior), at most cap samples", AdaptiveVoteSettings,
+            pool_params=("cap",)),
             lambda s: PosteriorRule(conf=s.conf)),
         AdaptiveVote("window-vote", StrategyTraits(
-            "vote until the last `window` answers agree, at most cap samples", WindowVoteSettings),
+            "vote until the last `window` answers agree, at most cap samples", WindowVoteSettings,
+            pool_params=("cap",)),
             lambda s: WindowRule(window=s.window)),
     )
 )

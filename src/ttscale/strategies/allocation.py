@@ -265,7 +265,7 @@ class DifficultyAwareAllocation:
     # uses_verifier is decided per evaluation: the verifier is used (and paid) when the pools have one.
     traits: StrategyTraits = StrategyTraits(
         "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest",
-        AllocationSettings, modes=frozenset({REPLAY}))
+        AllocationSettings, modes=frozenset({REPLAY}), pool_params=("budget",))
 
     def needs_calibration(self, settings: AllocationSettings) -> bool:
         return False

@@ -104,6 +104,10 @@ class StrategyTraits:
     n_models: int | None = 1  # 1; 2 for (small, large) cascades; None for any number >= 2
     uses_verifier: bool = False
     modes: frozenset[str] = BOTH_MODES
+    # Parameters that count samples per problem and model: a replay cannot draw more than the pools hold,
+    # so a sweep checks them against --n before anything is sampled.
+    pool_params: tuple[str, ...] = ("k",)
+    uses_logprobs: bool = False  # reads the samples' log-probabilities (a backend may not give them)
 
 
 class Strategy(Protocol):

@@ -269,7 +269,7 @@ class CascadeStrategy:
     # uses_verifier is decided per call: pools with verdicts use the verifier.
     traits: StrategyTraits = StrategyTraits(
         "small model first; escalate to the large one when its vote agreement is below a calibrated threshold",
-        CascadeSettings, n_models=2)
+        CascadeSettings, n_models=2, pool_params=("k_small", "k_large"))
 
     def needs_calibration(self, settings: CascadeSettings) -> bool:
         """An unset threshold is chosen on calibration; a fixed one needs none."""

@@ -157,8 +157,8 @@ class TreeSearch:
 BEAM = STRATEGIES.register("beam")(TreeSearch("beam", StrategyTraits(
     "beam search over steps: the best-scored partial solutions kept at each step; width x expansions steps "
     "sampled per level", BeamSettings,
-    modes=frozenset({LIVE}))))
+    modes=frozenset({LIVE}), pool_params=(), uses_logprobs=True)))
 MCTS = STRATEGIES.register("mcts")(TreeSearch("mcts", StrategyTraits(
     "MCTS over steps: UCT selection, expansion by sampled steps, the scorer's value backed up (no rollouts)",
     MCTSSettings,
-    modes=frozenset({LIVE}))))
+    modes=frozenset({LIVE}), pool_params=(), uses_logprobs=True)))

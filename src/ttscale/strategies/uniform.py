@@ -52,11 +52,13 @@ class UniformStrategy:
     draws: Callable[[Pool, int], float]
     uses_verifier: bool
     pick: Pick | None  # None: no live mode
+    uses_logprobs: bool = False
 
     @cached_property
     def traits(self) -> StrategyTraits:
         modes = frozenset({REPLAY, LIVE} if self.pick is not None else {REPLAY})
-        return StrategyTraits(self.description, UniformSettings, uses_verifier=self.uses_verifier, modes=modes)
+        return StrategyTraits(self.description, UniformSettings, uses_verifier=self.uses_verifier, modes=modes,
+                              uses_logprobs=self.uses_logprobs)
 
     def needs_calibration(self, settings: UniformSettings) -> bool:
         return False
@@ -125,7 +127,7 @@ for _strategy in (
     UniformStrategy(
         "best-of-n", "the sample with the highest mean token log-probability of k",
         lambda pool, k: estimators.best_at_k(pool.scores, pool.correct, k), _k_draws,
-        uses_verifier=False, pick=best_scored),
+        uses_verifier=False, pick=best_scored, uses_logprobs=True),
     UniformStrategy(
         "pass", "pass@k: solved if any of k samples is correct (an oracle bound, not deployable)",
         lambda pool, k: estimators.pass_at_k(pool.n, int(pool.correct.sum()), k), _k_draws,
