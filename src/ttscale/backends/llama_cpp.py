@@ -24,6 +24,7 @@ import numpy as np
 
 from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
+from ttscale.backends.threads import threads_or_free
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
@@ -45,10 +46,9 @@ class _Sequence:
     text: str = ""
 
 
-def default_threads() -> int:
-    """Physical parallelism minus nothing: llama.cpp collapses when oversubscribed,
-    so never more threads than cores (docs/RELIABILITY.md, "Threads under load")."""
-    return max(1, min(4, os.cpu_count() or 1))
+# llama.cpp collapses when oversubscribed (docs/RELIABILITY.md, "Threads under load"), so its threads are
+# the free cores (``threads.choose_threads``), at most 4 (the cap of the earlier default, cores or 4).
+MAX_AUTO_THREADS = 4
 
 
 class LlamaCppBackend:
@@ -65,12 +65,10 @@ class LlamaCppBackend:
     ):
         if not isinstance(max_seqs, int) or not 1 <= max_seqs <= 256:
             raise InputError(f"max_seqs must be an integer in 1..256, got {max_seqs!r}")
-        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
-            raise InputError(f"threads must be a positive integer, got {n_threads!r}")
         self.name = name
         self.card = card
         self.model_path = str(model_path)
-        self.n_threads = n_threads or default_threads()
+        self.n_threads = threads_or_free(n_threads, cap=MAX_AUTO_THREADS)
         self.max_seqs = max_seqs
         self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads)
         # Token choice runs between llama.cpp calls, on the cores llama.cpp just left idle.

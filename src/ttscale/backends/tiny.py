@@ -19,6 +19,7 @@ import torch
 
 from ttscale.errors import InputError
 from ttscale.backends import Stop, stop_strings
+from ttscale.backends.threads import threads_or_free
 from ttscale.tiny import sampler, tokenizer
 from ttscale.tiny.model import TinyGPT
 from ttscale.types import Generation, ModelCard, SamplingConfig
@@ -69,7 +70,7 @@ class TinyBackend:
 
 
 def load_checkpoint_backend(rest: str, threads: int | None = None) -> TinyBackend:
-    """The backend of ``tiny:PATH[#NAME]``; ``threads`` sets torch's CPU threads."""
+    """The backend of ``tiny:PATH[#NAME]``; ``threads`` sets torch's CPU threads (None: the free cores)."""
     from ttscale.tiny.checkpoints import load_result
 
     path_text, _, name = rest.partition("#")
@@ -82,7 +83,7 @@ def load_checkpoint_backend(rest: str, threads: int | None = None) -> TinyBacken
         result = load_result(path, name.strip() or None)
     except (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as exc:
         raise InputError(f"model spec 'tiny:{rest}': {str(path)!r} is not a readable lab checkpoint ({exc})") from None
-    if threads:
-        torch.set_num_threads(threads)
+    # torch's default (every core) collapses when another process holds one (backends.threads).
+    torch.set_num_threads(threads_or_free(threads))
     card = dataclasses.replace(result.card, provenance=f"{result.card.provenance}; checkpoint {path.resolve()}")
     return TinyBackend(name=card.name, card=card, model=result.model)

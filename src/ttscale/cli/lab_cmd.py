@@ -22,7 +22,8 @@ def lab(
     preset: str = typer.Option("default", help="smoke (< 1 min), default (<= 15 min on 2 cores) or full (larger)."),
     out: Path = typer.Option(Path("lab-report"), help="Report directory (HTML, PNG, tradeoff.json, store.sqlite)."),
     seed: int = typer.Option(0, help="Seed for training, problems and sampling."),
-    threads: int = typer.Option(0, help="Torch threads (0: torch's default)."),
+    threads: int = typer.Option(0, help="Torch threads for sampling and search (0: the cores not busy with other "
+                                        "processes, at least 1; the choice is in tradeoff.json's lab section)."),
     cache_dir: Path = typer.Option(None, help="Checkpoint cache (default $TTSCALE_CACHE or ~/.cache/ttscale)."),
     json_out: str = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
     quiet: bool = typer.Option(False, help="No progress bars, no native library log lines."),
@@ -57,3 +58,5 @@ def lab(
     if json_out:
         write_json(outcome.result, json_out)
     console.print(summary_line(outcome))
+    if not quiet:
+        console.print(f"threads: {outcome.threads.describe()}")

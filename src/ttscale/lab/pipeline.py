@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import torch
 
 from ttscale.backends import Backend
+from ttscale.backends.threads import ThreadChoice, choose_threads
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.ladder import (LEVELS, MIXTURE_WEIGHTS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, SUMS_COT as
                                 SEARCH_TASK, LabPreset, mixture_key)
@@ -54,6 +55,7 @@ class LabOutcome:
     search_seconds: float  # tree search, value models included
     samples_generated: int
     samples_total: int
+    threads: ThreadChoice  # torch's threads for sampling and search, and how they were chosen
 
 
 def mixture_documents(tasks: list[Task], seed: int, chunk: int = 256,
@@ -171,11 +173,23 @@ def run_lab(
     console=None,
     show_progress: bool = True,
 ) -> LabOutcome:
+    """The whole lab (see the module docstring); ``threads`` None: sized to the free cores (``choose_threads``)."""
+    started = time.perf_counter()
+    # Chosen before training starts its worker processes, so they are not counted as others' load.
+    choice = choose_threads(threads)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(choice.threads)
+    try:
+        outcome = _run_lab(preset, out_dir, seed, cache_dir, choice, console, show_progress, started)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return outcome
+
+
+def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choice: ThreadChoice, console,
+             show_progress: bool, started: float) -> LabOutcome:
     from ttscale.report.lab_report import write_lab_report
 
-    started = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(preset, seed)
     with Store(out_dir / "store.sqlite") as store:
@@ -204,6 +218,7 @@ def run_lab(
         search_seconds=sum(o.search_seconds for o in outcomes),
         samples_generated=sum(o.stats.generated for o in outcomes),
         samples_total=sum(o.stats.planned for o in outcomes),
+        threads=choice,
     )
     with steps(console, enabled=show_progress) as add_step:
         written = add_step("report", 1)

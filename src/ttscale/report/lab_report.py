@@ -66,6 +66,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "search_seconds": outcome.search_seconds,
         "samples_total": outcome.samples_total,
         "samples_generated": outcome.samples_generated,
+        "threads": outcome.threads.as_record(),
         "techniques_with_rate": techniques_with_rate(outcome.result),
         "techniques_with_span": techniques_with_span(outcome.result, SPAN_GOAL_OOM),
     }
@@ -94,6 +95,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
             "training seconds": f"{outcome.train_seconds:.1f}",
             "sampling seconds": f"{outcome.sample_seconds:.1f}",
             "tree-search seconds (value models included)": f"{outcome.search_seconds:.1f}",
+            "torch threads": outcome.threads.describe(),
             "samples": f"{outcome.samples_total} ({outcome.samples_generated} generated in this invocation)",
             "store": str(out / "store.sqlite"),
         },
