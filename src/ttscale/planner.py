@@ -19,31 +19,53 @@ with x = log10 TC, y(x) the curve, cost = 10^x + N 10^y(x) and
 so the rate |d log IC / d log TC| equals the ratio of the training to the
 lifetime-inference spend; at a 1:1 rate the two spends are equal.
 
+Oracle rows are never candidates: a strategy that picks its answer with the
+grader (``pass``: solved if any of k samples is correct) is an upper bound that
+no deployment can run. A row is one when its ``strategy`` is such a strategy,
+or, in a CSV without that column, when its technique's name says "(oracle)" (as
+the sweep names pass@k). The plan says how many rows it left out.
+
+An interpolated optimum lies between measured configurations; the plan also
+names the nearest measured one of the same technique (in log TC x log IC,
+preferring those that reach the target), with its own lifetime cost, so the
+choice can be deployed.
+
 The runner-up is the best candidate of another technique (else the next
 distinct configuration); the break-even number of inferences between choice
 (T1, I1) and runner-up (T2, I2) solves T1 + N I1 = T2 + N I2:
 N* = (T2 - T1) / (I1 - I2), reported when it is positive and finite, else
 null (one of them is cheaper at every N). Costs in hours, kWh, litres and
-dollars come from hardware.py.
+dollars come from hardware.py; each one that cannot be computed (no device, or
+a device without the field it needs) is null, with the reason and the option
+that supplies it in ``cost_missing`` and in a note.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ttscale.errors import InputError
-from ttscale.hardware import (DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, check_fraction, compute_cost, get_device,
-                              load_hardware_table, with_overrides)
+from ttscale.hardware import (DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, Device, check_fraction, compute_cost,
+                              get_device, load_hardware_table, with_overrides)
 from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.technique import TechniqueData, technique_data
 from ttscale.types import Point
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DISTINCT_OOM = 1e-6
+
+# Strategies that pick the answer with the grader (the reference answer): upper bounds no deployment can run
+# (strategies/uniform.py, "pass").
+ORACLE_STRATEGIES = frozenset({"pass"})
+# How an oracle technique is named where no strategy column says so ("pass@k (oracle)" in a sweep).
+ORACLE_MARK = "(oracle)"
+COST_QUANTITIES = ("hours", "kwh", "water_l", "usd")
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,8 @@ class Config:
     model: str | None = None
     budget: str | None = None
     exchange_rate: float | None = None
+    nearest_measured: Config | None = None  # for an interpolated optimum: the closest measured configuration
+    reaches_target: bool = True  # False only for a nearest measured configuration below the target
 
     def lifetime(self, inferences: float) -> float:
         return 10.0**self.log10_train + inferences * 10.0**self.log10_infer
@@ -97,9 +121,66 @@ def interpolated_optimum(data: TechniqueData, target: float, inferences: float) 
     )
 
 
+def is_oracle(point: Point, strategy: str | None) -> bool:
+    """Whether a row is an oracle bound (module docstring): by its strategy, else by its technique's name."""
+    if strategy is not None:
+        return strategy.split(":", 1)[0].strip() in ORACLE_STRATEGIES
+    return ORACLE_MARK in point.technique
+
+
+def _measured(point: Point, target: float) -> Config:
+    return Config(point.technique, math.log10(point.train_flops), math.log10(point.infer_flops), point.performance,
+                  "measured", model=point.model, budget=point.budget or None,
+                  reaches_target=point.performance >= target)
+
+
+def nearest_measured(optimum: Config, group: Sequence[Point], target: float) -> Config:
+    """The technique's measured configuration closest to ``optimum`` in log TC x log IC, among those that reach
+    ``target`` when there are any."""
+    reaching = [p for p in group if p.performance >= target]
+
+    def distance(point: Point) -> float:
+        return math.hypot(math.log10(point.train_flops) - optimum.log10_train,
+                          math.log10(point.infer_flops) - optimum.log10_infer)
+
+    return _measured(min(reaching or group, key=distance), target)
+
+
+def cost_missing(device: Device | None, flop_price: float | None, device_names: Iterable[str]) -> dict[str, str]:
+    """Why each of hours, kWh, water and USD cannot be computed (quantity -> reason naming the option)."""
+    choose = f"give --hardware {'|'.join(device_names)} or --peak-flops/--watts/--usd-per-hour"
+    missing: dict[str, str] = {}
+    if device is None:
+        for quantity in ("hours", "kwh", "water_l"):
+            missing[quantity] = f"needs a device: {choose}"
+    elif device.peak_flops is None:
+        for quantity in ("hours", "kwh", "water_l"):
+            missing[quantity] = f"device {device.name!r} has no peak FLOP/s: give --peak-flops"
+    elif device.watts is None:
+        for quantity in ("kwh", "water_l"):
+            missing[quantity] = f"device {device.name!r} has no power draw: give --watts"
+    if flop_price is None:
+        if device is None:
+            missing["usd"] = f"needs a device or a price: {choose}, or --flop-price"
+        elif device.peak_flops is None or device.usd_per_hour is None:
+            missing["usd"] = f"device {device.name!r} has no price: give --usd-per-hour or --flop-price"
+    return missing
+
+
+def _cost_note(missing: dict[str, str]) -> str | None:
+    if not missing:
+        return None
+    words = {"hours": "hours", "kwh": "kWh", "water_l": "water", "usd": "USD"}
+    by_reason: dict[str, list[str]] = {}
+    for quantity, reason in missing.items():
+        by_reason.setdefault(reason, []).append(words[quantity])
+    return "; ".join(f"{', '.join(names)} not computed: {reason}" for reason, names in by_reason.items())
+
+
 def _config_dict(config: Config, inferences: float, cost_args: dict) -> dict:
     train, infer = 10.0**config.log10_train, 10.0**config.log10_infer
     lifetime = train + inferences * infer
+    nearest = config.nearest_measured
     return {
         "technique": config.technique,
         "model": config.model,
@@ -116,6 +197,8 @@ def _config_dict(config: Config, inferences: float, cost_args: dict) -> dict:
         "cost": compute_cost(lifetime, **cost_args),
         "cost_train": compute_cost(train, **cost_args),
         "cost_inference": compute_cost(inferences * infer, **cost_args),
+        "reaches_target": config.reaches_target,
+        "nearest_measured": None if nearest is None else _config_dict(nearest, inferences, cost_args),
     }
 
 
@@ -143,24 +226,37 @@ def break_even(choice: Config, other: Config) -> float | None:
 
 
 def _candidates(groups: dict[str, list[Point]], target: float, inferences: float, notes: list[str]):
-    configs = [
-        Config(p.technique, math.log10(p.train_flops), math.log10(p.infer_flops), p.performance, "measured",
-               model=p.model, budget=p.budget or None)
-        for group in groups.values()
-        for p in group
-        if p.performance >= target
-    ]
-    techniques = {}
+    configs = [_measured(p, target) for group in groups.values() for p in group if p.performance >= target]
+    techniques, without_curve = {}, []
     for name, group in groups.items():
         optimum = interpolated_optimum(technique_data(name, group), target, inferences)
         techniques[name] = {"frontier_curve": optimum is not None}
         if optimum is None:
-            notes.append(f"technique {name!r}: no frontier curve at {target:g} (fewer than two "
-                         "configurations reach it, or one of them dominates the rest); only its measured points "
-                         "are considered")
+            without_curve.append(name)
         else:
-            configs.append(optimum)
+            configs.append(dataclasses.replace(optimum, nearest_measured=nearest_measured(optimum, group, target)))
+    if without_curve:
+        notes.append(f"{len(without_curve)} of {len(groups)} technique(s) have no frontier curve at {target:g} "
+                     "(fewer than two configurations reach it, or one of them dominates the rest), so only their "
+                     f"measured points are candidates: {', '.join(map(repr, without_curve))}")
     return configs, techniques
+
+
+def _deployable(points: list[Point], strategies: Sequence[str | None] | None, notes: list[str]) -> list[Point]:
+    if strategies is None:
+        strategies = [None] * len(points)
+    if len(strategies) != len(points):
+        raise InputError(f"strategies has {len(strategies)} entries for {len(points)} points")
+    oracle = [p for p, s in zip(points, strategies) if is_oracle(p, s)]
+    if not oracle:
+        return points
+    names = ", ".join(map(repr, dict.fromkeys(p.technique for p in oracle)))
+    if len(oracle) == len(points):
+        raise InputError(f"no deployable points: all {len(points)} rows are oracle bounds ({names}), which pick the "
+                         "answer with the grader")
+    notes.append(f"{len(oracle)} oracle row(s) left out ({names}): they pick the answer with the grader, an upper "
+                 "bound no deployment can reach")
+    return [p for p, s in zip(points, strategies) if not is_oracle(p, s)]
 
 
 def plan(
@@ -173,11 +269,13 @@ def plan(
     utilization: float = DEFAULT_UTILIZATION,
     hardware_file: str | None = None,
     overrides: dict[str, float | None] | None = None,
+    strategies: Sequence[str | None] | None = None,
 ) -> dict:
     """The cheapest configuration reaching ``target`` over ``inferences`` uses (module docstring).
 
     ``flop_price``: US dollars per 1e18 FLOP (overrides the device's $/hour).
     ``overrides``: ``peak_flops``, ``watts``, ``usd_per_hour`` replacing the device's.
+    ``strategies``: each point's strategy (the points CSV's ``strategy`` column), to leave oracle rows out.
     """
     validate_points(points)
     inferences = check_positive(inferences, "inferences")
@@ -192,6 +290,7 @@ def plan(
     device = with_overrides(device, **(overrides or {}))
 
     notes: list[str] = []
+    points = _deployable(points, strategies, notes)
     configs, techniques = _candidates(by_technique(points), target, inferences, notes)
     if not configs:
         best = max(points, key=lambda p: p.performance)
@@ -206,6 +305,10 @@ def plan(
     cost_args = {"device": device, "utilization": utilization, "water_l_per_kwh": water_l_per_kwh,
                  "flop_price": flop_price}
     n_star = break_even(choice, runner) if runner is not None else None
+    missing = cost_missing(device, flop_price, table)
+    cost_note = _cost_note(missing)
+    if cost_note:
+        notes.append(cost_note)
     return {
         "schema_version": SCHEMA_VERSION,
         "inferences": inferences,
@@ -218,6 +321,7 @@ def plan(
         "utilization": utilization,
         "water_l_per_kwh": water_l_per_kwh,
         "flop_price_usd_per_1e18_flop": flop_price,
+        "cost_missing": missing,
         "candidates": {
             "measured": sum(c.source == "measured" for c in configs),
             "interpolated": sum(c.source == "interpolated" for c in configs),

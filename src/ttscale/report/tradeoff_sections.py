@@ -15,6 +15,7 @@ from ttscale.report.budget_plots import plot_budget_curves, plot_table
 from ttscale.report.summary import WORDS, summary_frame
 from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
 from ttscale.techniques import PointDetail
+from ttscale.tradeoff.points import LEVELS_COLUMN, format_levels
 
 BUDGET_CAPTION = "performance vs inference compute per model and strategy"
 
@@ -43,6 +44,12 @@ def points_frame(details: Sequence[PointDetail]) -> pd.DataFrame:
         columns=["technique", "model", "train_flops", "infer_flops", "performance", "ci_low", "ci_high",
                  "task", "strategy", "k", "settings", "mean_draws", "infer_seconds"],
     )
+
+
+def with_levels(frame: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
+    """The points with the levels they were analysed at, one text column (tradeoff/points.py reads it back),
+    so that ``ttscale tradeoff points.csv`` re-analyses them at the same levels."""
+    return frame.assign(**{LEVELS_COLUMN: format_levels(levels)})
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

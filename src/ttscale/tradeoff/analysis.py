@@ -9,7 +9,8 @@ scale across levels (scale.py) and pairs of techniques (combine.py).
 
 JSON schema (``SCHEMA_VERSION`` 2)::
 
-    schema_version, ratio, levels, levels_chosen ("given" | "automatic"), extrapolate, smoother,
+    schema_version, ratio, levels, levels_chosen ("given" | "points file" | "automatic"), levels_words,
+    extrapolate, smoother,
     n_boot, seed, uncertainty {method, words}, method (short descriptions)
     techniques.<name>:
         n_points, n_models, series {model, fixed_tc, fixed_ic}, support (convex hull),
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -65,6 +67,17 @@ METHOD = {
             "data's edge cuts it",
     "smoother": "optional parametric surface (logistic or power-law), used only when its iso-curves pass "
                 "through the frontier; the only source of extrapolated spans",
+}
+
+
+# Where given levels came from: the caller (``--levels``), or the ``levels`` column of a points file
+# (the levels the lab or the sweep analysed it at).
+LevelsOrigin = Literal["given", "points file"]
+LEVELS_WORDS = {
+    "given": "as given",
+    "points file": "the levels the points file was analysed at (its 'levels' column); --levels overrides them",
+    "automatic": "chosen from the data: at 25, 50 and 75 % of the performance range every technique reaches "
+                 "(the quartiles of all performances when the techniques do not overlap)",
 }
 
 
@@ -175,10 +188,12 @@ def analyse(
     smoother: str | None = None,
     problem_scores: Sequence[ProblemScores] | None = None,
     add_step: AddStep | None = None,
+    levels_from: LevelsOrigin = "given",
 ) -> dict:
     """The tradeoff of every technique in ``points`` (schema in the module docstring).
 
-    ``levels=None`` chooses levels automatically (levels.py). ``smoother``
+    ``levels=None`` chooses levels automatically (levels.py); ``levels_from`` says where given levels
+    came from (stored as ``levels_chosen``). ``smoother``
     names a parametric smoother to read rates off (used only if it passes the
     frontier check). ``problem_scores`` (aligned with ``points``) turns the
     intervals into a bootstrap over problems. ``add_step`` (``progress.steps``) reports
@@ -192,7 +207,7 @@ def analyse(
         check_smoother_name(smoother, "smoother")
     if problem_scores is not None and len(problem_scores) != len(points):
         raise InputError(f"problem_scores has {len(problem_scores)} entries for {len(points)} points")
-    chosen = "given" if levels is not None else "automatic"
+    chosen = levels_from if levels is not None else "automatic"
     groups = by_technique(points)
     if levels is not None:
         levels = check_levels(list(levels))
@@ -231,6 +246,7 @@ def analyse(
         "ratio": ratio,
         "levels": levels,
         "levels_chosen": chosen,
+        "levels_words": LEVELS_WORDS[chosen],
         "extrapolate": extrapolate,
         "smoother": smoother,
         "n_boot": n_boot,

@@ -5,7 +5,16 @@ CSV columns (header on line 1; extra columns are ignored, so the lab's own
 
 - required: ``technique, model, train_flops, infer_flops, performance``
 - optional: ``ci_low, ci_high`` (the performance CI; empty or ``nan`` means
-  "not given"), ``budget`` (informational, e.g. ``k=8``)
+  "not given"), ``budget`` (informational, e.g. ``k=8``; when absent it is
+  the ``settings`` column the lab and the sweep write, else ``k=`` and their ``k``),
+  ``strategy`` (the strategy that produced the row, e.g. ``pass``: the planner
+  leaves oracle strategies out), ``levels`` (the performance levels the row
+  was analysed at, written as for ``--levels``: ``0.05,0.1,0.2``; the lab and
+  the sweep write the same value on every row, and ``ttscale tradeoff``
+  re-analyses at these levels unless ``--levels`` is given)
+
+A pandas user reads the file as it is: ``levels`` is one text column, split
+it with ``frame["levels"].str.split(",")``.
 
 Rules: FLOP counts are finite and > 0 (the analysis works in log10 space, so
 zero compute has no place on the diagram); performance is a fraction in
@@ -19,15 +28,19 @@ Every error names where the bad value is: ``line N, column 'c'`` for a CSV
 from __future__ import annotations
 
 import csv
+import io
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ttscale.errors import InputError
+from ttscale.tradeoff.levels import parse_levels
 from ttscale.types import Point
 
 REQUIRED_COLUMNS = ("technique", "model", "train_flops", "infer_flops", "performance")
-OPTIONAL_COLUMNS = ("ci_low", "ci_high", "budget")
+OPTIONAL_COLUMNS = ("ci_low", "ci_high", "budget", "strategy", "levels")
+LEVELS_COLUMN = "levels"
 MISSING_WORDS = frozenset({"", "nan", "none", "null", "na"})
 
 # A CI may miss the point estimate by rounding in a CSV written with few digits.
@@ -89,7 +102,7 @@ def _point_from_mapping(row: Mapping[str, object], where: str) -> Point:
         performance=_number(row.get("performance"), where, "performance", required=True),  # type: ignore[arg-type]
         ci_low=_number(row.get("ci_low"), where, "ci_low", required=False),
         ci_high=_number(row.get("ci_high"), where, "ci_high", required=False),
-        budget="" if row.get("budget") is None else str(row.get("budget")).strip(),
+        budget=_budget(row),
     )
     _check_ranges(where, point)
     return point
@@ -103,14 +116,70 @@ def _missing_columns(columns: Iterable[str], where: str) -> None:
         raise InputError(f"{where}: missing column(s) {', '.join(repr(c) for c in missing)} (found: {found})")
 
 
-def load_points_csv(path: str | Path) -> list[Point]:
-    """Read and validate a points CSV (see the module docstring for columns and rules)."""
-    path = Path(path)
+@dataclass(frozen=True)
+class PointsFile:
+    """A points CSV read back: its points, what produced each row, and the levels it was analysed at."""
+
+    points: list[Point]
+    strategies: tuple[str | None, ...]  # the ``strategy`` column, aligned with ``points``; None where not given
+    levels: tuple[float, ...] | None  # the ``levels`` column; None when the file does not carry one
+
+
+def format_levels(levels: Sequence[float]) -> str:
+    """The ``levels`` column's value: the levels as ``--levels`` takes them."""
+    return ",".join(f"{level:g}" for level in levels)
+
+
+def _file_text(path: Path, flag: str) -> str:
+    # One line for every way a path can fail to be a text CSV, naming the argument that gave it.
+    if path.is_dir():
+        raise InputError(f"{flag}: {str(path)!r} is a directory, not a points CSV file")
     if not path.is_file():
-        raise InputError(f"points file {str(path)!r} does not exist")
+        raise InputError(f"{flag}: points file {str(path)!r} does not exist")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{flag}: cannot read {str(path)!r} ({error.strerror or error})") from None
+    if b"\x00" in raw:
+        raise InputError(f"{flag}: {str(path)!r} is a binary file, not a points CSV (it contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{flag}: {str(path)!r} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset "
+                         f"{error.start}); save the CSV as UTF-8") from None
+
+
+def _budget(row: Mapping[str, object]) -> str:
+    """The ``budget`` column, else what the lab and the sweep write: the strategy's settings, or ``k``."""
+    for column in ("budget", "settings"):
+        given = str(row.get(column) or "").strip()
+        if given and given.lower() not in MISSING_WORDS:
+            return given
+    k = str(row.get("k") or "").strip()
+    if not k or k.lower() in MISSING_WORDS:
+        return ""
+    try:
+        return f"k={float(k):g}"
+    except ValueError:
+        return f"k={k}"
+
+
+def _row_levels(text: str | None, where: str) -> tuple[float, ...] | None:
+    if text is None or text.strip().lower() in MISSING_WORDS:
+        return None
+    return tuple(parse_levels(text, f"{where}, column {LEVELS_COLUMN!r}"))
+
+
+def read_points_file(path: str | Path, flag: str = "points file") -> PointsFile:
+    """Read and validate a points CSV (see the module docstring); errors name ``flag`` or the line and column."""
+    path = Path(path)
+    text = _file_text(path, flag)
     points: list[Point] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    strategies: list[str | None] = []
+    levels: tuple[float, ...] | None = None
+    levels_line = 0
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if reader.fieldnames is None:
             raise InputError(f"{path}: the file is empty (expected a header line with {', '.join(REQUIRED_COLUMNS)})")
         header = [name.strip() for name in reader.fieldnames]
@@ -119,10 +188,27 @@ def load_points_csv(path: str | Path) -> list[Point]:
         for row in reader:
             if all(value in (None, "") for value in row.values()):
                 continue  # blank line
-            points.append(_point_from_mapping(row, f"{path}: line {reader.line_num}"))
+            where = f"{path}: line {reader.line_num}"
+            points.append(_point_from_mapping(row, where))
+            strategy = (row.get("strategy") or "").strip()
+            strategies.append(strategy or None)
+            row_levels = _row_levels(row.get(LEVELS_COLUMN), where)
+            if row_levels is not None and levels is not None and row_levels != levels:
+                raise InputError(f"{where}, column {LEVELS_COLUMN!r}: {format_levels(row_levels)!r} differs from "
+                                 f"{format_levels(levels)!r} on line {levels_line} (one file is analysed at one "
+                                 "set of levels)")
+            if row_levels is not None and levels is None:
+                levels, levels_line = row_levels, reader.line_num
+    except csv.Error as error:
+        raise InputError(f"{path}: line {reader.line_num}: not a readable CSV ({error})") from None
     if not points:
         raise InputError(f"{path}: no data rows after the header")
-    return points
+    return PointsFile(points, tuple(strategies), levels)
+
+
+def load_points_csv(path: str | Path, flag: str = "points file") -> list[Point]:
+    """Read and validate a points CSV (see the module docstring for columns and rules)."""
+    return read_points_file(path, flag).points
 
 
 def points_from_records(records: list[dict]) -> list[Point]:
