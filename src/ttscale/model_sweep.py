@@ -127,7 +127,7 @@ def check_settings(settings: SweepSettings, task: Task) -> None:
     """What the settings cannot check alone (strategies against the task, the models, --n and
     --no-logprobs), before anything is loaded or sampled; errors name the option."""
     for spec in settings.strategies:
-        strategy, values = resolve(spec)  # unknown names and bad values: "did you mean"
+        strategy, values = resolved_option(spec)
         traits = strategy.traits
         if traits.uses_logprobs and not settings.logprobs:
             raise InputError(f"--strategy {spec!r}: reads the samples' log-probabilities, which --no-logprobs "
@@ -149,6 +149,14 @@ def check_settings(settings: SweepSettings, task: Task) -> None:
         if strategy.needs_calibration(values):
             raise InputError(f"--strategy {spec!r}: would choose its threshold on a calibration split, which a "
                              "sweep does not draw; give a fixed one, e.g. cascade:threshold=0.75")
+
+
+def resolved_option(spec: str):
+    """A --strategy spec resolved; an unknown name or a bad value is named with the option."""
+    try:
+        return resolve(spec)  # unknown names: "did you mean"
+    except InputError as exc:
+        raise InputError(f"--strategy {spec!r}: {exc}") from None
 
 
 def check_model_groups(settings: SweepSettings, backends: Sequence[Backend]) -> None:

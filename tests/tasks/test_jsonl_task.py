@@ -138,6 +138,8 @@ def test_the_verifier_runs_in_the_sandbox_without_the_reference(task):
         ({"id": True, "prompt": "p", "answer": "a"}, ["line 2", "'id'", "True"]),
         ({"id": "x", "prompt": "p", "answer": "a", "grader": "fuzzy"}, ["line 2", "'grader'", "'fuzzy'"]),
         ({"id": "x", "prompt": "p", "answer": "many", "grader": "numeric"}, ["line 2", "'answer'", "'many'"]),
+        ({"id": "x", "prompt": "p", "answer": float("nan")}, ["line 2", "'answer'", "finite", "nan"]),  # JSON NaN
+        ({"id": "x", "prompt": "p", "answer": "-inf", "grader": "numeric"}, ["line 2", "'answer'", "'-inf'"]),
         ({"id": "x", "prompt": "p", "answer": "(", "grader": "regex"}, ["line 2", "not a valid regex", "'('"]),
         ({"id": "x", "prompt": "p", "answer": "a", "verifier": "assert ("}, ["line 2", "'verifier'", "not valid Python"]),
         ({"id": "x", "prompt": "p", "answer": "a", "verifier": 3}, ["line 2", "'verifier'", "3"]),

@@ -38,9 +38,9 @@ def summary_table(rows: list[dict], title: str) -> Table:
             table.add_row(row["model"], row["strategy"], "—" if row["k"] is None else str(row["k"]), "missing",
                           "", "", "", "0")
             continue
-        ci = "" if row["ci_low"] is None else f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
+        ci = "" if row["ci_low"] is None else f"{row['ci_low']:.2f}-{row['ci_high']:.2f}"  # fits 80 columns
         table.add_row(row["model"], row["strategy"], str(row["k"]), f"{row['performance']:.3f}", ci,
-                      f"{row['infer_flops']:.3g}", f"{row['seconds_per_problem']:.3g}", str(row["problems"]))
+                      f"{row['infer_flops']:.3g}", f"{row['seconds_per_problem']:.2g}", str(row["problems"]))
     return table
 
 

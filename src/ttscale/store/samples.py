@@ -133,8 +133,8 @@ class Store:
             changed = changed_keys(stored, json.loads(text))
             raise InputError(
                 f"run {run!r} already exists in {str(self.path)!r} with a different plan "
-                f"(differs in: {', '.join(changed) or 'structure'}); its samples belong to the stored plan. "
-                "Use a new run name, or a new store, for the new plan."
+                f"(differs in: {', '.join(changed) or 'structure'}); its samples belong to the stored plan, "
+                "and nothing stored was changed"
             )
 
     def finish_run(self, run: str) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -152,6 +153,8 @@ class JsonlTask:
             raise InputError(f"{where}: field 'prompt' must be a non-empty string, got {prompt!r}")
         if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
             raise InputError(f"{where}: field 'answer' must be a string or a number, got {answer!r}")
+        if isinstance(answer, float) and not math.isfinite(answer):  # Python's json reads NaN and Infinity
+            raise InputError(f"{where}: field 'answer' must be a finite number, got {answer!r}")
         grader = record.get("grader", self.grader)
         _check_choice("grader", grader, answers.GRADERS, "field", where)
         answer = answer if isinstance(answer, str) else json.dumps(answer)
@@ -271,9 +274,11 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...], kind: str,
 def _check_answer(grader: str, answer: str, where: str) -> None:
     if grader == "numeric":
         try:
-            float(answer.strip().replace(",", ""))
+            number = float(answer.strip().replace(",", ""))
         except ValueError:
             raise InputError(f"{where}: field 'answer' must be a number for grader 'numeric', got {answer!r}") from None
+        if not math.isfinite(number):  # "nan" and "inf" parse, and no completion can equal them
+            raise InputError(f"{where}: field 'answer' must be a finite number for grader 'numeric', got {answer!r}")
     elif grader == "regex":
         try:
             re.compile(answer)
