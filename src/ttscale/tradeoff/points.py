@@ -6,7 +6,8 @@ CSV columns (header on line 1; extra columns are ignored, so the lab's own
 - required: ``technique, model, train_flops, infer_flops, performance``
 - optional: ``ci_low, ci_high`` (the performance CI; empty or ``nan`` means
   "not given"), ``budget`` (informational, e.g. ``k=8``; when absent it is
-  the ``settings`` column the lab and the sweep write, else ``k=`` and their ``k``),
+  the ``strategy`` and ``settings`` columns the lab and the sweep write, as
+  ``majority:k=4``),
   ``strategy`` (the strategy that produced the row, e.g. ``pass``: the planner
   leaves oracle strategies out), ``levels`` (the performance levels the row
   was analysed at, written as for ``--levels``: ``0.05,0.1,0.2``; the lab and
@@ -15,6 +16,9 @@ CSV columns (header on line 1; extra columns are ignored, so the lab's own
 
 A pandas user reads the file as it is: ``levels`` is one text column, split
 it with ``frame["levels"].str.split(",")``.
+
+The file is UTF-8 text (a byte-order mark is allowed); a directory, a binary
+file or another encoding is refused in one line naming the argument and the path.
 
 Rules: FLOP counts are finite and > 0 (the analysis works in log10 space, so
 zero compute has no place on the diagram); performance is a fraction in
@@ -149,14 +153,20 @@ def _file_text(path: Path, flag: str) -> str:
                          f"{error.start}); save the CSV as UTF-8") from None
 
 
+def _cell(row: Mapping[str, object], column: str) -> str:
+    text = str(row.get(column) or "").strip()
+    return "" if text.lower() in MISSING_WORDS else text
+
+
 def _budget(row: Mapping[str, object]) -> str:
-    """The ``budget`` column, else what the lab and the sweep write: the strategy's settings, or ``k``."""
-    for column in ("budget", "settings"):
-        given = str(row.get(column) or "").strip()
-        if given and given.lower() not in MISSING_WORDS:
-            return given
-    k = str(row.get("k") or "").strip()
-    if not k or k.lower() in MISSING_WORDS:
+    """The ``budget`` column, else what the lab and the sweep write: ``strategy:settings`` (the strategy's
+    spec, as ``--strategy`` takes it), or ``k=K``."""
+    given, strategy, settings, k = (_cell(row, column) for column in ("budget", "strategy", "settings", "k"))
+    if given:
+        return given
+    if settings:
+        return f"{strategy}:{settings}" if strategy else settings
+    if not k:
         return ""
     try:
         return f"k={float(k):g}"
