@@ -8,6 +8,8 @@ import itertools
 import json
 import math
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,24 @@ def test_a_cascade_with_a_fixed_threshold_runs(two_models, checkpoints):
     result = json.loads((out / "tradeoff.json").read_text())["sweep"]
     rows = [p for p in result["points"] if p["technique"].startswith("cascade:")]
     assert [(p["model"], p["settings"]) for p in rows] == [("small+large", "k_large=1,k_small=2,threshold=0.75,tol=0.01")]
+
+
+def test_a_server_that_is_not_there_is_one_line_before_any_work(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = f"openai:http://127.0.0.1:{port}/v1#m"
+    started = time.monotonic()
+    result = runner.invoke(app, ["sweep", "--model", spec, "--card", f"m={card_yaml(tmp_path)}", "--task", TASK,
+                                 "--n", "2", "--limit", "2", "--out", str(tmp_path / "report")])
+    assert isinstance(result.exception, InputError), result.output
+    assert str(result.exception) == (f"--model {spec!r}: no server answers at http://127.0.0.1:{port} "
+                                     "(connection refused)")
+    assert time.monotonic() - started < 10 and not (tmp_path / "report").exists()
+
+
+def card_yaml(folder: Path) -> Path:
+    path = folder / "card.yaml"
+    path.write_text("params_total: 1000\nparams_non_embedding: 800\nn_layers: 2\nd_model: 16\nn_heads: 2\n"
+                    "d_ff: 64\nvocab_size: 256\ncontext_length: 512\n")
+    return path

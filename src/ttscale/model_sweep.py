@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from ttscale.backends import Backend
 from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
-from ttscale.errors import InputError
+from ttscale.errors import InputError, TtscaleError
 from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
 from ttscale.pipeline.analysis import Analysis, known_train_flops
 from ttscale.pipeline.execute import ChunkHook
@@ -202,7 +202,14 @@ def choose_problems(settings: SweepSettings, task: Task) -> tuple[list[Problem],
     if count > available:
         notes.append(f"--limit {count} is more than the {available} test problems of the task; all {available} used")
         count = available
-    return task.problems(count, settings.seed, "test"), notes
+    try:
+        return task.problems(count, settings.seed, "test"), notes
+    except InputError as exc:
+        if settings.limit is not None:
+            raise InputError(f"--limit {settings.limit}: {exc}") from None
+        # A generated task's split can be far larger than one run can draw: ask for a number.
+        raise InputError(f"--limit: task {task.name!r} has {available} test problems, more than a sweep draws at "
+                         f"once; give --limit K (e.g. --limit 100)") from None
 
 
 def sweep_plan(settings: SweepSettings, task: Task, problems: Sequence[Problem]) -> dict:
@@ -249,6 +256,13 @@ def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
         remote = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
                   "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
         backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
+        reach = getattr(backend, "check_reachable", None)  # a server: asked once, in seconds, before any work
+        if reach is not None:
+            try:
+                reach()
+            except TtscaleError as exc:
+                backend.close()
+                raise InputError(f"--model {spec!r}: {str(exc).removeprefix(spec + ': ')}") from None
         clash = [s for s, b in loaded if b.name == backend.name]
         if clash:
             raise InputError(f"--model {spec!r} and --model {clash[0]!r} are both named {backend.name!r}; "
