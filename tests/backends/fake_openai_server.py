@@ -12,6 +12,7 @@ all of them when ``times`` is None, then the server answers normally):
   reject-n-500     HTTP 500 "Only one completion choice is allowed" for n > 1 (llama-server); never expires
   429-retry-after  HTTP 429 with ``Retry-After: retry_after``
   500-k-times      HTTP 500
+  503-loading      HTTP 503 "Loading model" (llama-server while it loads, or when its slots are full)
   400              HTTP 400 with ``error_message`` in the OpenAI error envelope
   drop-connection  close the socket without answering
   slow             wait ``delay_s`` (interrupted at shutdown), then answer
@@ -19,8 +20,14 @@ all of them when ``times`` is None, then the server answers normally):
   truncated-stream chunked body cut before its last chunk, then close
   malformed-json   HTTP 200 with a body that is not JSON
   no-finish        HTTP 200 with finish_reason null (an incomplete completion)
+  one-at-a-time    a saturated server: completions are served one at a time, each taking ``delay_s``
+                   (llama-cpp-python's server); a request whose client hung up is dropped, as
+                   llama-server cancels it, so abandoned work does not delay the next; never expires
 
 ``delay_s`` also delays every answer in mode ok (for concurrency tests).
+``GET /v1/models`` lists ``models``; with ``strict_models`` a completion for a
+model not listed is HTTP 404 "The model `x` does not exist." (vLLM, OpenAI),
+else any name is served (llama-server, llama-cpp-python).
 ``logprobs``: 'openai' (token strings, no ids), 'llama-server' (content with
 ids) or None. ``tokenize``: 'llama-cpp-python' (/extras/tokenize, adds BOS),
 'llama-server' (/tokenize with add_special) or None (no endpoint: 404).
@@ -39,9 +46,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = (
-    "ok", "ignore-n", "reject-n-500", "429-retry-after", "500-k-times", "400", "drop-connection",
-    "slow", "truncated", "truncated-stream", "malformed-json", "no-finish",
+    "ok", "ignore-n", "reject-n-500", "429-retry-after", "500-k-times", "503-loading", "400", "drop-connection",
+    "slow", "truncated", "truncated-stream", "malformed-json", "no-finish", "one-at-a-time",
 )  # fmt: skip
+_STANDING_MODES = ("ok", "ignore-n", "reject-n-500", "one-at-a-time")  # modes that never expire
 BOS = 1
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz "
 
@@ -72,15 +80,20 @@ class FakeOpenAIServer:
         logprobs: str | None = "openai",
         tokenize: str | None = "llama-cpp-python",
         usage: bool = True,
+        models: tuple[str, ...] = ("fake-model",),
+        strict_models: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode, self.times, self.retry_after, self.delay_s = mode, times, retry_after, delay_s
         self.error_message, self.logprobs, self.tokenize, self.usage = error_message, logprobs, tokenize, usage
+        self.models, self.strict_models = models, strict_models
         self.requests: list[Recorded] = []
+        self.served = 0  # completions answered with HTTP 200
         self.in_flight = self.max_in_flight = 0
         self._faults = 0
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()
         self._closing = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -140,7 +153,7 @@ class FakeOpenAIServer:
 
     def _take_fault(self) -> str:
         """The fault for this completion request ('ok' once ``times`` faults have been served)."""
-        if self.mode in ("ok", "ignore-n", "reject-n-500"):
+        if self.mode in _STANDING_MODES:
             return self.mode
         with self._lock:
             if self.times is not None and self._faults >= self.times:
@@ -190,6 +203,37 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self) -> None:
+        position = self.fake._record(self.path, None)
+        try:
+            if self.path == "/v1/models":
+                data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.fake.models]
+                self._json(200, {"object": "list", "data": data})
+            else:
+                self._json(404, {"error": {"message": f"File Not Found: {self.path}", "code": 404}})
+        finally:
+            self.fake._done(position)
+
+    def _client_gone(self) -> bool:
+        """True when the client has closed its end (it timed out and hung up)."""
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _work_alone(self) -> bool:
+        """Wait for the server's only worker, then work ``delay_s``; False when the client left first."""
+        fake = self.fake
+        with fake._one_at_a_time:
+            deadline = time.monotonic() + fake.delay_s
+            while time.monotonic() < deadline:
+                if self._client_gone() or fake._closing.is_set():
+                    return False
+                time.sleep(0.005)
+        return True
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
@@ -220,7 +264,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _completions(self, body: dict) -> None:
         fake = self.fake
         n = body.get("n", 1)
+        if fake.strict_models and body.get("model") not in fake.models:
+            message = f"The model `{body.get('model')}` does not exist."  # vLLM's words
+            return self._json(404, {"error": {"message": message, "type": "NotFoundError", "code": 404}})
         fault = fake._take_fault()
+        if fault == "one-at-a-time" and not self._work_alone():
+            self.close_connection = True
+            return
         if fake.delay_s and fault in ("ok", "ignore-n", "reject-n-500"):
             fake._closing.wait(fake.delay_s)
         if fault == "reject-n-500" and n > 1:
@@ -231,6 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(429, {"error": {"message": "rate limited", "code": 429}}, headers)
         if fault == "500-k-times":
             return self._json(500, {"error": {"message": "transient failure", "code": 500}})
+        if fault == "503-loading":
+            return self._json(503, {"error": {"message": "Loading model", "code": 503, "type": "unavailable_error"}})
         if fault == "400":
             error = {"message": fake.error_message, "type": "invalid_request_error", "code": 400}
             return self._json(400, {"error": error})
@@ -265,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self._json(200, answer)
+        with fake._lock:
+            fake.served += 1
 
     def _raw(self, status: int, data: bytes, content_length: int) -> None:
         self.send_response(status)

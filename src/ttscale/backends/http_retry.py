@@ -254,13 +254,14 @@ class RetryLines:
             if not self._pending or (self._last_line_at is not None and now - self._last_line_at < self._every_s):
                 return
             count, what = self._pending, "timed out" if self._all_timed_out else "failed"
-            seconds, before, reason = max(1.0, now - self._first_at), self._limit_before, self._reason
+            seconds, before, reason = now - self._first_at, self._limit_before, self._reason
             self._pending, self._last_line_at = 0, now
             self.lines += 1
         after = self._limit.limit
         change = f"{before} \u2192 {after}" if after != before else f"{after}"
-        log.warning("openai %s: %d request%s %s in the last %.0f s (%s); retrying with backoff, concurrency %s",
-                    self._where, count, "s" * (count != 1), what, seconds, reason, change)  # fmt: skip
+        log.warning("openai %s: %d request%s %s in the last %.*f s (%s); retrying with backoff, concurrency %s",
+                    self._where, count, "s" * (count != 1), what, 1 if seconds < 10 else 0, seconds, reason,
+                    change)  # fmt: skip
 
 
 # ------------------------------------------------------------------ client
