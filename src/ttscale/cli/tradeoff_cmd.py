@@ -171,21 +171,26 @@ COST_ROWS = (("hours", "hours"), ("kWh", "kwh"), ("cooling water (L)", "water_l"
 
 
 def _plan_columns(result: dict) -> list[tuple[str, dict]]:
-    """(header, configuration): the choice and the runner-up, each interpolated one followed by the nearest
-    measured configuration, which is what one would deploy."""
+    """(header, configuration): the choice and the runner-up, each interpolated one followed (next column) by
+    the nearest measured configuration of its technique, which is what one would deploy."""
     columns = []
     for label, config in (("choice", result["choice"]), ("runner-up", result["runner_up"])):
         if config is None:
             continue
         columns.append((label, config))
         if config.get("nearest_measured"):
-            columns.append((f"{label}: nearest measured", config["nearest_measured"]))
+            columns.append(("nearest measured", config["nearest_measured"]))
     return columns
+
+
+def _breakable(text: str) -> str:
+    # Spaces after the separators of joined names and settings, so a narrow column wraps between them.
+    return text.replace("+", " + ").replace(",", ", ")
 
 
 def _model_text(config: dict) -> str:
     if config["model"]:
-        return config["model"]
+        return _breakable(config["model"])
     return "none: between measured models" if config["source"] == "interpolated" else "—"
 
 
@@ -206,7 +211,7 @@ def plan_table(result: dict) -> Table:
     rows = [
         ("technique", lambda c: c["technique"]),
         ("model", _model_text),
-        ("budget", lambda c: c["budget"] or "—"),
+        ("budget", lambda c: _breakable(c["budget"]) if c["budget"] else "—"),
         ("source", lambda c: c["source"]),
         ("TC (FLOPs)", lambda c: f"{c['train_flops']:.3g}"),
         ("IC per inference (FLOPs)", lambda c: f"{c['infer_flops']:.3g}"),
