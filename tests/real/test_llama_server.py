@@ -1,8 +1,14 @@
 """The OpenAI-compatible backend against a real server: llama-cpp-python's own
 server serving Gemma 3 270M on loopback (docs/RELIABILITY.md:  it ignores ``n``
-and repeats a sample for a repeated seed)."""
+and repeats a sample for a repeated seed); the log-probabilities switch and the
+reachability check on it."""
 
 from __future__ import annotations
+
+import json
+import math
+
+import httpx
 
 from ttscale.backends.openai import OpenAIBackend
 from ttscale.cards import gemma3_270m
@@ -15,12 +21,47 @@ from ttscale.types import SamplingConfig
 CONFIG = SamplingConfig(temperature=1.0, max_new_tokens=12)
 
 
-def _backend(url: str) -> OpenAIBackend:
+def _backend(url: str, model: str = "gemma", **options) -> OpenAIBackend:
     # top_k/min_p/repeat_penalty off: sample from the distribution the config names.
     return OpenAIBackend.from_spec(
-        f"openai:{url}/v1#gemma", card=gemma3_270m().card, trust_env=False, max_concurrency=2, timeout_s=60,
-        extra_body={"top_k": 0, "min_p": 0, "repeat_penalty": 1.0},
+        f"openai:{url}/v1#{model}", card=gemma3_270m().card, trust_env=False, max_concurrency=2, timeout_s=60,
+        extra_body={"top_k": 0, "min_p": 0, "repeat_penalty": 1.0}, **options,
     )  # fmt: skip
+
+
+class _RecordingTransport(httpx.BaseTransport):
+    """The real HTTP transport, keeping each request's path and JSON body."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.sent: list[tuple[str, dict]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.read() or b"null")
+        self.sent.append((request.url.path, body if isinstance(body, dict) else {}))
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_logprobs_off_asks_for_none_and_samples_keep_their_token_counts(llama_server):
+    recorded = _RecordingTransport()
+    config = SamplingConfig(temperature=1.0, max_new_tokens=4)
+    with _backend(llama_server, logprobs=False, transport=recorded) as backend:
+        assert not backend.gives_logprobs
+        [[sample]] = backend.generate(["def add(a, b):\n"], [[3]], config, stop="\n\n")
+    completions = [body for path, body in recorded.sent if path == "/v1/completions"]
+    assert len(completions) == 1 and "logprobs" not in completions[0]
+    assert sample.error is None and math.isnan(sample.logprob)
+    assert 0 < len(sample.token_ids) <= config.max_new_tokens  # re-tokenized by the server
+
+
+def test_the_real_server_is_reachable_under_its_alias_and_under_any_name(llama_server):
+    with _backend(llama_server) as backend:
+        backend.check_reachable()  # listed: "gemma"
+    with _backend(llama_server, model="not-listed") as backend:
+        backend.check_reachable()  # llama-cpp-python serves its one model under any name
 
 
 def test_n_is_detected_as_ignored_and_samples_fan_out_with_their_own_seeds(llama_server):
