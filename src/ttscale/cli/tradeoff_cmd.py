@@ -144,6 +144,8 @@ def tradeoff(
         check_smoother_name(smoother, "--smoother")
     if n_boot < 0:
         raise InputError(f"--n-boot must be >= 0, got {n_boot}")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0 (it seeds the bootstrap), got {seed}")
     if out is not None:
         _check_out_dir(out)
     if json_out:
@@ -253,6 +255,9 @@ def plan_cmd(
         raise InputError(f"--flop-price must be >= 0 (USD per 1e18 FLOP), got {flop_price}")
     if not water_l_per_kwh >= 0:
         raise InputError(f"--water-l-per-kwh must be >= 0, got {water_l_per_kwh}")
+    if hardware_file is not None and not hardware_file.is_file():
+        what = "is a directory, not a device table" if hardware_file.is_dir() else "does not exist"
+        raise InputError(f"--hardware-file: {str(hardware_file)!r} {what}")
     if json_out:
         check_json_target(json_out)
     loaded = read_points_file(points, "--points")
