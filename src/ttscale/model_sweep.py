@@ -255,7 +255,10 @@ def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
         card = cards.get(spec)
         remote = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
                   "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
-        backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
+        try:
+            backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
+        except InputError as exc:
+            raise InputError(f"--model {spec!r}: {str(exc).removeprefix(f'model spec {spec!r}: ')}") from None
         reach = getattr(backend, "check_reachable", None)  # a server: asked once, in seconds, before any work
         if reach is not None:
             try:
@@ -336,7 +339,10 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
     started = time.perf_counter()
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {str(out_dir)!r}: is a file; give a directory for the report")
-    task = get_task(settings.task)
+    try:
+        task = get_task(settings.task)
+    except InputError as exc:
+        raise InputError(f"--task {settings.task!r}: {exc}") from None
     check_settings(settings, task)
     problems, notes = choose_problems(settings, task)
     backends = load_backends(settings)
