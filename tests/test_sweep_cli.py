@@ -155,9 +155,10 @@ def test_a_killed_sweep_resumes_to_the_same_samples(two_models, checkpoints, tmp
 
     with pytest.raises(KeyboardInterrupt):
         sweep_and_report(settings, out, show_progress=False, on_chunk=kill)
-    assert chunks == [4, 8] and len(stored(out)) == 12  # chunks of one problem, then two
+    # Calls sized by time (pipeline.Chunking): one sample first, then growing; each stored as it ends.
+    assert chunks == [1, 2] and len(stored(out)) == 3
     resumed = json.loads(invoke(sweep_args(checkpoints, out, "--json", "-")).stdout)["sweep"]
-    assert resumed["already_done"] == 12 and resumed["generated"] == 2 * 6 * 4 - 12
+    assert resumed["already_done"] == 3 and resumed["generated"] == 2 * 6 * 4 - 3
     assert stored(out) == stored(reference)
 
 

@@ -101,3 +101,36 @@ def test_the_first_of_several_stop_strings_ends_the_sample(gemma):
     one = gemma.generate([PROMPT], [[0]], config, stop="\n")[0][0]
     several = gemma.generate([PROMPT], [[0]], config, stop=("never-produced", "\n"))[0][0]
     assert several.text == one.text and several.token_ids == one.token_ids and several.finished
+
+
+def test_each_sample_is_handed_back_once_as_it_finishes(gemma):
+    """Streaming: a sample that stops early reaches the sink steps before one that runs to the limit."""
+    config = SamplingConfig(temperature=0.0, max_new_tokens=12)
+    prompts = ["def mul(a, b):\n    return", "1, 2, 3, 4,"]  # stops at the newline; runs on to 12 tokens
+    handed: list[list] = []
+    pools = gemma.generate_streaming(prompts, [[1, 2], [3]], config, "\n",
+                                     lambda done: handed.append([(f.prompt, f.slot, f.generation) for f in done]))
+    assert [len(batch) for batch in handed] == [2, 1]  # the stopped pair first, together, then the long one
+    assert [(p, s) for p, s, _ in handed[0]] == [(0, 0), (0, 1)] and handed[1][0][:2] == (1, 0)
+    assert {(p, s): g for batch in handed for p, s, g in batch} == {
+        (p, s): g for p, pool in enumerate(pools) for s, g in enumerate(pool)}
+    assert pools[0][0].finished and len(pools[1][0].token_ids) == 12
+
+
+def test_a_sweep_call_stores_finished_samples_before_the_call_returns(gemma, tmp_path):
+    from ttscale.sampling.draw import Work, draw_work
+    from ttscale.store import Store
+    from ttscale.tasks import get_task
+
+    task = get_task("arith:digits=1,operands=2,scratchpad=0")
+    problems = task.problems(2, seed=0, split="test")
+    config = SamplingConfig(temperature=1.0, max_new_tokens=10)
+    seen: list[int] = []
+    with Store(tmp_path / "s.sqlite") as store:
+        def stored_so_far(count: int) -> None:  # called after each store, inside the backend call
+            seen.append(len(store.samples("r")))
+
+        drawn = draw_work(store, "r", gemma, task, [Work(p, tuple(range(4))) for p in problems], config,
+                          run_seed=0, progress=stored_so_far)
+        assert drawn.samples == 8 and len(store.samples("r")) == 8
+    assert len(seen) > 1 and 0 < seen[0] < 8  # some samples were in the store while others still decoded

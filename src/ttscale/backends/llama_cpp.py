@@ -24,6 +24,7 @@ import numpy as np
 
 from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
+from ttscale.backends.streaming import FinishedSample, SampleSink
 from ttscale.backends.threads import threads_or_free
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
@@ -34,6 +35,7 @@ class _Sequence:
     """One sample being decoded."""
 
     prompt_index: int
+    slot: int  # the place of its seed in its prompt's seed list
     seed: int
     seq_id: int
     rng: np.random.Generator
@@ -44,6 +46,9 @@ class _Sequence:
     done: bool = False
     stopped: bool = False
     text: str = ""
+
+    def generation(self) -> Generation:
+        return Generation(self.text, tuple(self.tokens), self.logprob, self.stopped, self.seed)
 
 
 # llama.cpp collapses when oversubscribed (docs/RELIABILITY.md, "Threads under load"), so its threads are
@@ -100,6 +105,14 @@ class LlamaCppBackend:
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[Generation]]:
+        return self.generate_streaming(prompts, seeds, config, stop, lambda finished: None)
+
+    def generate_streaming(
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop,
+        finished: SampleSink,
+    ) -> list[list[Generation]]:
+        """``generate``; each decode step's finished samples also go to ``finished`` at once (see
+        ``backends.streaming``): a slow wave is stored sample by sample, not when the call returns."""
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
         encoded = [self.engine.tokenize(p) for p in prompts]
@@ -109,20 +122,21 @@ class LlamaCppBackend:
                     f"prompt {i} has {len(ids)} tokens; with max_new_tokens={config.max_new_tokens} it exceeds "
                     f"the context of {self.engine.n_ctx}"
                 )
-        results: list[list[Generation]] = [[] for _ in prompts]
+        results: list[list[Generation | None]] = [[None] * len(s) for s in seeds]
         for wave in self._waves(encoded, seeds, config.max_new_tokens):
-            self._decode_wave(wave, encoded, seeds, config, stop, results)
-        return results
+            for seq in self._decode_wave(wave, encoded, config, stop, finished):
+                results[seq.prompt_index][seq.slot] = seq.generation()
+        return [[g for g in pool if g is not None] for pool in results]
 
-    def _waves(self, encoded, seeds, max_new: int) -> list[list[tuple[int, list[int]]]]:
-        """Groups of (prompt index, its seeds) whose sequences and cells fit one context.
+    def _waves(self, encoded, seeds, max_new: int) -> list[list[tuple[int, int, list[int]]]]:
+        """Groups of (prompt index, first slot, seeds) whose sequences and cells fit one context.
 
         A prompt with more samples than ``max_seqs`` is split across waves (its
         prefill is then paid once per wave: the accounting in ``flops`` charges
         it once per pool, an undercount only when n > max_seqs).
         """
-        waves: list[list[tuple[int, list[int]]]] = []
-        current: list[tuple[int, list[int]]] = []
+        waves: list[list[tuple[int, int, list[int]]]] = []
+        current: list[tuple[int, int, list[int]]] = []
         seqs = cells = 0
         for index, (ids, pool_seeds) in enumerate(zip(encoded, seeds)):
             pool_seeds = list(pool_seeds)
@@ -132,23 +146,25 @@ class LlamaCppBackend:
                 if current and (seqs + len(part) > self.max_seqs or cells + need > self.engine.n_ctx):
                     waves.append(current)
                     current, seqs, cells = [], 0, 0
-                current.append((index, part))
+                current.append((index, start, part))
                 seqs += len(part)
                 cells += need
         if current:
             waves.append(current)
         return waves
 
-    def _decode_wave(self, wave, encoded, seeds, config: SamplingConfig, stop: str, results) -> None:
+    def _decode_wave(self, wave, encoded, config: SamplingConfig, stop: Stop, finished: SampleSink
+                     ) -> list[_Sequence]:
         engine = self.engine
         engine.clear()
         sequences: list[_Sequence] = []
         prefill: list[Entry] = []
         first_rows: list[list[_Sequence]] = []
-        for prompt_index, part in wave:
+        for prompt_index, first_slot, part in wave:
             ids = encoded[prompt_index]
             owned = [
-                _Sequence(prompt_index, seed, len(sequences) + j, np.random.default_rng(seed), pos=len(ids))
+                _Sequence(prompt_index, first_slot + j, seed, len(sequences) + j, np.random.default_rng(seed),
+                          pos=len(ids))
                 for j, seed in enumerate(part)
             ]
             sequences.extend(owned)
@@ -167,6 +183,9 @@ class LlamaCppBackend:
             )
             for seq, token, logprob in zip(live, tokens, logprobs):
                 self._append(seq, int(token), float(logprob), stop, config.max_new_tokens)
+            done = [s for s in live if s.done]
+            if done:
+                finished([FinishedSample(s.prompt_index, s.slot, s.generation()) for s in done])
             live = [s for s in live if not s.done]
             if not live:
                 break
@@ -174,10 +193,7 @@ class LlamaCppBackend:
             for s in live:
                 s.pos += 1
             step_logits = engine.decode(entries, copy=False)  # read before the next decode
-        for seq in sequences:
-            results[seq.prompt_index].append(
-                Generation(seq.text, tuple(seq.tokens), seq.logprob, seq.stopped, seq.seed)
-            )
+        return sequences
 
     def _append(self, seq: _Sequence, token: int, logprob: float, stop: str, max_new: int) -> None:
         engine = self.engine

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ttscale.backends import Backend, BatchedBackend
+from ttscale.backends import Backend
 from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
 from ttscale.progress import AddStep
-from ttscale.sampling.draw import SweepStats, run_sweep, sum_stats
+from ttscale.sampling.draw import Drawn, SweepStats, Work, draw_work, missing_work, run_sweep, stats_of, sum_stats
 from ttscale.store import Store
 from ttscale.techniques import PointDetail
 from ttscale.techniques.searched import search_points
@@ -38,27 +38,44 @@ class ModelOutcome:
 def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,
                  config: SamplingConfig, seed: int, chunking: Chunking,
                  progress: Callable[[int], None]) -> SweepStats:
-    """``run_sweep`` over chunks of problems (see ``Chunking``).
+    """Every missing sample of ``problems``, in backend calls sized by ``chunking`` (see ``Chunking``).
 
-    A backend that decodes several prompts' samples together (``max_seqs``, e.g. llama.cpp) gets at least
-    enough problems per call to fill its batch. Every sample has its own seed, so the chunking does not
-    change what is drawn (for llama.cpp, up to the rounding of its kernels, which varies with the batch).
+    Every sample has its own seed, so the chunking does not change what is drawn (for llama.cpp, up to
+    the rounding of its kernels, which varies with the batch).
     """
     if chunking.seconds is None:
         return run_sweep(store, run, backend, task, problems, n, config, seed, chunk_problems=chunking.max_problems,
                          progress=progress)
-    parts: list[SweepStats] = []
-    fill = max(1, backend.max_seqs // n) if isinstance(backend, BatchedBackend) else 1
-    start, size = 0, fill
-    while start < len(problems):
-        chunk = problems[start:start + size]
-        stats = run_sweep(store, run, backend, task, chunk, n, config, seed, chunk_problems=size, progress=progress)
-        parts.append(stats)
-        start += len(chunk)
-        per_problem = stats.wall_seconds / len(chunk) if stats.generated else 0.0
-        wanted = chunking.seconds / per_problem if per_problem > 0 else 2 * size  # nothing drawn: grow
-        size = max(fill, min(chunking.max_problems, int(wanted)))
-    return sum_stats(parts)
+    started = time.perf_counter()
+    todo = missing_work(store, run, backend, task, problems, n, config)
+    planned = n * len(problems)
+    already = planned - sum(len(w.indices) for w in todo)
+    if already:
+        progress(already)
+    calls: list[Drawn] = []
+    size = Chunking.FIRST_SAMPLES
+    while todo:
+        call, todo = take_samples(todo, size)
+        drawn = draw_work(store, run, backend, task, call, config, seed, progress)
+        calls.append(drawn)
+        size = chunking.next_samples(drawn.samples, drawn.wall_seconds / drawn.samples, n)
+    return stats_of(planned, already, calls, time.perf_counter() - started)
+
+
+def take_samples(todo: Sequence[Work], size: int) -> tuple[list[Work], list[Work]]:
+    """(about ``size`` samples from the front of ``todo``, the rest): whole problems while they fit, else
+    the first problem's first ``size`` samples (its others go back to the front)."""
+    taken: list[Work] = []
+    count = 0
+    for i, work in enumerate(todo):
+        if count + len(work.indices) > size:
+            if taken:
+                return taken, list(todo[i:])
+            head, rest = Work(work.problem, work.indices[:size]), Work(work.problem, work.indices[size:])
+            return [head], [rest, *todo[i + 1:]]
+        taken.append(work)
+        count += len(work.indices)
+    return taken, []
 
 
 def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: str) -> Callable[[int], None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ttscale.backends import Backend
 from ttscale.store import Store
@@ -49,16 +50,31 @@ class Split:
 
 @dataclass(frozen=True)
 class Chunking:
-    """How many problems one backend call draws.
+    """How much one backend call draws.
 
-    ``seconds`` unset: always ``max_problems`` (fast models; also keeps the batches, and so the rounding, of
-    earlier runs). Set: the first call draws one problem (or what fills a batched backend) and each next
-    call is sized from the measured seconds per problem to take about ``seconds``, at most ``max_problems``:
-    a kill loses at most that much work, and progress moves at least that often.
+    ``seconds`` unset: always ``max_problems`` whole problems (fast models; also keeps the batches, and so
+    the rounding, of earlier runs). Set: calls are sized in samples so that each takes about ``seconds``
+    of wall time, whatever the machine's speed: the first call draws one sample (nothing is measured
+    yet; a first call that filled llama.cpp's batch took 6 minutes on a loaded machine), and each next
+    call as many as the last call's seconds per sample allow, at most ``GROWTH`` times the last call's
+    samples (a sample that stopped at once says little about the next ones) and at most
+    ``max_problems`` problems' worth. Whole problems are kept together while they fit. So a kill loses
+    about ``seconds`` of work at most, and progress moves that often; a streaming backend's samples are
+    stored as each finishes, so only when one sample alone takes longer than ``seconds`` is more lost.
     """
 
     max_problems: int = 64
     seconds: float | None = None
+
+    GROWTH: ClassVar[int] = 2
+    FIRST_SAMPLES: ClassVar[int] = 1
+
+    def next_samples(self, drawn: int, seconds_per_sample: float, n: int) -> int:
+        """Samples of the next call, after one that drew ``drawn`` at ``seconds_per_sample`` (n per problem)."""
+        ceiling = min(self.max_problems * n, self.GROWTH * max(1, drawn))
+        if self.seconds is None or seconds_per_sample <= 0:
+            return ceiling
+        return max(1, min(ceiling, int(self.seconds / seconds_per_sample)))
 
 
 @dataclass(frozen=True)

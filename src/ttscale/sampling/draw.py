@@ -5,8 +5,9 @@ Resumable by construction: before generating, the sweep asks the store which
 rest. Every sample's seed is a pure function of (run seed, model, task,
 problem, index), so a resumed sweep draws exactly what an uninterrupted one
 would have drawn, and a finished sweep re-run makes zero backend calls.
-Rows are written one chunk of problems per transaction: a kill loses at most
-the chunk in flight, never a partial or duplicated row.
+Rows are written one backend call per transaction, or, for a backend that hands
+back each sample as it finishes, one transaction per batch of finished samples:
+a kill loses at most the call in flight, never a partial or duplicated row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 
 from ttscale import flops
 from ttscale.backends import Backend, Generation
+from ttscale.backends.streaming import FinishedSample, StreamingBackend
 from ttscale.store import Store
 from ttscale.types import Problem, Sample, SampleKey, SamplingConfig, Task, stable_hash
 
@@ -87,6 +89,102 @@ def to_sample(
     )
 
 
+@dataclass(frozen=True)
+class Work:
+    """The sample indices of one problem still to draw."""
+
+    problem: Problem
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """What one backend call drew and stored."""
+
+    samples: int
+    backend_seconds: float
+    grading_seconds: float  # grading and storing
+    wall_seconds: float
+
+
+def missing_work(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,
+                 config: SamplingConfig) -> list[Work]:
+    """Each problem's sample indices the store lacks a finished row for (problems with none left out)."""
+    done = store.done_keys(run, backend.name, task.name, config.key)
+    todo = [Work(p, tuple(i for i in range(n) if (p.problem_id, i) not in done)) for p in problems]
+    return [w for w in todo if w.indices]
+
+
+class _CallWriter:
+    """Stores one call's finished samples as they come, each batch in one transaction."""
+
+    def __init__(self, store: Store, run: str, backend: Backend, task: Task, config: SamplingConfig,
+                 work: Sequence[Work], progress: ProgressFn | None) -> None:
+        self.store, self.run, self.backend, self.task, self.config = store, run, backend, task, config
+        self.work, self.progress = work, progress
+        self.prompt_tokens: dict[int, int] = {}
+        self.stored: set[tuple[int, int]] = set()
+        self.last = time.perf_counter()  # the end of the previous store: backend time runs from here
+        self.grading_seconds = 0.0
+
+    def __call__(self, finished: Sequence[FinishedSample]) -> None:
+        fresh = [f for f in finished if (f.prompt, f.slot) not in self.stored]
+        if not fresh:
+            return
+        now = time.perf_counter()
+        # Batched generation has no per-sample clock: the samples stored together share the
+        # backend time since the previous store (a call that streams nothing: the whole call).
+        per_sample = (now - self.last) / len(fresh)
+        samples = [self._sample(f, per_sample) for f in fresh]
+        self.store.put_samples(samples)
+        self.stored.update((f.prompt, f.slot) for f in fresh)
+        self.last = time.perf_counter()
+        self.grading_seconds += self.last - now
+        if self.progress:
+            self.progress(len(fresh))
+
+    def _sample(self, finished: FinishedSample, per_sample: float) -> Sample:
+        work = self.work[finished.prompt]
+        if finished.prompt not in self.prompt_tokens:
+            self.prompt_tokens[finished.prompt] = self.backend.count_tokens(work.problem.prompt)
+        return to_sample(self.run, self.backend, self.task, work.problem, self.config, work.indices[finished.slot],
+                         finished.generation, self.prompt_tokens[finished.prompt], per_sample)
+
+
+def draw_work(store: Store, run: str, backend: Backend, task: Task, work: Sequence[Work], config: SamplingConfig,
+              run_seed: int, progress: ProgressFn | None = None) -> Drawn:
+    """One backend call for ``work``; its samples are stored as they come.
+
+    A streaming backend (``StreamingBackend``) hands back each sample as it finishes, and each batch
+    of finished samples is stored in one transaction at once: a kill loses only the samples still
+    decoding. Otherwise the whole call is stored in one transaction when it returns.
+    """
+    started = time.perf_counter()
+    prompts = [w.problem.prompt for w in work]
+    seeds = [[sample_seed(run_seed, backend.name, task.name, w.problem.problem_id, i) for i in w.indices]
+             for w in work]
+    # Tasks with several stop strings (HumanEval) give them all to the backend,
+    # so a sample ends at the first one instead of running on to the token limit.
+    stops = task.stop_sequences
+    writer = _CallWriter(store, run, backend, task, config, work, progress)
+    if isinstance(backend, StreamingBackend):
+        pools = backend.generate_streaming(prompts, seeds, config, stops, writer)
+    else:
+        pools = backend.generate(prompts, seeds, config, stops)
+    if [len(pool) for pool in pools] != [len(s) for s in seeds]:
+        raise RuntimeError(f"backend {backend.name!r} returned {[len(p) for p in pools]} generations for "
+                           f"{[len(s) for s in seeds]} seeds")
+    writer([FinishedSample(p, slot, g) for p, pool in enumerate(pools) for slot, g in enumerate(pool)])
+    wall = time.perf_counter() - started
+    return Drawn(sum(len(s) for s in seeds), wall - writer.grading_seconds, writer.grading_seconds, wall)
+
+
+def stats_of(planned: int, already: int, calls: Sequence[Drawn], wall_seconds: float) -> SweepStats:
+    return SweepStats(planned=planned, already_done=already, generated=sum(c.samples for c in calls),
+                      backend_calls=len(calls), backend_seconds=sum(c.backend_seconds for c in calls),
+                      grading_seconds=sum(c.grading_seconds for c in calls), wall_seconds=wall_seconds)
+
+
 def run_sweep(
     store: Store,
     run: str,
@@ -99,49 +197,13 @@ def run_sweep(
     chunk_problems: int = 64,
     progress: ProgressFn | None = None,
 ) -> SweepStats:
+    """Every missing sample of ``problems``, ``chunk_problems`` problems per backend call."""
     started = time.perf_counter()
-    done = store.done_keys(run, backend.name, task.name, config.key)
-    todo: list[tuple[Problem, list[int]]] = []
-    for problem in problems:
-        missing = [i for i in range(n) if (problem.problem_id, i) not in done]
-        if missing:
-            todo.append((problem, missing))
+    todo = missing_work(store, run, backend, task, problems, n, config)
     planned = n * len(problems)
-    already = planned - sum(len(m) for _, m in todo)
+    already = planned - sum(len(w.indices) for w in todo)
     if progress and already:
         progress(already)
-
-    # Tasks with several stop strings (HumanEval) give them all to the backend,
-    # so a sample ends at the first one instead of running on to the token limit.
-    stops = task.stop_sequences
-    calls = generated = 0
-    backend_seconds = grading_seconds = 0.0
-    for start in range(0, len(todo), chunk_problems):
-        chunk = todo[start : start + chunk_problems]
-        prompts = [p.prompt for p, _ in chunk]
-        seeds = [[sample_seed(run_seed, backend.name, task.name, p.problem_id, i) for i in missing] for p, missing in chunk]
-        t0 = time.perf_counter()
-        pools = backend.generate(prompts, seeds, config, stops)
-        t1 = time.perf_counter()
-        calls += 1
-        rows = sum(len(m) for _, m in chunk)
-        # Batched generation has no per-sample clock: each sample is charged
-        # its share of the chunk's wall time.
-        per_sample = (t1 - t0) / rows
-        samples: list[Sample] = []
-        for (problem, missing), pool in zip(chunk, pools):
-            prompt_tokens = backend.count_tokens(problem.prompt)
-            for index, generation in zip(missing, pool, strict=True):
-                samples.append(
-                    to_sample(run, backend, task, problem, config, index, generation, prompt_tokens, per_sample)
-                )
-        store.put_samples(samples)
-        t2 = time.perf_counter()
-        backend_seconds += t1 - t0
-        grading_seconds += t2 - t1
-        generated += rows
-        if progress:
-            progress(rows)
-    return SweepStats(planned=planned, already_done=already, generated=generated, backend_calls=calls,
-                      backend_seconds=backend_seconds, grading_seconds=grading_seconds,
-                      wall_seconds=time.perf_counter() - started)
+    calls = [draw_work(store, run, backend, task, todo[start:start + chunk_problems], config, run_seed, progress)
+             for start in range(0, len(todo), chunk_problems)]
+    return stats_of(planned, already, calls, time.perf_counter() - started)
