@@ -30,7 +30,7 @@ runner = CliRunner()
 
 def pinned_details() -> list[PointDetail]:
     frame = pd.read_csv(DATA / "smoke_lab_points.csv.gz", keep_default_na=False)
-    number = lambda text: None if text == "" else float(text)  # noqa: E731
+    number = lambda text: None if text == "" else float(text)
     return [
         PointDetail(
             point=Point(row["technique"], row["model"], float(row["train_flops"]), float(row["infer_flops"]),

@@ -54,7 +54,7 @@ def test_tradeoff_table_shows_whole_headers_the_rate_and_a_legend(surfaces_csv):
     # Two header lines ("span TC" above "(OOM)"), every word whole.
     assert sorted(lines[header - 1].split() + lines[header].split()) == sorted(
         ["technique", "level", "span", "TC", "(OOM)", "span", "IC", "(OOM)", "rate"])
-    plane = next(line for line in lines if line.startswith(" plane") or line.startswith("plane"))
+    plane = next(line for line in lines if line.lstrip().startswith("plane"))
     assert "median" in plane.split()  # the rate itself: median value of the measured rate
     single = next(i for i, line in enumerate(lines) if "a single" in line)
     assert "none:" in lines[single]  # no rate: said so, with the reason next to it

@@ -27,8 +27,8 @@ from ttscale.planner import check_positive, check_target, plan
 from ttscale.report.json_out import check_json_target, write_json
 from ttscale.report.summary import technique_rows
 from ttscale.tradeoff import analyse
-from ttscale.tradeoff.points import read_points_file
 from ttscale.tradeoff.levels import check_ratio, parse_levels
+from ttscale.tradeoff.points import read_points_file
 from ttscale.tradeoff.smoother import check_smoother_name
 
 
@@ -42,9 +42,9 @@ def _fmt(value: float | None, digits: str = ".2f") -> str:
 
 # What the table's words mean, in one line each (an 80-column terminal reads them without scrolling).
 LEGEND = (
-    "rate: exchange rate, OOM of inference compute (IC) paid per OOM of training compute (TC) saved, "
-    "|d log IC / d log TC| along the iso-performance curve (its median; 'none: reason' where the data do not "
-    "measure one)",
+    ("rate: exchange rate, OOM of inference compute (IC) paid per OOM of training compute (TC) saved, "
+     "|d log IC / d log TC| along the iso-performance curve (its median; 'none: reason' where the data do not "
+     "measure one)"),
     "OOM: orders of magnitude (factors of 10), here of FLOPs",
     "span: the part of the curve where 1/{ratio:g} <= rate <= {ratio:g}; [a, b]: its interval",
     "effect of scale: how the span changes from the lowest level to the highest (higher levels need more compute)",
