@@ -134,3 +134,31 @@ def test_a_sweep_call_stores_finished_samples_before_the_call_returns(gemma, tmp
                           run_seed=0, progress=stored_so_far)
         assert drawn.samples == 8 and len(store.samples("r")) == 8
     assert len(seen) > 1 and 0 < seen[0] < 8  # some samples were in the store while others still decoded
+
+
+QUIET_LOAD = """
+import sys
+from ttscale.logs import Verbosity, configure
+configure(Verbosity[sys.argv[1]])
+from ttscale.backends.llama_cpp import LlamaCppBackend
+from ttscale.types import SamplingConfig
+backend = LlamaCppBackend.gemma3_270m(n_threads=1, max_seqs=2, n_ctx=256)
+backend.generate(["1 + 1 ="], [[1, 2]], SamplingConfig(temperature=1.0, max_new_tokens=3), "\\n")
+backend.close()
+"""
+
+
+def test_quiet_loads_and_samples_without_a_native_line():
+    """A fresh process (llama.cpp's first load prints the most): --quiet leaves stdout and stderr empty."""
+    import subprocess
+    import sys
+
+    def run(verbosity: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", QUIET_LOAD, verbosity], capture_output=True, text=True,
+                              timeout=120, check=True)
+
+    quiet = run("quiet")
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    loud = run("verbose")  # the same load does print: the quiet run hid it
+    assert "llama_model_loader: loaded meta data" in loud.stderr
+    assert all(line.startswith("ttscale.native.llama_cpp: ") for line in loud.stderr.splitlines())
