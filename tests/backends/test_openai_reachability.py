@@ -6,10 +6,9 @@ import time
 
 import httpx
 import pytest
-from conftest import CARD
 
 from ttscale.backends.http_retry import no_answer_reason
-from ttscale.backends.openai import BackendUnreachable, OpenAIBackend
+from ttscale.backends.openai import BackendUnreachable
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import TtscaleError
 
@@ -59,11 +58,10 @@ def test_a_server_that_answers_is_reachable_with_one_request(fake_server, make_b
     assert server.paths() == ["/v1/models"]
 
 
-def test_any_http_answer_means_a_server_is_there(fake_server):
+def test_any_http_answer_means_a_server_is_there(fake_server, make_backend):
     server = fake_server("ok")
-    # /nowhere/v1/models is a 404: still an answer from a server.
-    with OpenAIBackend(base_url=server.url + "/nowhere/v1", model="fake-model", card=CARD, trust_env=False) as backend:
-        backend.check_reachable()
+    backend = make_backend(_At(server.url + "/nowhere"))  # /nowhere/v1/models is a 404: still a server's answer
+    backend.check_reachable()
     assert server.paths() == ["/nowhere/v1/models"]
 
 
