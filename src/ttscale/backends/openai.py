@@ -7,15 +7,14 @@ sampling config, ``stream: false``, and ``logprobs: 1`` when the backend's
 ``logprobs`` field is True (the default) and while the server takes it (a 4xx
 whose message names "logprob" turns it off for this backend). Log-probabilities
 can be costly: llama-cpp-python's server computes them over the whole
-vocabulary, so with Gemma 3's 262k tokens a 64-token request takes many times
-longer (BENCHMARKS.md, "log-probabilities"). With ``logprobs=False`` they are
-never asked for and every sample's ``logprob`` is NaN; ``gives_logprobs`` says
-which, so a strategy that needs them can refuse before anything is sampled.
-Server
-knobs outside the OpenAI API (llama.cpp's default ``top_k=40``, ``min_p``,
-``repeat_penalty`` ...) go in ``extra_body``; e.g. ``{"top_k": 0, "min_p": 0,
-"repeat_penalty": 1}`` makes llama.cpp sample from the same distribution as
-the SamplingConfig says.
+vocabulary, about 0.3 s more per generated token with Gemma 3's 262k tokens
+(BENCHMARKS.md, "cost of asking for log-probabilities"). With
+``logprobs=False`` they are never asked for and every sample's ``logprob`` is
+NaN; ``gives_logprobs`` says which, so a strategy that needs them can refuse
+before anything is sampled. Server knobs outside the OpenAI API (llama.cpp's
+default ``top_k=40``, ``min_p``, ``repeat_penalty`` ...) go in ``extra_body``;
+e.g. ``{"top_k": 0, "min_p": 0, "repeat_penalty": 1}`` makes llama.cpp sample
+from the same distribution as the SamplingConfig says.
 
 ``n`` is detected, not configured (docs/RELIABILITY.md: llama-server answers n>1
 with HTTP 500 "Only one completion choice is allowed", llama-cpp-python
@@ -32,9 +31,8 @@ them with one n>1 request, the *probe*:
     tokens still count in ``usage``.
 The probe is never retried on a 5xx other than 503 (a deterministic 500 costs
 one request, not a retry storm); a 429, a 503 (busy or loading) or a transport
-failure is retried. The mode is kept
-per backend instance; a later request with more samples than the probe had is
-split into requests of at most that many.
+failure is retried. The mode is kept per backend instance; a later request
+with more samples than the probe had is split into requests of at most that many.
 
 Reachability. ``check_reachable()`` asks ``GET {root}/v1/models`` once, with a
 short timeout and no retry, and raises ``BackendUnreachable`` (one line naming
