@@ -89,6 +89,7 @@ class ModelRun:
     card: ModelCard
     stats: SweepStats
     searched: tuple[PointDetail, ...] = ()  # tree-search points (live, not replayed from the pools)
+    server: dict | None = None  # an openai: backend's requests, failures and concurrency (``server_record``)
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,17 @@ def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
     return loaded
 
 
+def server_record(backend: Backend) -> dict | None:
+    """What a server backend asked of its server — requests, failures, retries' effect on its concurrency
+    limit, whether samples carry log-probabilities — or None for an in-process backend."""
+    usage = getattr(backend, "usage", None)
+    if usage is None:
+        return None
+    return {**dataclasses.asdict(usage), "max_concurrency": backend.max_concurrency,
+            "concurrency_limit": backend.concurrency_limit, "timeout_s": backend.timeout_s,
+            "logprobs": backend.gives_logprobs}
+
+
 def start_run(store: Store, run: str, plan: dict, add_run: bool) -> None:
     """Register the sweep's run; a store that holds a sweep with other settings is refused unless
     ``add_run`` (the report then shows the new run; the stored one keeps its samples)."""
@@ -355,8 +367,8 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
         with steps(console, enabled=show_progress) as add_bar:
             outcomes = run_plan(plan, store, add_bar, on_chunk)
         store.finish_run(run)
-    models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched)
-                   for (spec, _), o in zip(backends, outcomes))
+    models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched, server_record(backend))
+                   for (spec, backend), o in zip(backends, outcomes))
     return SweepRun(out_dir, run, task, tuple(problems), settings, models, tuple(notes),
                     time.perf_counter() - started, plan)
 

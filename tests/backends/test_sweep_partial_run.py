@@ -57,6 +57,7 @@ def test_a_run_with_failed_samples_is_partial_and_says_what_each_figure_uses(fak
     missing = figures[("maj@k", 2)]
     assert missing["performance"] is None and "1 of 3 problems hold fewer than k=2" in missing["missing"]
     assert "missing: fake-model maj@k k=2" in result.output
+    assert "server fake-model: " in result.output and "failed and retried or given up" in result.output
     assert "why missing" in (tmp_path / "report" / "index.html").read_text()
 
     again = sweep(server, tmp_path)  # the server answers now: the failed sample is retried

@@ -116,6 +116,9 @@ def sweep(
         + ("n/a" if overhead is None else f"{overhead:.1%}")
         + f" of {info['sampling_wall_seconds']:.1f}s sampling; {run.wall_seconds:.0f}s -> {out / 'index.html'}"
     )
+    for model in run.models:
+        if model.server is not None:
+            console.print(server_line(model.name, model.server))
     if info["failed_samples"]:
         console.print(f"partial run: {info['failed_samples']} of {info['planned']} samples failed in the backend "
                       f"(exit code {PARTIAL_RUN}); run the same command again to retry them")
@@ -126,3 +129,13 @@ def check_json_target(target: str | None) -> None:
     """--json is checked before any work: a directory there would fail only after the sampling."""
     if target and target != "-" and Path(target).is_dir():
         raise InputError(f"--json {target!r}: is a directory; give a file path, or '-' for stdout")
+
+
+def server_line(name: str, server: dict) -> str:
+    """One line on what a server model's requests met: failures, a lowered concurrency, no log-probabilities."""
+    limit, cap = server["concurrency_limit"], server["max_concurrency"]
+    concurrency = f"concurrency {cap}" if server["concurrency_cuts"] == 0 else (
+        f"concurrency {cap} -> {limit} (lowered {server['concurrency_cuts']} time(s) after timeouts or busy answers)")
+    return (f"server {name}: {server['requests']} requests ({server['failed_requests']} failed and retried or "
+            f"given up), {concurrency}, timeout {server['timeout_s']:g} s, log-probabilities "
+            + ("on" if server["logprobs"] else "off"))

@@ -92,7 +92,7 @@ def sweep_json(run, analysis) -> dict:
         "strategies": list(settings.strategies),
         "models": [{"name": m.name, "spec": m.spec, "card": m.card.to_dict(),
                     "train_flops_known": _tc_known(m.card),
-                    "stats": dataclasses.asdict(m.stats)} for m in run.models],
+                    "stats": dataclasses.asdict(m.stats), "server": m.server} for m in run.models],
         "techniques": [{"name": t.name, "strategy": t.arms[0].strategy, "description": t.description}
                        for t in run.techniques]
                       + [{"name": name, "strategy": strategy, "description": what}
