@@ -59,6 +59,14 @@ def test_tradeoff_json_has_the_engine_schema_and_every_point(smoke_report):
     assert n_points == len(lab["points"]) > 0
 
 
+def test_the_record_carries_the_threads_and_how_they_were_chosen(smoke_report):
+    out, first, _ = smoke_report
+    threads = json.loads((out / "tradeoff.json").read_text())["lab"]["threads"]
+    assert threads["threads"] == 1 and threads["given"] is True and threads["usable_cores"] >= 1
+    assert "threads: 1 thread(s), given (--threads)" in first
+    assert "torch threads" in (out / "index.html").read_text()
+
+
 def test_a_log_shows_every_stage_start_and_end(smoke_report):
     _, first, second = smoke_report
     for stage in ("train tiny-", "sample tiny-", "tree search", "replay techniques", "tradeoff", "report"):
