@@ -15,63 +15,14 @@ distribution turned off (``top_k=0, min_p=0, repeat_penalty=1``), as in the test
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
-import httpx
-
+from ttscale.backends.local_server import llama_cpp_server
 from ttscale.backends.openai import OpenAIBackend
 from ttscale.cards import gemma3_270m, gemma3_270m_path
 from ttscale.tasks import get_task
 from ttscale.types import SamplingConfig
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def llama_server(threads: int):
-    """llama-cpp-python's server on 127.0.0.1 serving Gemma 3 270M as "gemma"; yields its URL."""
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "server.log"
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gemma3_270m_path()), "--model_alias",
-                   "gemma", "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads),
-                   "--n_ctx", "2048"]  # fmt: skip
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env={**os.environ, "NO_PROXY": "127.0.0.1"})  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    if httpx.get(url + "/v1/models", timeout=2, trust_env=False).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"llama_cpp.server did not answer within 120 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def _draw(url: str, logprobs: bool, prompts: list[str], config: SamplingConfig) -> tuple[float, int, bool]:
@@ -97,7 +48,7 @@ def run(threads: int = 1, requests: int = 2, max_new: int = 16, rounds: int = 2)
     config = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=max_new)
     times: dict[bool, list[float]] = {True: [], False: []}
     tokens: dict[bool, int] = {}
-    with llama_server(threads) as url:
+    with llama_cpp_server(gemma3_270m_path(), "gemma", threads=threads) as url:
         _draw(url, False, prompts[:1], SamplingConfig(temperature=1.0, max_new_tokens=2))  # warm-up, not timed
         for round_ in range(rounds):
             for logprobs in ((True, False) if round_ % 2 == 0 else (False, True)):
