@@ -22,7 +22,7 @@ from ttscale.store import Store
 from ttscale.tasks import get_task
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_sweep import CONFIG, TASK, make_backend, rows  # noqa: E402
+from test_sweep import CONFIG, TASK, make_backend, rows
 
 DELAY = 0.25  # seconds per sample on the "loaded" machine
 N = 8
