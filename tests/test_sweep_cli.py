@@ -114,6 +114,8 @@ def test_report_files_and_a_tradeoff_between_two_models(two_models):
     assert "first-verified@k" not in result["techniques"]  # arith has no verifier
     assert "Iso-performance curves" in (out / "index.html").read_text()
     assert "majority:k=2" in output and "overhead" in output  # the terminal summary
+    threads = sweep["threads"]  # automatic (sweep_args gives no --threads): sized to the free cores
+    assert threads["given"] is False and 1 <= threads["threads"] <= threads["usable_cores"]
 
 
 def test_strategy_option_appears_as_rows(two_models):

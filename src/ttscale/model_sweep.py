@@ -28,6 +28,7 @@ from pydantic import Field, field_validator
 from ttscale.backends import Backend
 from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
+from ttscale.backends.threads import ThreadChoice, choose_threads
 from ttscale.errors import InputError, TtscaleError
 from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
 from ttscale.pipeline.analysis import Analysis, known_train_flops
@@ -103,6 +104,7 @@ class SweepRun:
     notes: tuple[str, ...]
     wall_seconds: float
     plan: Plan
+    threads: ThreadChoice  # CPU threads of the in-process models, and how they were chosen
 
     @property
     def techniques(self) -> tuple[TechniqueSpec, ...]:
@@ -247,9 +249,10 @@ def given_cards(entries: Sequence[str], models: Sequence[str]) -> dict[str, Mode
     return cards
 
 
-def load_backends(settings: SweepSettings) -> list[tuple[str, Backend]]:
-    """Every model loaded before sampling starts, so a bad spec fails before any work."""
-    kwargs = {"threads": settings.threads} if settings.threads else {}
+def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[str, Backend]]:
+    """Every model loaded before sampling starts, so a bad spec fails before any work; in-process
+    models run on ``threads`` (servers are not ours to size)."""
+    kwargs = {"threads": threads.threads}
     cards = given_cards(settings.cards, settings.models)
     loaded: list[tuple[str, Backend]] = []
     for spec in settings.models:
@@ -357,7 +360,8 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
         raise InputError(f"--task {settings.task!r}: {exc}") from None
     check_settings(settings, task)
     problems, notes = choose_problems(settings, task)
-    backends = load_backends(settings)
+    threads = choose_threads(settings.threads)
+    backends = load_backends(settings, threads)
     check_model_groups(settings, [backend for _, backend in backends])
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(task.name, settings.sampling, settings.seed)
@@ -370,7 +374,7 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
     models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched, server_record(backend))
                    for (spec, backend), o in zip(backends, outcomes))
     return SweepRun(out_dir, run, task, tuple(problems), settings, models, tuple(notes),
-                    time.perf_counter() - started, plan)
+                    time.perf_counter() - started, plan, threads)
 
 
 def sweep_and_report(settings: SweepSettings, out_dir: Path, console=None, show_progress: bool = True,

@@ -1,10 +1,10 @@
 """Backends generate completions. Callers need only the ``Backend`` protocol, so a
-strategy is never tied to one backend class; ``BatchedBackend`` is the optional
-capability of decoding many sequences together."""
+strategy is never tied to one backend class; ``backends.streaming.StreamingBackend``
+is the optional capability of handing back each sample as it finishes."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, Sequence, Union
 
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
@@ -33,10 +33,3 @@ class Backend(Protocol):
     def close(self) -> None:
         """Free what the backend holds (a loaded model, connections); it is not used afterwards."""
         ...
-
-
-@runtime_checkable
-class BatchedBackend(Backend, Protocol):
-    """A backend that decodes up to ``max_seqs`` sequences in one batch (llama.cpp in process)."""
-
-    max_seqs: int

@@ -63,7 +63,8 @@ def sweep(
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
     max_tokens: int = typer.Option(256, "--max-tokens", help="Most new tokens per sample."),
     seed: int = typer.Option(0, help="Seed for the problems' choice and every sample."),
-    threads: int = typer.Option(0, help="CPU threads for local models (0: the backend's default)."),
+    threads: int = typer.Option(0, help="CPU threads for in-process models (0: the cores not busy with other "
+                                "processes, at least 1; the choice is in tradeoff.json's sweep section)."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds one openai: request may take before it is "
                                   "retried."),
     concurrency: int = typer.Option(4, help="Most openai: requests in flight per model; fewer while the server "
@@ -116,6 +117,8 @@ def sweep(
         + ("n/a" if overhead is None else f"{overhead:.1%}")
         + f" of {info['sampling_wall_seconds']:.1f}s sampling; {run.wall_seconds:.0f}s -> {out / 'index.html'}"
     )
+    if not quiet:
+        console.print(f"threads: {run.threads.describe()}")
     for model in run.models:
         if model.server is not None:
             console.print(server_line(model.name, model.server))

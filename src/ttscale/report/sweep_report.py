@@ -90,6 +90,7 @@ def sweep_json(run, analysis) -> dict:
         "sampling": dataclasses.asdict(settings.sampling),
         "seed": settings.seed,
         "strategies": list(settings.strategies),
+        "threads": run.threads.as_record(),
         "models": [{"name": m.name, "spec": m.spec, "card": m.card.to_dict(),
                     "train_flops_known": _tc_known(m.card),
                     "stats": dataclasses.asdict(m.stats), "server": m.server} for m in run.models],
@@ -155,6 +156,7 @@ def write_sweep_report(run, analysis) -> dict:
         models=models_frame(run),
         meta={
             "wall seconds": f"{run.wall_seconds:.1f}",
+            "threads (in-process models)": run.threads.describe(),
             "backend seconds": f"{info['backend_seconds']:.1f}",
             "grading seconds (incl. sandbox and store writes)": f"{info['grading_seconds']:.1f}",
             "orchestration overhead": "n/a (nothing sampled)" if overhead is None else f"{overhead:.1%}",
