@@ -119,3 +119,16 @@ def test_bad_preset_and_seed_are_named():
     assert result.exit_code != 0 and "--preset" in str(result.exception) and "smoke" in str(result.exception)
     result = runner.invoke(app, ["lab", "--seed", "-1"])
     assert result.exit_code != 0 and "--seed" in str(result.exception)
+
+
+def test_another_seed_into_the_same_out_is_refused_before_training(smoke_report):
+    out, _, _ = smoke_report
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    result = CliRunner().invoke(app, ["lab", "--preset", "smoke", "--seed", "1", "--out", str(out), "--threads", "1",
+                                      "--cache-dir", str(out.parent / "other-cache")])
+    assert "holds the lab run 'lab-smoke-seed0'" in str(result.exception), result.output
+    assert "--out" in str(result.exception) and not (out.parent / "other-cache").exists()  # nothing trained
+    with sqlite3.connect(out / "store.sqlite") as db:
+        assert [r[0] for r in db.execute("SELECT run FROM runs WHERE run LIKE 'lab-%-seed%' AND run NOT LIKE '%/%' "
+                                         "AND run NOT LIKE '%calib'")] == ["lab-smoke-seed0"]
+    assert (out / "index.html").stat().st_mtime_ns == before["index.html"]

@@ -35,7 +35,7 @@ def lab(
     require_extra("torch", "lab")
     from ttscale.lab.ladder import get_preset
     from ttscale.lab.pipeline import run_lab
-    from ttscale.report.json_out import write_json
+    from ttscale.report.json_out import check_json_target, write_json
     from ttscale.logs import configure, verbosity_of
     from ttscale.report.lab_report import summary_line
 
@@ -45,6 +45,10 @@ def lab(
         raise InputError(f"--seed must be >= 0, got {seed}")
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
+    check_folder(out, "--out")
+    check_folder(cache_dir, "--cache-dir")
+    if json_out:
+        check_json_target(json_out)
     console = Console(stderr=True)
     outcome = run_lab(
         chosen,
@@ -60,3 +64,13 @@ def lab(
     console.print(summary_line(outcome))
     if not quiet:
         console.print(f"threads: {outcome.threads.describe()}")
+
+
+def check_folder(path: Path | None, flag: str) -> None:
+    """A folder option naming a file (or a path under one) is refused before any work."""
+    for part in () if path is None else (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "" if part == path else f" lies under {str(part)!r}, which"
+                raise InputError(f"{flag} {str(path)!r}:{where} is a file; give a directory")
+            return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ttscale.backends.threads import ThreadChoice, choose_threads
 from ttscale.backends.tiny import TinyBackend
 from ttscale.lab.ladder import (LEVELS, MIXTURE_WEIGHTS, SHORT_NAMES, SUMS, SUMS_COT, TRAIN_MIXTURE, SUMS_COT as
                                 SEARCH_TASK, LabPreset, mixture_key)
+from ttscale.errors import InputError
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.tiny.model import TinyGPT
 from ttscale.lab.value_calibration import train_value_models
@@ -164,6 +166,20 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
                 _value_scorers(preset, seed, run, cache_dir) if values and searches else None)
 
 
+def start_lab_run(store: Store, out_dir: Path, run: str, plan: dict) -> None:
+    """A lab's --out holds one lab run: another preset or seed there would mix two runs in the store and
+    overwrite the first one's report, so it is refused (as a changed plan of the same run is)."""
+    # Lab runs are named by run_name; their calibration runs carry a suffix and are not counted.
+    others = [r["run"] for r in store.runs() if r["run"] != run and re.fullmatch(r"lab-.+-seed\d+", r["run"])]
+    if others:
+        raise InputError(f"--out {str(out_dir)!r}: holds the lab run {others[0]!r} (another --preset or --seed); "
+                         f"use another --out for {run!r}")
+    try:
+        store.start_run(run, plan)
+    except InputError as exc:
+        raise InputError(f"--out {str(out_dir)!r}: {exc}; use another --out") from None
+
+
 def run_lab(
     preset: LabPreset,
     out_dir: Path,
@@ -193,7 +209,7 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(preset, seed)
     with Store(out_dir / "store.sqlite") as store:
-        store.start_run(run, preset.plan(seed))
+        start_lab_run(store, out_dir, run, preset.plan(seed))
         if preset.n_calibration_problems > 0:
             store.start_run(calibration_run_name(run), calibration_plan(preset, seed))
         with steps(console, enabled=show_progress) as add_bar:
