@@ -303,3 +303,15 @@ def card_yaml(folder: Path) -> Path:
     path.write_text("params_total: 1000\nparams_non_embedding: 800\nn_layers: 2\nd_model: 16\nn_heads: 2\n"
                     "d_ff: 64\nvocab_size: 256\ncontext_length: 512\n")
     return path
+
+
+def test_help_and_table_are_readable_at_80_columns(two_models, checkpoints, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    help_text = " ".join(runner.invoke(app, ["sweep", "--help"]).output.split())
+    assert "tiny:CKPT#NAME," in help_text and "jsonl:PATH[?grader=...]" in help_text  # no text eaten as markup
+    out, _ = two_models
+    output = invoke(sweep_args(checkpoints, out)).output  # finished: re-reports without sampling
+    header = next(line for line in output.splitlines() if "strategy" in line and "perf." in line)
+    for column in ("model", "strategy", "k", "perf.", "95% CI", "IC/prob.", "s/prob.", "probs"):
+        assert column in header, header
+    assert max(len(line) for line in output.splitlines()) <= 80
