@@ -5,7 +5,9 @@ tree-search results) and the points.csv and tradeoff.json that run wrote before 
 sampling, store and techniques were reorganised. Analysing the same store now must give the same
 points and the same tradeoff JSON, number for number. Measured seconds (``infer_seconds``) differ
 from run to run and are left out; and one difference is intended: a cascade whose threshold is
-chosen on calibration was labelled ``threshold=-1`` (a sentinel) and is now simply unset.
+chosen on calibration was labelled ``threshold=-1`` (a sentinel) and is now simply unset. Fields
+added since are added to the pinned JSON and change nothing else: ``levels_words`` (how the levels
+were chosen, in words).
 
 Starting from stored samples keeps the pin independent of the CPU: training on another machine
 may round floats differently (docs/RELIABILITY.md, "Threads under load"), which would change the
