@@ -19,68 +19,38 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-from pydantic import Field, field_validator
 
 from ttscale.backends import Backend
 from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
 from ttscale.backends.threads import ThreadChoice, choose_threads
 from ttscale.errors import InputError, TtscaleError
-from ttscale.pipeline import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan
-from ttscale.pipeline.analysis import Analysis, known_train_flops
+from ttscale.pipeline import (
+    Chunking,
+    ModelEntry,
+    Plan,
+    SearchPlan,
+    Split,
+    TaskSampling,
+    analyse_plan,
+    run_plan,
+)
+from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
 from ttscale.sampling.draw import SweepStats, sum_stats
-from ttscale.settings import TypedSettings
 from ttscale.store import Store
 from ttscale.strategies import REPLAY, resolve
-from ttscale.strategies.step_search import step_format_for
 from ttscale.strategies.tree_search import SearchSettings
 from ttscale.sweep_analysis import sweep_techniques
+from ttscale.sweep_checks import check_model_groups, check_settings, start_run
+from ttscale.sweep_settings import SweepSettings
 from ttscale.tasks import get_task
 from ttscale.techniques import PointDetail, TechniqueSpec
 from ttscale.types import ModelCard, Problem, SamplingConfig, Task
-
-
-class SweepSettings(TypedSettings):
-    """What ``ttscale sweep`` runs; validated on construction (``parse`` names the CLI options)."""
-
-    models: tuple[str, ...] = Field(description="model specs, one backend each")
-    task: str = Field(description="the task spec")
-    n: int = Field(ge=1, le=1_000_000, description="samples per problem")
-    limit: int | None = Field(None, ge=1, description="test problems used (None: every one)")
-    strategies: tuple[str, ...] = Field((), description="strategy specs besides the default techniques")
-    sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
-    seed: int = Field(0, ge=0)
-    threads: int | None = Field(None, ge=1, description="CPU threads per in-process backend")
-    cards: tuple[str, ...] = Field((), description='"MODEL=CARD_SPEC": a card for a backend that cannot read one')
-    n_boot: int = Field(200, ge=0, description="bootstrap replicates for intervals")
-    logprobs: bool = Field(True, description="ask openai: servers for log-probabilities (slow on some servers)")
-    timeout_s: float = Field(120.0, gt=0, le=86_400, description="seconds one openai: request may take")
-    concurrency: int = Field(4, ge=1, le=1024, description="most openai: requests in flight per model")
-    add_run: bool = Field(False, description="store a run with other settings next to the stored one in --out")
-    max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
-    chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
-
-    @field_validator("models")
-    @classmethod
-    def _distinct(cls, models: tuple[str, ...]) -> tuple[str, ...]:
-        if not models:
-            raise ValueError("give at least one model spec")
-        if len(set(models)) != len(models):
-            raise ValueError(f"a spec is given twice ({', '.join(models)})")
-        return models
-
-    @classmethod
-    def from_options(cls, **raw: object) -> SweepSettings:
-        """The settings from the CLI's options; an error names the option (``--n``) and its value."""
-        return cls.parse("ttscale sweep", raw, names={"models": "--model", "strategies": "--strategy",
-                                                      "cards": "--card", "n_boot": "--n-boot",
-                                                      "timeout_s": "--timeout", "add_run": "--add-run"})
 
 
 @dataclass(frozen=True)
@@ -124,65 +94,6 @@ class SweepRun:
 
 def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
     return f"sweep:{task_name}:{config.key}:seed{seed}"
-
-
-def check_settings(settings: SweepSettings, task: Task) -> None:
-    """What the settings cannot check alone (strategies against the task, the models, --n and
-    --no-logprobs), before anything is loaded or sampled; errors name the option."""
-    for spec in settings.strategies:
-        strategy, values = resolved_option(spec)
-        traits = strategy.traits
-        if traits.uses_logprobs and not settings.logprobs:
-            raise InputError(f"--strategy {spec!r}: reads the samples' log-probabilities, which --no-logprobs "
-                             "turns off")
-        if REPLAY not in traits.modes:
-            check_search(spec, values, task)
-            continue
-        if traits.uses_verifier and not task.has_verifier:
-            raise InputError(f"--strategy {spec!r}: needs a verifier, and task {task.name!r} has none")
-        for param in traits.pool_params:
-            value = getattr(values, param)
-            if value > settings.n:
-                raise InputError(f"--strategy {spec!r}: {param}={value:g} is more than the --n {settings.n} "
-                                 "samples drawn per problem")
-        wanted = traits.n_models
-        if (wanted is None and len(settings.models) < 2) or (wanted is not None and len(settings.models) < wanted):
-            raise InputError(f"--strategy {spec!r}: needs {wanted or 'at least 2'} models, and "
-                             f"{len(settings.models)} --model was given")
-        if strategy.needs_calibration(values):
-            raise InputError(f"--strategy {spec!r}: would choose its threshold on a calibration split, which a "
-                             "sweep does not draw; give a fixed one, e.g. cascade:threshold=0.75")
-
-
-def resolved_option(spec: str):
-    """A --strategy spec resolved; an unknown name or a bad value is named with the option."""
-    try:
-        return resolve(spec)  # unknown names: "did you mean"
-    except InputError as exc:
-        raise InputError(f"--strategy {spec!r}: {exc}") from None
-
-
-def check_model_groups(settings: SweepSettings, backends: Sequence[Backend]) -> None:
-    """Multi-model strategies need models whose training compute is known (their cards are read on
-    loading): refused before anything is sampled, rather than skipped after."""
-    known = [b.name for b in backends if known_train_flops(b.card)]
-    for spec in settings.strategies:
-        wanted = resolve(spec)[0].traits.n_models
-        if wanted != 1 and len(known) < (wanted or 2):
-            unknown = [b.name for b in backends if b.name not in known]
-            raise InputError(f"--strategy {spec!r}: needs {wanted or 'at least 2'} models with a known training "
-                             f"compute; {', '.join(unknown)} has none in its card (give one with --card NAME=CARD)")
-
-
-def check_search(spec: str, settings: SearchSettings, task: Task) -> None:
-    """A tree search needs steps (the task's step format) and, in a sweep, the log-probability scorer."""
-    if settings.scorer != "logprob":
-        raise InputError(f"--strategy {spec!r}: scorer={settings.scorer} needs a learned value model, which only "
-                         "the lab trains; a sweep searches with scorer=logprob")
-    try:
-        step_format_for(task)
-    except InputError as exc:
-        raise InputError(f"--strategy {spec!r}: {exc}") from None
 
 
 def split_strategies(settings: SweepSettings) -> tuple[list[SearchSettings], list[str]]:
@@ -287,40 +198,6 @@ def server_record(backend: Backend) -> dict | None:
     return {**dataclasses.asdict(usage), "max_concurrency": backend.max_concurrency,
             "concurrency_limit": backend.concurrency_limit, "timeout_s": backend.timeout_s,
             "logprobs": backend.gives_logprobs}
-
-
-def start_run(store: Store, run: str, plan: dict, add_run: bool) -> None:
-    """Register the sweep's run; a store that holds a sweep with other settings is refused unless
-    ``add_run`` (the report then shows the new run; the stored one keeps its samples)."""
-    others = [r for r in store.runs() if r["run"] != run and r["plan"].get("command") == plan["command"]]
-    if others and not add_run:
-        stored = others[-1]["plan"]
-        changed = ", ".join(_setting_changes(stored, plan)) or "the run name"
-        raise InputError(f"--out {str(Path(store.path).parent)!r}: holds a sweep with other settings ({changed}); use "
-                         "another --out, the stored settings, or --add-run to store this run next to it")
-    try:
-        store.start_run(run, plan)
-    except InputError:
-        changed = ", ".join(_setting_changes(store.get_run(run)["plan"], plan)) or "the plan"
-        raise InputError(f"--out {str(Path(store.path).parent)!r}: holds this sweep with other settings ({changed}); use "
-                         "another --out, or the stored settings and an unchanged task file") from None
-
-
-# How each plan entry is given on the command line, for a refusal that says what to change.
-_PLAN_OPTIONS = {"task": "--task", "task_fingerprint": "the task file", "sampling.temperature": "--temperature",
-                 "sampling.top_p": "--top-p", "sampling.max_new_tokens": "--max-tokens", "seed": "--seed",
-                 "n": "--n", "problems": "--limit"}
-
-
-def _setting_changes(stored: dict, new: dict) -> list[str]:
-    """``--temperature 0.8 -> 0.5`` for every plan entry that differs."""
-    def value(plan: dict, key: str):
-        for part in key.split("."):
-            plan = plan.get(part) if isinstance(plan, dict) else None
-        return plan
-
-    return [f"{option} {value(stored, key)!r} -> {value(new, key)!r}" if option.startswith("--")
-            else f"{option} changed" for key, option in _PLAN_OPTIONS.items() if value(stored, key) != value(new, key)]
 
 
 def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Problem],
