@@ -58,7 +58,8 @@ def test_a_run_with_failed_samples_is_partial_and_says_what_each_figure_uses(fak
     assert missing["performance"] is None and "1 of 3 problems hold fewer than k=2" in missing["missing"]
     assert "missing: fake-model maj@k k=2" in result.output
     assert "server fake-model: " in result.output and "failed and retried or given up" in result.output
-    assert "why missing" in (tmp_path / "report" / "index.html").read_text()
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "why missing" in page and "PARTIAL RUN: 1 of 6 samples failed" in page
 
     again = sweep(server, tmp_path, "--concurrency", "1", "--quiet")  # the server answers now: the failed sample is retried
     assert again.exit_code == 0, again.output

@@ -111,8 +111,9 @@ def sweep(
         console.print(f"note: {note}")
     overhead = info["overhead_share"]
     console.print(
-        f"sweep: {len(run.models)} model(s), {info['planned']} samples ({info['generated']} new, "
-        f"{info['backend_calls']} backend calls); backend {info['backend_seconds']:.1f}s, grading "
+        f"sweep: {len(run.models)} model(s), {info['planned']} samples ({info['generated']} new"
+        + (f", {info['failed_samples']} failed" if info["failed_samples"] else "")
+        + f", {info['backend_calls']} backend calls); backend {info['backend_seconds']:.1f}s, grading "
         f"{info['grading_seconds']:.1f}s, orchestration overhead "
         + ("n/a" if overhead is None else f"{overhead:.1%}")
         + f" of {info['sampling_wall_seconds']:.1f}s sampling; {run.wall_seconds:.0f}s -> {out / 'index.html'}"

@@ -72,8 +72,8 @@ def _why_missing(pools, k: int, planned: int) -> str:
     if not pools:
         return f"no sample of the {planned} problems was stored (every one failed)"
     short = sum(p.n < k for p in pools) + planned - len(pools)
-    return (f"{short} of {planned} problems hold fewer than k={k} good samples (the rest failed); "
-            "run the same command again to retry them")
+    return (f"{short} of {planned} problems hold fewer than k={k} good samples (their other samples failed in "
+            "the backend); run the same command again to retry them")
 
 
 def sweep_json(run, analysis) -> dict:
@@ -145,7 +145,9 @@ def write_sweep_report(run, analysis) -> dict:
     write_report(out, ReportParts(
         title="ttscale sweep: performance vs inference compute, and the training-inference tradeoff",
         subtitle=(f"task {info['task']}: {info['problems']} test problems, {info['n']} samples each, "
-                  f"{len(run.models)} model(s); run {run.run}"),
+                  f"{len(run.models)} model(s); run {run.run}"
+                  + (f". PARTIAL RUN: {analysis.errors} of {info['planned']} samples failed in the backend; the "
+                     "figures they would have given are marked missing (see Figures)" if analysis.errors else "")),
         result=result,
         tradeoff_details=analysis.tradeoff_details,
         details=analysis.details,
