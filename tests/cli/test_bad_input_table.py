@@ -32,6 +32,8 @@ BASE = {
     "tradeoff": ["tradeoff", "points.csv"],
     "plan": ["plan", "--points", "points.csv", "--inferences", "1e6", "--target", "0.3"],
     "verify": ["verify", "--samples", "samples.jsonl", "--json", "verdicts.json"],
+    "models": ["models"],
+    "models pull": ["models", "pull", "smollm2-135m"],
 }
 
 # (command, option, the arguments that replace or extend the base, words the one line must hold)
@@ -92,6 +94,8 @@ CASES = [
     ("verify", "--k", ["--k", "0"], ["--k", "0"]),
     ("verify", "--workers", ["--workers", "0"], ["--workers", "0"]),
     ("verify", "--timeout", ["--timeout", "0"], ["--timeout", "0"]),
+    ("models", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
+    ("models pull", "name", ["models", "pull", "qwen2.5-coder-0.7b"], ["qwen2.5-coder-0.7b", "qwen2.5-coder-0.5b"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).
@@ -99,10 +103,11 @@ SWITCHES = {("sweep", "--add-run"), ("tradeoff", "--extrapolate"), ("verify", "-
 
 
 def arguments(command: str, change: list[str]) -> list[str]:
-    """The base command with ``change``: a new first word replaces the positional argument, an option
-    the base gives has its value replaced, any other is appended."""
-    if change[0] == command:
-        return [*change, *BASE[command][2:]]
+    """The base command with ``change``: a change that starts with the command's words replaces its
+    positional argument, an option the base gives has its value replaced, any other is appended."""
+    words = command.split()
+    if change[:len(words)] == words:
+        return [*change, *BASE[command][len(words) + 1:]]
     args = list(BASE[command])
     if len(change) == 2 and change[0] in args:
         args[args.index(change[0]) + 1] = change[1]
@@ -143,9 +148,16 @@ def test_a_bad_value_is_one_line_naming_the_option_and_nothing_is_written(folder
     assert snapshot(folder) == before
 
 
+def options(command, path: str = ""):
+    """(command path, first spelling) of every parameter, subcommands of a group (``models pull``) included."""
+    for param in command.params:
+        yield path, param.opts[0]
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from options(sub, f"{path} {name}".strip())
+
+
 def test_the_table_covers_every_option():
     _load_commands()
-    commands = typer.main.get_command(app).commands
-    every = {(name, param.opts[0]) for name, command in commands.items() for param in command.params}
+    every = set(options(typer.main.get_command(app)))
     covered = {(command, option) for command, option, _, _ in CASES} | SWITCHES
     assert every == covered, f"without a row: {sorted(every - covered)}; rows for no option: {sorted(covered - every)}"
