@@ -8,16 +8,20 @@ import hashlib
 import importlib.util
 import re
 import subprocess
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import tomllib
 from tiny_gguf import write_tiny_gguf
 
-from ttscale.cards import LADDER_MODELS, installed_path, load_card
-from ttscale.cards import ladder_models
-from ttscale.cards.ladder_models import ChunkPart, JoinedChunks, PinnedPackage, WheelFile
+from ttscale.cards import LADDER_MODELS, installed_path, ladder_models, load_card
+from ttscale.cards.ladder_models import (
+    ChunkPart,
+    JoinedChunks,
+    PinnedPackage,
+    WheelFile,
+)
 from ttscale.cards.model_pull import pull
 from ttscale.errors import InputError
 from ttscale.registry import Registry

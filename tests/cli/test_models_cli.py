@@ -55,7 +55,7 @@ def test_the_json_listing_holds_each_models_facts(monkeypatch, capsys, tmp_path)
 
 
 def test_pull_of_an_unknown_name_is_one_line_with_a_suggestion(monkeypatch, capsys):
-    code, out, err = run(monkeypatch, capsys, "models", "pull", "smollm-135m")
+    code, _, err = run(monkeypatch, capsys, "models", "pull", "smollm-135m")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1
     assert "unknown ladder model 'smollm-135m'; did you mean 'smollm2-135m'?" in lines[0]

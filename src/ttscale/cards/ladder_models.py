@@ -26,7 +26,13 @@ from typing import Protocol
 from ttscale.cards.gguf import card_from_gguf
 from ttscale.cards.loaded import LoadedCard
 from ttscale.cards.model_files import Chunk, default_cache_dir, join_chunks, sha256_of
-from ttscale.cards.packaged import BUILTINS, GEMMA3_270M, Published, gemma3_270m_path, with_published_training
+from ttscale.cards.packaged import (
+    BUILTINS,
+    GEMMA3_270M,
+    Published,
+    gemma3_270m_path,
+    with_published_training,
+)
 from ttscale.errors import InputError
 from ttscale.registry import Registry
 
