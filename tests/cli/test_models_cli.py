@@ -59,3 +59,12 @@ def test_pull_of_an_unknown_name_is_one_line_with_a_suggestion(monkeypatch, caps
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1
     assert "unknown ladder model 'smollm-135m'; did you mean 'smollm2-135m'?" in lines[0]
+
+
+def test_a_sweep_of_a_model_not_pulled_says_how_to_pull_it_and_writes_nothing(monkeypatch, capsys, tmp_path):
+    code, _, err = run(monkeypatch, capsys, "sweep", "--model", "qwen2.5-coder-0.5b", "--task", "arith", "--n", "2",
+                       "--limit", "2", "--out", "report")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "--model 'qwen2.5-coder-0.5b'" in lines[0] and "run `ttscale models pull qwen2.5-coder-0.5b`" in lines[0]
+    assert not (tmp_path / "report").exists()

@@ -1,6 +1,6 @@
 """``ttscale card MODEL``: the model card read from metadata, with FLOPs per token.
 
-MODEL is ``gguf:PATH`` or a ``.gguf`` path, a built-in model (``gemma3-270m``), a
+MODEL is ``gguf:PATH`` or a ``.gguf`` path, a model of ``ttscale models`` (``gemma3-270m`` ...), a
 Hugging Face ``config.json`` or its folder, or a hand-written ``.yaml`` card. With
 ``--json -`` the JSON goes to stdout and the table to stderr, so stdout parses.
 """
@@ -59,7 +59,8 @@ def card_table(summary: dict) -> Table:
 @app.command("card")
 def card(
     model: str = typer.Argument(
-        ..., help="gguf:PATH, PATH.gguf, gemma3-270m, a config.json (or its folder), or PATH.yaml."),
+        ..., help="gguf:PATH, PATH.gguf, a model of `ttscale models` (gemma3-270m, smollm2-135m ...), "
+                  "a config.json (or its folder), or PATH.yaml."),
     context: int = typer.Option(
         None, help="Context (keys attended) for the per-token FLOPs; default min(2048, context_length)."),
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),

@@ -54,7 +54,8 @@ def table_title(info: dict, n: int) -> str:
 @app.command()
 def sweep(
     model: List[str] = typer.Option(..., "--model", help="Model spec, repeatable: tiny:CKPT or tiny:CKPT#NAME, "
-                                    "gguf:PATH, gemma3-270m, openai:URL#MODEL."),
+                                    "gguf:PATH, a model of `ttscale models` (gemma3-270m, qwen2.5-coder-0.5b ...), "
+                                    "openai:URL#MODEL."),
     task: str = typer.Option(..., help="Task spec: arith:..., factor:..., humaneval, jsonl:PATH[?grader=...]."),
     n: int = typer.Option(..., "--n", help="Samples per problem."),
     limit: Optional[int] = typer.Option(None, help="Use K of the test problems, chosen by --seed (default: all)."),
