@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ttscale.backends import Backend
+from ttscale.backends.chat_posing import PromptStyle
 from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
 from ttscale.backends.threads import ThreadChoice, choose_threads
@@ -92,8 +93,10 @@ class SweepRun:
         return total
 
 
-def run_name(task_name: str, config: SamplingConfig, seed: int) -> str:
-    return f"sweep:{task_name}:{config.key}:seed{seed}"
+def run_name(task_name: str, config: SamplingConfig, seed: int, prompt: PromptStyle = PromptStyle.raw) -> str:
+    """The run's name in the store; chat-posed samples are a run of their own."""
+    base = f"sweep:{task_name}:{config.key}:seed{seed}"
+    return base if prompt is PromptStyle.raw else f"{base}:{prompt.value}"
 
 
 def split_strategies(settings: SweepSettings) -> tuple[list[SearchSettings], list[str]]:
@@ -138,6 +141,8 @@ def sweep_plan(settings: SweepSettings, task: Task, problems: Sequence[Problem])
         "seed": settings.seed,
         "n": settings.n,
         "problems": len(problems),
+        # Only a chat-posed run names its style, so stores written before the option still resume.
+        **({} if settings.prompt is PromptStyle.raw else {"prompt": settings.prompt.value}),
     }
 
 
@@ -170,6 +175,8 @@ def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[
         card = cards.get(spec)
         remote = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
                   "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
+        if settings.prompt is not PromptStyle.raw:  # checked: a kind that poses (sweep_checks)
+            remote["prompt_style"] = settings.prompt
         try:
             backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
         except InputError as exc:
@@ -241,7 +248,7 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
     backends = load_backends(settings, threads)
     check_model_groups(settings, [backend for _, backend in backends])
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = run_name(task.name, settings.sampling, settings.seed)
+    run = run_name(task.name, settings.sampling, settings.seed, settings.prompt)
     plan = sweep_plan_of(settings, task, problems, backends, run)
     with Store(out_dir / "store.sqlite") as store:
         start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ttscale.backends import Backend
+from ttscale.backends.chat_posing import PromptStyle
+from ttscale.backends.registry import POSING_KINDS, spec_kind
 from ttscale.errors import InputError
 from ttscale.pipeline.analysis import known_train_flops
 from ttscale.store import Store
@@ -21,6 +23,11 @@ from ttscale.types import Task
 def check_settings(settings: SweepSettings, task: Task) -> None:
     """What the settings cannot check alone (strategies against the task, the models, --n and
     --no-logprobs), before anything is loaded or sampled; errors name the option."""
+    if settings.prompt is PromptStyle.chat:
+        for model in settings.models:
+            if spec_kind(model) not in POSING_KINDS:
+                raise InputError(f"--prompt chat: --model {model!r} cannot pose a chat turn (only in-process GGUF "
+                                 "models, whose metadata holds their template, can); give --prompt raw")
     for spec in settings.strategies:
         strategy, values = resolved_option(spec)
         traits = strategy.traits
@@ -96,7 +103,8 @@ def start_run(store: Store, run: str, plan: dict, add_run: bool) -> None:
 # How each plan entry is given on the command line, for a refusal that says what to change.
 _PLAN_OPTIONS = {"task": "--task", "task_fingerprint": "the task file", "sampling.temperature": "--temperature",
                  "sampling.top_p": "--top-p", "sampling.max_new_tokens": "--max-tokens", "seed": "--seed",
-                 "n": "--n", "problems": "--limit"}
+                 "n": "--n", "problems": "--limit", "prompt": "--prompt"}
+_PLAN_DEFAULTS = {"prompt": "raw"}  # entries a plan leaves out at their default
 
 
 def _setting_changes(stored: dict, new: dict) -> list[str]:
@@ -104,7 +112,7 @@ def _setting_changes(stored: dict, new: dict) -> list[str]:
     def value(plan: dict, key: str):
         for part in key.split("."):
             plan = plan.get(part) if isinstance(plan, dict) else None
-        return plan
+        return _PLAN_DEFAULTS.get(key) if plan is None else plan
 
     return [f"{option} {value(stored, key)!r} -> {value(new, key)!r}" if option.startswith("--")
             else f"{option} changed" for key, option in _PLAN_OPTIONS.items() if value(stored, key) != value(new, key)]

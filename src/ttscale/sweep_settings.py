@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from ttscale.backends.chat_posing import PromptStyle
 from ttscale.settings import TypedSettings
 from ttscale.types import SamplingConfig
 
@@ -24,6 +25,7 @@ class SweepSettings(TypedSettings):
     logprobs: bool = Field(True, description="ask openai: servers for log-probabilities (slow on some servers)")
     timeout_s: float = Field(120.0, gt=0, le=86_400, description="seconds one openai: request may take")
     concurrency: int = Field(4, ge=1, le=1024, description="most openai: requests in flight per model")
+    prompt: PromptStyle = Field(PromptStyle.raw, description="pose each prompt as is or as a chat turn")
     add_run: bool = Field(False, description="store a run with other settings next to the stored one in --out")
     max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
     chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")

@@ -63,6 +63,7 @@ CASES = [
     ("sweep", "--concurrency", ["--concurrency", "0"], ["--concurrency", "0"]),
     ("sweep", "--logprobs", ["--no-logprobs", "--strategy", "best-of-n:k=2"], ["--no-logprobs", "best-of-n:k=2"]),
     ("sweep", "--card", ["--card", "gemma"], ["--card", "gemma"]),
+    ("sweep", "--prompt", ["--prompt", "chatty"], ["--prompt", "chatty"]),
     ("sweep", "--n-boot", ["--n-boot", "-1"], ["--n-boot", "-1"]),
     ("sweep", "--out", ["--out", "a_file"], ["--out", "a_file"]),
     ("sweep", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ttscale.backends import Stop, stop_strings, token_sampling
+from ttscale.backends.chat_posing import PromptStyle, chat_template_of
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
 from ttscale.backends.streaming import FinishedSample, SampleSink
 from ttscale.backends.threads import threads_or_free
@@ -67,6 +68,7 @@ class LlamaCppBackend:
         n_threads: int | None = None,
         max_seqs: int = 16,
         n_ctx: int = 8192,
+        prompt_style: PromptStyle = PromptStyle.raw,
     ):
         if not isinstance(max_seqs, int) or not 1 <= max_seqs <= 256:
             raise InputError(f"max_seqs must be an integer in 1..256, got {max_seqs!r}")
@@ -75,6 +77,13 @@ class LlamaCppBackend:
         self.model_path = str(model_path)
         self.n_threads = threads_or_free(n_threads, cap=MAX_AUTO_THREADS)
         self.max_seqs = max_seqs
+        self.prompt_style = PromptStyle(prompt_style)
+        self.chat = None
+        if self.prompt_style is PromptStyle.chat:
+            self.chat = chat_template_of(model_path)
+            if self.chat is None:
+                raise InputError(f"model {name!r}: its GGUF has no chat template (tokenizer.chat_template), so its "
+                                 "prompts can only be posed raw")
         self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads)
         # Token choice runs between llama.cpp calls, on the cores llama.cpp just left idle.
         self._choosers = ThreadPoolExecutor(self.n_threads, thread_name_prefix="ttscale-choose") if self.n_threads > 1 else None
@@ -98,8 +107,17 @@ class LlamaCppBackend:
             self._choosers.shutdown()
         self.engine.close()
 
+    def pose(self, prompt: str) -> str:
+        """A task's prompt as this model decodes from it (``chat_posing``)."""
+        return prompt if self.chat is None else self.chat.user_turn(prompt)
+
+    def _tokenize(self, text: str) -> list[int]:
+        if self.chat is None:
+            return self.engine.tokenize(text)
+        return self.engine.tokenize(text, add_bos=not self.chat.writes_bos(text), special=True)
+
     def count_tokens(self, text: str) -> int:
-        return len(self.engine.tokenize(text))
+        return len(self._tokenize(text))
 
     # ------------------------------------------------------------------
     def generate(
@@ -115,7 +133,7 @@ class LlamaCppBackend:
         ``backends.streaming``): a slow wave is stored sample by sample, not when the call returns."""
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
-        encoded = [self.engine.tokenize(p) for p in prompts]
+        encoded = [self._tokenize(p) for p in prompts]
         for i, ids in enumerate(encoded):
             if len(ids) + config.max_new_tokens > self.engine.n_ctx:
                 raise InputError(

@@ -127,12 +127,14 @@ class LlamaEngine:
             pass
 
     # -- text <-> tokens ---------------------------------------------------
-    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+    def tokenize(self, text: str, add_bos: bool = True, special: bool = False) -> list[int]:
+        """``special``: read special-token text (``<|im_start|>``) as those tokens, as a chat turn needs;
+        a raw task prompt keeps it as plain text."""
         data = text.encode("utf-8")
         size = len(data) + 8
         while True:
             buffer = (self.lib.llama_token * size)()
-            n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, size, add_bos, False)
+            n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, size, add_bos, special)
             if n >= 0:
                 return list(buffer[:n])
             size = -n

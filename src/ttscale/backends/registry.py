@@ -85,6 +85,14 @@ for _name in LADDER_KINDS:
 
 # Specs that are a whole model name, without KIND:REST.
 BARE_KINDS = ("gemma3-270m", *LADDER_KINDS)
+# Kinds whose backend poses prompts in the model's chat template (``prompt_style=``): llama.cpp in process.
+POSING_KINDS = ("gguf", *BARE_KINDS)
+
+
+def spec_kind(spec: str) -> str:
+    """The kind a model spec names (``gguf`` for ``gguf:PATH``, the name for a bare one)."""
+    kind, sep, _ = spec.partition(":")
+    return kind if sep or kind in BARE_KINDS else ""
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:

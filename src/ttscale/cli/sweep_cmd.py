@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ttscale.backends.chat_posing import parse_style
 from ttscale.cli.app import app
 from ttscale.cli.exit_codes import PARTIAL_RUN
 from ttscale.logs import configure, verbosity_of
@@ -73,6 +74,8 @@ def sweep(
     logprobs: bool = typer.Option(True, "--logprobs/--no-logprobs", help="Ask openai: servers for "
                                   "log-probabilities (best-of-n and tree search need them; on llama.cpp servers "
                                   "with a large vocabulary they can make each request many times slower)."),
+    prompt: str = typer.Option("raw", "--prompt", help="raw: give each model the task's prompt as is; chat: as "
+                               "one user turn of the model's chat template (instruct GGUF models)."),
     add_run: bool = typer.Option(False, "--add-run", help="--out holds a sweep with other settings: store this "
                                  "one next to it (the report then shows this run) instead of refusing."),
     card: List[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of a --model whose "
@@ -94,7 +97,7 @@ def sweep(
         models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
         cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
-        add_run=add_run,
+        add_run=add_run, prompt=parse_style(prompt),
     )
     check_json_target(json_out)
     configure(verbosity_of(quiet, verbose))

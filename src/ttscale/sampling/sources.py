@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ttscale.backends import Backend
+from ttscale.backends.chat_posing import posed
 from ttscale.errors import InputError
 from ttscale.sampling.draw import sample_seed, to_sample
 from ttscale.store import Store
@@ -61,10 +62,10 @@ class BackendSamples:
             seeds = [sample_seed(self.run_seed, backend.name, self.task.name, problem.problem_id, i) for i in missing]
             stops = self.task.stop_sequences
             started = time.perf_counter()
-            (generations,) = backend.generate([problem.prompt], [seeds], self.config, stops)
+            (generations,) = backend.generate([posed(backend, problem.prompt)], [seeds], self.config, stops)
             per_sample = (time.perf_counter() - started) / len(missing)
             self.backend_calls += 1
-            prompt_tokens = backend.count_tokens(problem.prompt)
+            prompt_tokens = backend.count_tokens(posed(backend, problem.prompt))
             fresh = [to_sample(self.run, backend, self.task, problem, self.config, i, g, prompt_tokens, per_sample)
                      for i, g in zip(missing, generations, strict=True)]
             failed = [s for s in fresh if s.status != "ok"]

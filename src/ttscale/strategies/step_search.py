@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 
 from ttscale import flops
 from ttscale.backends import Backend
+from ttscale.backends.chat_posing import posed
 from ttscale.errors import InputError
 from ttscale.strategies.search_ledger import ComputeLedger
 from ttscale.tasks.arith import ArithTask, columns_of
@@ -250,7 +251,7 @@ class StepSampler:
 
     def has_room(self, problem: Problem, node: Node) -> bool:
         """Whether the context can take at least one more token."""
-        return self.backend.count_tokens(problem.prompt + node.prefix) < self.backend.card.context_length
+        return self.backend.count_tokens(posed(self.backend, problem.prompt) + node.prefix) < self.backend.card.context_length
 
     def sample(self, requests: Sequence[StepRequest], ledger: ComputeLedger) -> list[list[Step]]:
         """One list of steps per request, one step per seed ([] when the node has no room)."""
@@ -282,7 +283,7 @@ class StepSampler:
 
     def _call(self, requests: Sequence[StepRequest], seeds: Sequence[Sequence[int]], stop: str, ledger: ComputeLedger):
         card, shared = self.backend.card, self.backend.prefill_shared
-        contexts = [r.problem.prompt + r.node.prefix for r in requests]
+        contexts = [posed(self.backend, r.problem.prompt) + r.node.prefix for r in requests]  # steps in the answer's turn
         started = time.perf_counter()
         gens = self.backend.generate(contexts, [list(s) for s in seeds], self.config, stop)
         seconds = time.perf_counter() - started
