@@ -17,6 +17,7 @@ from ttscale.strategies import REPLAY, resolve
 from ttscale.strategies.step_search import step_format_for
 from ttscale.strategies.tree_search import SearchSettings
 from ttscale.sweep_settings import SweepSettings
+from ttscale.tasks.sandbox import CodeTask
 from ttscale.types import Task
 
 
@@ -24,6 +25,9 @@ def check_settings(settings: SweepSettings, task: Task) -> None:
     """What the settings cannot check alone (strategies against the task, the models, --n and
     --no-logprobs), before anything is loaded or sampled; errors name the option."""
     if settings.prompt is PromptStyle.chat:
+        if isinstance(task, CodeTask):
+            raise InputError(f"--prompt chat: task {task.name!r} grades a completion as the continuation of its "
+                             "prompt (its stop sequences and program assume it); pose it raw")
         for model in settings.models:
             if spec_kind(model) not in POSING_KINDS:
                 raise InputError(f"--prompt chat: --model {model!r} cannot pose a chat turn (only in-process GGUF "

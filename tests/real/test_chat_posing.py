@@ -85,3 +85,11 @@ def test_chat_is_refused_for_a_backend_that_cannot_pose(tmp_path):
                                       "--prompt", "chat", "--out", str(tmp_path / "r")])
     assert "--prompt chat: --model 'tiny:model.pt' cannot pose a chat turn" in str(result.exception)
     assert not (tmp_path / "r").exists()
+
+
+def test_chat_is_refused_for_a_code_task_graded_as_a_continuation(tmp_path):
+    _load_commands()
+    result = CliRunner().invoke(app, ["sweep", "--model", "smollm2-135m", "--task", "humaneval", "--n", "2",
+                                      "--limit", "2", "--prompt", "chat", "--out", str(tmp_path / "r")])
+    assert "--prompt chat: task 'humaneval' grades a completion as the continuation" in str(result.exception)
+    assert not (tmp_path / "r").exists()
