@@ -18,7 +18,6 @@ from ttscale.report.tradeoff_sections import points_frame, with_levels, write_cs
 from ttscale.techniques import PointDetail
 from ttscale.types import Point
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 runner = CliRunner()
 TRAIN = {"small": 1e18, "medium": 1e19, "large": 1e20}
 BASE = {"small": 0.2, "medium": 0.35, "large": 0.5}
@@ -74,17 +73,6 @@ def test_only_oracle_rows_is_one_line(tmp_path):
     result = runner.invoke(app, ["plan", "--points", str(path), "--inferences", "1e6", "--target", "0.5"])
     assert isinstance(result.exception, InputError)
     assert "no deployable points: all 15 rows are oracle bounds ('pass@k (oracle)')" in str(result.exception)
-
-
-@pytest.fixture(scope="module")
-def lab_points(tmp_path_factory) -> Path:
-    import gzip
-    import shutil
-
-    path = tmp_path_factory.mktemp("lab") / "points.csv"
-    with gzip.open(DATA / "smoke_lab_points.csv.gz", "rb") as packed, path.open("wb") as plain:
-        shutil.copyfileobj(packed, plain)
-    return path
 
 
 def test_an_interpolated_optimum_names_the_nearest_measured_configuration(lab_points):

@@ -4,8 +4,6 @@ whole headers, nothing cut off with an ellipsis, the exchange rate itself in the
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,6 @@ from typer.testing import CliRunner
 import ttscale.cli.tradeoff_cmd  # noqa: F401  (registers the commands)
 from ttscale.cli import app
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 runner = CliRunner()
 NARROW = {"COLUMNS": "80"}
 
@@ -29,14 +26,6 @@ def surfaces_csv(tmp_path_factory) -> Path:
               + grid_points(TrueSurface(a=1.0, b=2.0), "flat", *grid)
               + [grid_points(TrueSurface(a=1.0, b=1.0), "a single configuration", [20.0], [10.0])[0]])
     return write_points(tmp_path_factory.mktemp("surfaces") / "points.csv", points)
-
-
-@pytest.fixture(scope="module")
-def lab_points(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lab") / "points.csv"
-    with gzip.open(DATA / "smoke_lab_points.csv.gz", "rb") as packed, path.open("wb") as plain:
-        shutil.copyfileobj(packed, plain)
-    return path
 
 
 def assert_fits(output: str) -> list[str]:
