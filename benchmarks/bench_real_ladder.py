@@ -1,13 +1,12 @@
 """The training-inference map on the real ladder: Qwen2.5-Coder 0.5B and 1.5B (and the two small
-rungs), sampled on three-digit sums and differences, through ``ttscale sweep``'s own code.
+rungs), sampled on three-digit sums, through ``ttscale sweep``'s own code.
 
-    .venv/bin/python benchmarks/bench_real_ladder.py [--problems 40] [--n 8] [--threads 2] [--out DIR] [--write]
+    .venv/bin/python benchmarks/bench_real_ladder.py [--task sums:digits=3] [--problems 40] [--n 8] [--threads 2] [--out DIR] [--write]
 
-The questions ("Q: What is 347 + 588?\\nA:", made here from a seed, exact answers, graded by the
-number the model writes before the end of its line: ``jsonl:...?grader=numeric,stop=line``) sit
-where votes have room: one Qwen sample is right about half (0.5B) or four fifths (1.5B) of the
-time at temperature 0.8 (BENCHMARKS.md, ``bench_prompt_style``, for why raw prompts with
-``stop=line``). Every installed model of the ladder is swept with ``--n`` samples per question,
+The task, ``sums`` (arith's problems asked in words: "Q: What is 347 + 588?\\nA:", exact answers,
+hash-disjoint splits, an answer read from its line), sits where votes have room at three digits:
+one Qwen sample is right about half (0.5B) or nine tenths (1.5B) of the time at temperature 0.8
+(raw prompts: BENCHMARKS.md, ``bench_prompt_style``, for why). Every installed model of the ladder is swept with ``--n`` samples per question,
 plus a cascade from the 0.5B to the 1.5B at a fixed agreement threshold. Printed: each model's
 accuracy at k = 1 and k = n, the tradeoff's spans and rates per technique (with their intervals),
 and the cascade against the 1.5B model alone.
@@ -16,8 +15,6 @@ and the cascade against the 1.5B model alone.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import sys
 from pathlib import Path
 
@@ -36,21 +33,23 @@ LADDER = ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.
 CASCADE = "cascade:threshold=0.75,k_small=4,k_large=1"
 
 
-def questions(count: int, seed: int = 0) -> list[dict]:
-    rng = random.Random(seed)
-    lines = []
-    for i in range(count):
-        a, b = rng.randint(100, 999), rng.randint(100, 999)
-        if i % 2:
-            a, b = max(a, b), min(a, b)
-            lines.append({"id": f"q{i}", "prompt": f"Q: What is {a} - {b}?\nA:", "answer": a - b})
-        else:
-            lines.append({"id": f"q{i}", "prompt": f"Q: What is {a} + {b}?\nA:", "answer": a + b})
-    return lines
+def cheapest_table(points: list[dict], levels: list[float], models: tuple[str, ...]) -> str:
+    """Per level, each model's cheapest majority vote that reaches it."""
+    lines = ["| level | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for level in levels:
+        cells = []
+        for model in models:
+            votes = [q for q in points if q["technique"] == "maj@k" and q["model"] == model
+                     and q["performance"] >= level]
+            best = min(votes, key=lambda q: q["infer_flops"], default=None)
+            cells.append("none" if best is None else f"{best['infer_flops']:.2e} (k={best['k']})")
+        lines.append(f"| {level:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="sums:digits=3")
     parser.add_argument("--problems", type=int, default=40)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
@@ -59,12 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     configure(Verbosity.quiet)
     models = tuple(m for m in LADDER if installed_path(m) is not None)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "questions.jsonl"
-    path.write_text("".join(json.dumps(q) + "\n" for q in questions(args.problems)))
     both_qwen = {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} <= set(models)
     settings = SweepSettings(
-        models=models, task=f"jsonl:{path}?grader=numeric,stop=line", n=args.n, threads=args.threads,
+        models=models, task=args.task, n=args.n, limit=args.problems, threads=args.threads,
         sampling=SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=8), n_boot=500,
         strategies=(CASCADE,) if both_qwen else ())
     run, analysis, result = sweep_and_report(settings, args.out, show_progress=True)
@@ -87,21 +83,18 @@ def main() -> None:
         figures["cascade 0.5B -> 1.5B accuracy"] = point["performance"]
         figures["cascade IC / 1.5B maj@k IC at >= its accuracy"] = (
             point["infer_flops"] / large["infer_flops"] if large else "the 1.5B model never reaches it")
-    body = (f"{args.problems} questions x {args.n} samples per model ({', '.join(models)}), temperature 0.8, "
-            f"raw prompts, answers ending at their line; sampling wall time {sweep['sampling_wall_seconds']:.0f} s. "
+    body = (f"Task `{args.task}`: {args.problems} test questions x {args.n} samples per model "
+            f"({', '.join(models)}), temperature 0.8, raw prompts; sampling wall time {sweep['sampling_wall_seconds']:.0f} s. "
             "Spans and rates are the tradeoff engine's, at each technique's widest level, with bootstrap "
-            "intervals over questions.\n\n" + "\n".join(lines) + "\n\n"
-            "How to read them: the small rungs (SmolLM2-135M, Gemma 3 270M) answer none of these questions, and "
-            "the 1.5B model's first sample is already above every level the engine picks, so the iso-curves run "
-            "between Gemma 3 270M and Qwen 0.5B, along the engine's log-linear interpolation in training compute "
-            "across a jump from 0 to about half right (marked as cut by the data's edge). Under majority vote "
-            "the two Qwen models' accuracy ranges do not overlap at this n (the 0.5B's best is below the 1.5B's "
-            "first sample), so no exchange between the two Qwen sizes is measured here; under pass@k (an "
-            "oracle) they meet near 0.92. The cascade is refused by the numbers: at the 1.5B model's own "
-            "accuracy it spends more inference than the 1.5B model alone.")
-    command = (f".venv/bin/python benchmarks/bench_real_ladder.py --problems {args.problems} --n {args.n} "
-               f"--threads {args.threads} --write")
-    markdown = section("The real ladder's map: Qwen2.5-Coder 0.5B and 1.5B on three-digit sums", command, figures, body)
+            "intervals over questions.\n\n" + "\n".join(lines)
+            + "\n\n" + cheapest_table(sweep["points"], result["levels"], models) + "\n\n"
+            "Each cell is the least inference compute at which a model's majority vote reaches the level (its k "
+            "in brackets), none when no k up to n does. Where a model with more training compute reaches a "
+            "level only at more inference compute too, it is dominated there: nothing is traded, and the "
+            "engine's rate is none.")
+    command = (f".venv/bin/python benchmarks/bench_real_ladder.py --task {args.task} --problems {args.problems} "
+               f"--n {args.n} --threads {args.threads} --write")
+    markdown = section(f"The real ladder's map: Qwen2.5-Coder 0.5B and 1.5B on {args.task}", command, figures, body)
     print(markdown)
     if args.write:
         write_section("bench_real_ladder", markdown)

@@ -10,6 +10,8 @@ Families:
 - ``factor`` (digits 2..6, default 3): factor a semiprime; cheap exact verifier.
 - ``arith`` (digits 1..5, default 2; operands 2..6, default 3; scratchpad 0/1,
   default 0): a sum, answered directly or after column-by-column steps; no verifier.
+- ``sums`` (digits 1..5, default 3; operands 2..6, default 2): ``arith``'s problems
+  asked in words ("Q: What is 347 + 588?"), for real language models.
 - ``humaneval``: the 164 HumanEval problems, graded in the sandbox.
 - ``jsonl:PATH[?grader=...,stop=...,tolerance=...]``: your own problems from a
   JSONL file (``jsonl_task``). A task class with a ``from_spec`` classmethod,
@@ -31,6 +33,7 @@ from ttscale.tasks.factor import FactorTask
 from ttscale.tasks.humaneval import HumanEvalTask
 from ttscale.tasks.jsonl_task import JsonlTask
 from ttscale.tasks.spec import build, parse_spec
+from ttscale.tasks.sum_questions import SumQuestionsTask
 from ttscale.tasks.splits import SPLITS
 from ttscale.types import Task
 
@@ -39,6 +42,7 @@ from ttscale.types import Task
 TASKS: Registry[type] = Registry("task")
 TASKS.register("factor")(FactorTask)
 TASKS.register("arith")(ArithTask)
+TASKS.register("sums")(SumQuestionsTask)  # arith's problems asked in words, for real language models
 TASKS.register("humaneval")(HumanEvalTask)  # code: graded in the sandbox
 TASKS.register("jsonl")(JsonlTask)  # user problems: "jsonl:PATH[?options]"
 
@@ -54,4 +58,4 @@ def get_task(spec: str) -> Task:
     return build(TASKS.get(family), family, raw)
 
 
-__all__ = ["SPLITS", "TASKS", "ArithTask", "FactorTask", "JsonlTask", "get_task"]
+__all__ = ["SPLITS", "TASKS", "ArithTask", "FactorTask", "JsonlTask", "SumQuestionsTask", "get_task"]
