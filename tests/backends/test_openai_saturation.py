@@ -12,7 +12,8 @@ import time
 import pytest
 
 from ttscale.backends.adaptive_limit import AdaptiveLimit, Outcome
-from ttscale.backends.http_retry import RetryLines, _Retryable
+from ttscale.backends.http_retry import _Retryable
+from ttscale.backends.retry_lines import RetryLines
 from ttscale.types import SamplingConfig
 
 CONFIG = SamplingConfig(temperature=1.0, top_p=0.9, max_new_tokens=6)
@@ -22,7 +23,7 @@ STOP = "\n"
 @pytest.fixture
 def retry_lines():
     """The WARNING lines of the retry logger, caught on the logger itself (ttscale's loggers may not propagate)."""
-    logger = logging.getLogger("ttscale.backends.http_retry")
+    logger = logging.getLogger("ttscale.backends.retry_lines")
     caught: queue.SimpleQueue = queue.SimpleQueue()
     handler = logging.handlers.QueueHandler(caught)
     handler.setLevel(logging.WARNING)

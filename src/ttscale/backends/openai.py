@@ -34,15 +34,7 @@ one request, not a retry storm); a 429, a 503 (busy or loading) or a transport
 failure is retried. The mode is kept per backend instance; a later request
 with more samples than the probe had is split into requests of at most that many.
 
-Reachability. ``check_reachable()`` asks ``GET {root}/v1/models`` once, with a
-short timeout and no retry, and raises ``BackendUnreachable`` (one line naming
-the spec and the reason: connection refused, host not found, no answer within
-a few seconds) when nothing answers. Any HTTP answer means a server is there.
-When the server lists its models and this one is not among them, one 1-token
-completion asks whether it serves the name anyway (llama-server and
-llama-cpp-python serve their one model under any name; vLLM and OpenAI answer
-404): a 400/404 that names the model is ``BackendUnreachable`` too. Call it
-before sampling; ``generate`` does not.
+Reachability: ``check_reachable()``, before sampling (``openai_reachability``).
 
 Reliability (retries, backoff, timeouts, fail-fast 4xx, failed samples, the
 concurrency limit that halves when the server is saturated and grows back, the
@@ -72,7 +64,6 @@ explicitly, an estimated placeholder (``placeholder_card``); nothing is guessed.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -82,10 +73,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttscale.backends import stop_strings
-from ttscale.backends.http_retry import (BackendError, BackendRequestError, BackendUnreachable, RetryingClient,
-                                         Cancelled, Choice, completion_parser, error_message, GaveUp, NoAnswer)
-from ttscale.backends.openai_spec import (SPEC_PREFIX, failed_generation, OpenAISpec, Usage, parse_openai_spec,
-                                          placeholder_card)
+from ttscale.backends.http_retry import (
+    BackendError,
+    BackendRequestError,
+    BackendUnreachable,
+    Cancelled,
+    Choice,
+    GaveUp,
+    RetryingClient,
+    completion_parser,
+)
+from ttscale.backends.openai_reachability import REACHABILITY_TIMEOUT_S, check_reachable
+from ttscale.backends.openai_spec import (
+    SPEC_PREFIX,
+    OpenAISpec,
+    Usage,
+    failed_generation,
+    parse_openai_spec,
+    placeholder_card,
+)
 from ttscale.backends.openai_tokens import ServerTokenizer
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
@@ -98,7 +104,6 @@ __all__ = [  # re-exported: the backend's public names, wherever they live
 log = logging.getLogger(__name__)
 
 _BYTES_PER_TOKEN_ESTIMATE = 4
-_REACHABILITY_TIMEOUT_S = 5.0  # the reachability check waits at most this long (or timeout_s, if shorter)
 _RESERVED_BODY_KEYS = frozenset(
     {"model", "prompt", "n", "seed", "stream", "max_tokens", "temperature", "top_p", "stop", "logprobs"}
 )
@@ -203,29 +208,8 @@ class OpenAIBackend:
     # ----------------------------------------------------- reachability
 
     def check_reachable(self) -> None:
-        """Raise ``BackendUnreachable`` unless a server answers here and may serve the model (module docstring)."""
-        timeout = min(self.timeout_s, _REACHABILITY_TIMEOUT_S)
-        root = self.spec.root_url
-        try:
-            status, raw = self._http.answer_once("/v1/models", timeout)
-        except NoAnswer as exc:
-            raise BackendUnreachable(f"{self.spec}: no server answers at {root} ({exc.reason})") from None
-        listed = _listed_models(status, raw)
-        if not listed or self.spec.model in listed:
-            return
-        ask = {"model": self.spec.model, "prompt": "Hi", "max_tokens": 1, "temperature": 0.0, "stream": False}
-        try:
-            status, raw = self._http.answer_once("/v1/completions", timeout, body=ask)
-        except NoAnswer:
-            return  # busy: the models list did answer, so a server is there
-        message = error_message(raw)
-        if status in (400, 404) and self.spec.model in message:
-            raise BackendUnreachable(
-                f"{self.spec}: the server at {root} has no model {self.spec.model!r} "
-                f"(it lists {', '.join(sorted(listed))}): {message}"
-            )
-        log.info("%s: model %r is not listed (%s) but the server answers for it", root, self.spec.model,
-                 ", ".join(sorted(listed)))  # fmt: skip
+        """Raise ``BackendUnreachable`` unless a server answers here and may serve the model."""
+        check_reachable(self._http, self.spec, min(self.timeout_s, REACHABILITY_TIMEOUT_S))
 
     def close(self) -> None:
         self._http.close()
@@ -401,16 +385,3 @@ class OpenAIBackend:
         self._add(estimated_token_counts=1)
         return max(1, math.ceil(len(text.encode("utf-8")) / _BYTES_PER_TOKEN_ESTIMATE))
 
-
-def _listed_models(status: int, raw: bytes) -> set[str]:
-    """The model ids a ``/v1/models`` answer lists; empty when it is not a readable list."""
-    if status != 200:
-        return set()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return set()
-    entries = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        return set()
-    return {e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
