@@ -27,7 +27,7 @@ from ttscale.backends import Backend
 from ttscale.backends.chat_posing import PromptStyle
 from ttscale.backends.openai_spec import SPEC_PREFIX as OPENAI_PREFIX
 from ttscale.backends.registry import backend_from_spec
-from ttscale.backends.threads import ThreadChoice, choose_threads
+from ttscale.backends.threads import MAX_AUTO_THREADS, ThreadChoice, choose_threads
 from ttscale.errors import InputError, TtscaleError
 from ttscale.pipeline import (
     Chunking,
@@ -244,7 +244,8 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
         raise InputError(f"--task {settings.task!r}: {exc}") from None
     check_settings(settings, task)
     problems, notes = choose_problems(settings, task)
-    threads = choose_threads(settings.threads)
+    # Automatic: the free cores, at most llama.cpp's own cap (it collapses when oversubscribed).
+    threads = choose_threads(settings.threads, cap=MAX_AUTO_THREADS)
     backends = load_backends(settings, threads)
     check_model_groups(settings, [backend for _, backend in backends])
     out_dir.mkdir(parents=True, exist_ok=True)

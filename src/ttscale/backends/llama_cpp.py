@@ -26,7 +26,7 @@ from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.chat_posing import PromptStyle, chat_template_of
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
 from ttscale.backends.streaming import FinishedSample, SampleSink
-from ttscale.backends.threads import threads_or_free
+from ttscale.backends.threads import MAX_AUTO_THREADS, threads_or_free
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
@@ -52,11 +52,6 @@ class _Sequence:
         return Generation(self.text, tuple(self.tokens), self.logprob, self.stopped, self.seed)
 
 
-# llama.cpp collapses when oversubscribed (docs/RELIABILITY.md, "Threads under load"), so its threads are
-# the free cores (``threads.choose_threads``), at most 4 (the cap of the earlier default, cores or 4).
-MAX_AUTO_THREADS = 4
-
-
 class LlamaCppBackend:
     prefill_shared = True
 
@@ -79,6 +74,7 @@ class LlamaCppBackend:
         self.max_seqs = max_seqs
         self.prompt_style = PromptStyle(prompt_style)
         self.chat = None
+        self._posed: dict[str, str] = {}
         if self.prompt_style is PromptStyle.chat:
             self.chat = chat_template_of(model_path)
             if self.chat is None:
@@ -109,7 +105,11 @@ class LlamaCppBackend:
 
     def pose(self, prompt: str) -> str:
         """A task's prompt as this model decodes from it (``chat_posing``)."""
-        return prompt if self.chat is None else self.chat.user_turn(prompt)
+        if self.chat is None:
+            return prompt
+        if prompt not in self._posed:  # the same prompt is posed for every draw and tree-search node
+            self._posed[prompt] = self.chat.user_turn(prompt)
+        return self._posed[prompt]
 
     def _tokenize(self, text: str) -> list[int]:
         if self.chat is None:

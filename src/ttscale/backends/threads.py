@@ -30,6 +30,10 @@ PROC_STAT = Path("/proc/stat")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
+# llama.cpp collapses when oversubscribed (docs/RELIABILITY.md, "Threads under load"): an automatic
+# choice for in-process models takes at most this many (the cap of llama.cpp's earlier default).
+MAX_AUTO_THREADS = 4
+
 @dataclass(frozen=True)
 class CoreUse:
     """The cores this process may use and how many of them other processes keep busy."""
