@@ -121,7 +121,7 @@ def main() -> None:
     with Store(args.store) as store:
         print(rung_table(store, run))
         if args.seeds:
-            from ttscale.cli.lab_cmd import default_cache_dir
+            from ttscale.cards.model_files import default_cache_dir
 
             names = args.rungs.split(",") if args.rungs else [r.name for r in preset.rungs]
             cache = Path(args.cache) if args.cache else default_cache_dir()

@@ -14,6 +14,7 @@ after it, so they land inside the assistant's turn).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -48,13 +49,17 @@ class ChatTemplate:
     bos_token: str
     eos_token: str
 
-    def user_turn(self, prompt: str) -> str:
-        """``prompt`` as the user's only message, followed by the assistant's header."""
+    @cached_property
+    def _formatter(self):
+        """The template compiled once (Jinja compiles on construction; tree search poses every node)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        formatter = Jinja2ChatFormatter(self.template, eos_token=self.eos_token, bos_token=self.bos_token,
-                                        add_generation_prompt=True)
-        return formatter(messages=[{"role": "user", "content": prompt}]).prompt
+        return Jinja2ChatFormatter(self.template, eos_token=self.eos_token, bos_token=self.bos_token,
+                                   add_generation_prompt=True)
+
+    def user_turn(self, prompt: str) -> str:
+        """``prompt`` as the user's only message, followed by the assistant's header."""
+        return self._formatter(messages=[{"role": "user", "content": prompt}]).prompt
 
     def writes_bos(self, text: str) -> bool:
         """Whether a posed ``text`` begins with the BOS token already (then the tokenizer must not add

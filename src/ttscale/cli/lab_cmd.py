@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from ttscale.cards.model_files import default_cache_dir
 from ttscale.cli.app import app
 from ttscale.errors import InputError
-
-
-def default_cache_dir() -> Path:
-    """$TTSCALE_CACHE, else ~/.cache/ttscale: checkpoints outlive any one report."""
-    return Path(os.environ.get("TTSCALE_CACHE") or Path.home() / ".cache" / "ttscale")
 
 
 @app.command()
@@ -35,8 +30,8 @@ def lab(
     require_extra("torch", "lab")
     from ttscale.lab.ladder import get_preset
     from ttscale.lab.pipeline import run_lab
-    from ttscale.report.json_out import check_json_target, write_json
     from ttscale.logs import configure, verbosity_of
+    from ttscale.report.json_out import check_json_target, write_json
     from ttscale.report.lab_report import summary_line
 
     configure(verbosity_of(quiet, verbose))

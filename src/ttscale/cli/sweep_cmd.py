@@ -12,8 +12,8 @@ from rich.table import Table
 from ttscale.backends.chat_posing import parse_style
 from ttscale.cli.app import app
 from ttscale.cli.exit_codes import PARTIAL_RUN
-from ttscale.logs import configure, verbosity_of
 from ttscale.errors import InputError
+from ttscale.logs import configure, verbosity_of
 from ttscale.types import SamplingConfig
 
 
@@ -89,7 +89,7 @@ def sweep(
     """Sample N completions per problem from each model (resumable), then report performance vs inference
     compute per model and strategy, and the training-inference tradeoff between the models."""
     from ttscale.model_sweep import SweepSettings, sweep_and_report
-    from ttscale.report.json_out import write_json
+    from ttscale.report.json_out import check_json_target, write_json
 
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
@@ -99,7 +99,8 @@ def sweep(
         cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
         add_run=add_run, prompt=parse_style(prompt),
     )
-    check_json_target(json_out)
+    if json_out:
+        check_json_target(json_out)
     configure(verbosity_of(quiet, verbose))
     console = Console(stderr=True)
     run, analysis, result = sweep_and_report(settings, out, console=console, show_progress=not quiet)
@@ -131,12 +132,6 @@ def sweep(
         console.print(f"partial run: {info['failed_samples']} of {info['planned']} samples failed in the backend "
                       f"(exit code {PARTIAL_RUN}); run the same command again to retry them")
         raise typer.Exit(PARTIAL_RUN)
-
-
-def check_json_target(target: str | None) -> None:
-    """--json is checked before any work: a directory there would fail only after the sampling."""
-    if target and target != "-" and Path(target).is_dir():
-        raise InputError(f"--json {target!r}: is a directory; give a file path, or '-' for stdout")
 
 
 def server_line(name: str, server: dict) -> str:
