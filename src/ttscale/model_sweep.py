@@ -42,6 +42,7 @@ from ttscale.pipeline import (
 from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
 from ttscale.progress import steps
+from ttscale.report.json_out import check_folder_target
 from ttscale.sampling.draw import SweepStats, sum_stats
 from ttscale.store import Store
 from ttscale.strategies import REPLAY, resolve
@@ -236,8 +237,7 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
                     on_chunk: ChunkHook | None = None) -> SweepRun:
     """Sample every model into ``out_dir/store.sqlite`` (resumable); the report is written separately."""
     started = time.perf_counter()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {str(out_dir)!r}: is a file; give a directory for the report")
+    check_folder_target(out_dir, "--out")
     try:
         task = get_task(settings.task)
     except InputError as exc:

@@ -31,7 +31,11 @@ def lab(
     from ttscale.lab.ladder import get_preset
     from ttscale.lab.pipeline import run_lab
     from ttscale.logs import configure, verbosity_of
-    from ttscale.report.json_out import check_json_target, write_json
+    from ttscale.report.json_out import (
+        check_folder_target,
+        check_json_target,
+        write_json,
+    )
     from ttscale.report.lab_report import summary_line
 
     configure(verbosity_of(quiet, verbose))
@@ -40,8 +44,9 @@ def lab(
         raise InputError(f"--seed must be >= 0, got {seed}")
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
-    check_folder(out, "--out")
-    check_folder(cache_dir, "--cache-dir")
+    check_folder_target(out, "--out")
+    if cache_dir is not None:
+        check_folder_target(cache_dir, "--cache-dir")
     if json_out:
         check_json_target(json_out)
     console = Console(stderr=True)
@@ -60,12 +65,3 @@ def lab(
     if not quiet:
         console.print(f"threads: {outcome.threads.describe()}")
 
-
-def check_folder(path: Path | None, flag: str) -> None:
-    """A folder option naming a file (or a path under one) is refused before any work."""
-    for part in () if path is None else (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                where = "" if part == path else f" lies under {str(part)!r}, which"
-                raise InputError(f"{flag} {str(path)!r}:{where} is a file; give a directory")
-            return

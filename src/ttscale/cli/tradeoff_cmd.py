@@ -22,9 +22,13 @@ from rich.text import Text
 
 from ttscale.cli.app import app
 from ttscale.errors import InputError
-from ttscale.hardware import DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, check_fraction
+from ttscale.hardware import (
+    DEFAULT_UTILIZATION,
+    DEFAULT_WATER_L_PER_KWH,
+    check_fraction,
+)
 from ttscale.planner import check_positive, check_target, plan
-from ttscale.report.json_out import check_json_target, write_json
+from ttscale.report.json_out import check_folder_target, check_json_target, write_json
 from ttscale.report.summary import technique_rows
 from ttscale.tradeoff import analyse
 from ttscale.tradeoff.levels import check_ratio, parse_levels
@@ -88,17 +92,6 @@ def summary_notes(result: dict) -> list[str]:
     return lines
 
 
-def _check_out_dir(out: Path) -> None:
-    # Before any work: --out must be (or become) a directory.
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {str(out)!r} is a file; give a directory (it is created if missing)")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"--out: {str(out)!r} lies under {str(parent)!r}, which is a file, not a directory")
-            break
-
-
 def write_outputs(result: dict, points, out: Path) -> list[Path]:
     """tradeoff.json and the two figures into ``out``, all or nothing."""
     from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
@@ -147,7 +140,7 @@ def tradeoff(
     if seed < 0:
         raise InputError(f"--seed must be >= 0 (it seeds the bootstrap), got {seed}")
     if out is not None:
-        _check_out_dir(out)
+        check_folder_target(out, "--out")
     if json_out:
         check_json_target(json_out)
     loaded = read_points_file(points_csv, "POINTS_CSV")

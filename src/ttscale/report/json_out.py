@@ -43,11 +43,23 @@ def check_json_target(target: str | Path, flag: str = "--json") -> None:
     path = Path(target)
     if path.is_dir():
         raise InputError(f"{flag}: {str(path)!r} is a directory; give a file path (or '-' for stdout)")
+    _no_file_above(path, flag)
+
+
+def check_folder_target(path: Path, flag: str) -> None:
+    """Refuse, before any work, a folder option (``--out``, ``--cache-dir``) that names a file or lies under one."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag}: {str(path)!r} is a file; give a directory (it is created if missing)")
+    _no_file_above(path, flag)
+
+
+def _no_file_above(path: Path, flag: str) -> None:
+    """The nearest existing folder above ``path`` must be a folder, or nothing can be created there."""
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"{flag}: {str(path)!r} lies under {str(parent)!r}, which is a file, not a directory")
-            break
+            return
 
 
 def write_json(data, target: str | Path, flag: str = "--json") -> None:
