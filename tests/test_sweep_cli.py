@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -16,15 +15,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from ttscale.backends.local_server import free_port
 from ttscale.backends.registry import backend_from_spec
 from ttscale.cli import _load_commands, app
 from ttscale.errors import InputError
-from ttscale.tiny.checkpoints import save_result
-from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
-from ttscale.tiny.trainer import TrainResult, train
 from ttscale.model_sweep import SweepSettings, run_model_sweep, sweep_and_report
 from ttscale.store import Store
 from ttscale.tasks import get_task
+from ttscale.tiny.checkpoints import save_result
+from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
+from ttscale.tiny.trainer import TrainResult, train
 from ttscale.types import SamplingConfig
 
 TASK = "arith:digits=2,operands=2"
@@ -285,9 +285,7 @@ def test_a_cascade_with_a_fixed_threshold_runs(two_models, checkpoints):
 
 
 def test_a_server_that_is_not_there_is_one_line_before_any_work(tmp_path):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # bound then closed: nobody listens there
     spec = f"openai:http://127.0.0.1:{port}/v1#m"
     started = time.monotonic()
     result = runner.invoke(app, ["sweep", "--model", spec, "--card", f"m={card_yaml(tmp_path)}", "--task", TASK,

@@ -174,12 +174,12 @@ def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[
     loaded: list[tuple[str, Backend]] = []
     for spec in settings.models:
         card = cards.get(spec)
-        remote = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
+        options = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
                   "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
         if settings.prompt is not PromptStyle.raw:  # checked: a kind that poses (sweep_checks)
-            remote["prompt_style"] = settings.prompt
+            options["prompt_style"] = settings.prompt
         try:
-            backend = backend_from_spec(spec, **kwargs, **remote, **({"card": card} if card else {}))
+            backend = backend_from_spec(spec, **kwargs, **options, **({"card": card} if card else {}))
         except InputError as exc:
             raise InputError(f"--model {spec!r}: {str(exc).removeprefix(f'model spec {spec!r}: ')}") from None
         reach = getattr(backend, "check_reachable", None)  # a server: asked once, in seconds, before any work

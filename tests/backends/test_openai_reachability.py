@@ -8,15 +8,10 @@ import httpx
 import pytest
 
 from ttscale.backends.http_retry import no_answer_reason
+from ttscale.backends.local_server import free_port
 from ttscale.backends.openai import BackendUnreachable
 from ttscale.backends.registry import backend_from_spec
 from ttscale.errors import TtscaleError
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:  # bound then closed: nobody listens there
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _At:
@@ -25,7 +20,7 @@ class _At:
 
 
 def test_nothing_listening_is_one_line_naming_the_spec_within_a_second(make_backend):
-    port = _closed_port()
+    port = free_port()  # bound then closed: nobody listens there
     backend = make_backend(_At(f"http://127.0.0.1:{port}"), timeout_s=120.0, max_attempts=5)
     started = time.monotonic()
     with pytest.raises(BackendUnreachable) as caught:
