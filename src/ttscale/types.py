@@ -254,6 +254,7 @@ class SearchOutcome:
     prefill_tokens: int
     calls: int
     expansions: int
+    cached_tokens: int = 0  # context tokens found in the backend's KV cache, not prefilled (results stored before the cache: 0)
 
     @property
     def infer_flops(self) -> float:

@@ -11,6 +11,10 @@ batch's shape.
 
 A sequence ends at the first stop string (cut from the text; its tokens are kept),
 at an end-of-generation token, or at ``max_new_tokens``.
+
+``generate`` starts every wave from an empty cache. ``generate_reusing`` (``prefix_reuse``)
+keeps the previous wave's cells: waves alternate between two halves of the sequence ids,
+so a new wave copies what it shares with the last one (``copy_prefix``) before dropping it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from ttscale.backends import Stop, stop_strings, token_sampling
 from ttscale.backends.chat_posing import PromptStyle, chat_template_of
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
+from ttscale.backends.prefix_reuse import longest_held_prefix
 from ttscale.backends.streaming import FinishedSample, SampleSink
 from ttscale.backends.threads import MAX_AUTO_THREADS, threads_or_free
 from ttscale.errors import InputError
@@ -65,8 +70,9 @@ class LlamaCppBackend:
         n_ctx: int = 8192,
         prompt_style: PromptStyle = PromptStyle.raw,
     ):
-        if not isinstance(max_seqs, int) or not 1 <= max_seqs <= 256:
-            raise InputError(f"max_seqs must be an integer in 1..256, got {max_seqs!r}")
+        if not isinstance(max_seqs, int) or not 1 <= max_seqs <= 128:
+            # two waves' sequence ids (2 x max_seqs) must fit llama.cpp's 256
+            raise InputError(f"max_seqs must be an integer in 1..128, got {max_seqs!r}")
         self.name = name
         self.card = card
         self.model_path = str(model_path)
@@ -80,7 +86,11 @@ class LlamaCppBackend:
             if self.chat is None:
                 raise InputError(f"model {name!r}: its GGUF has no chat template (tokenizer.chat_template), so its "
                                  "prompts can only be posed raw")
-        self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads)
+        self.engine = LlamaEngine(model_path, n_ctx=n_ctx, max_seqs=max_seqs, n_threads=self.n_threads,
+                                  seq_ids=2 * max_seqs)
+        # The tokens whose cells each sequence of the last wave holds, and the half of the ids it used.
+        self._held: dict[int, list[int]] = {}
+        self._half = 0
         # Token choice runs between llama.cpp calls, on the cores llama.cpp just left idle.
         self._choosers = ThreadPoolExecutor(self.n_threads, thread_name_prefix="ttscale-choose") if self.n_threads > 1 else None
 
@@ -131,6 +141,20 @@ class LlamaCppBackend:
     ) -> list[list[Generation]]:
         """``generate``; each decode step's finished samples also go to ``finished`` at once (see
         ``backends.streaming``): a slow wave is stored sample by sample, not when the call returns."""
+        return self._generate(prompts, seeds, config, stop, finished, reuse=False)[0]
+
+    def generate_reusing(
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
+    ) -> tuple[list[list[Generation]], list[tuple[int, ...]]]:
+        """``generate`` from the cells the last wave left (``prefix_reuse.PrefixReusingBackend``)."""
+        return self._generate(prompts, seeds, config, stop, lambda finished: None, reuse=True)
+
+    def forget_cache(self) -> None:
+        self.engine.clear()
+        self._held = {}
+
+    def _generate(self, prompts, seeds, config: SamplingConfig, stop: Stop, finished: SampleSink, reuse: bool
+                  ) -> tuple[list[list[Generation]], list[tuple[int, ...]]]:
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
         encoded = [self._tokenize(p) for p in prompts]
@@ -141,10 +165,16 @@ class LlamaCppBackend:
                     f"the context of {self.engine.n_ctx}"
                 )
         results: list[list[Generation | None]] = [[None] * len(s) for s in seeds]
+        cached: list[list[int]] = [[] for _ in prompts]
         for wave in self._waves(encoded, seeds, config.max_new_tokens):
-            for seq in self._decode_wave(wave, encoded, config, stop, finished):
+            try:
+                decoded = self._decode_wave(wave, encoded, config, stop, finished, reuse, cached)
+            except BaseException:  # the cache is in an unknown state: the next call must not trust it
+                self.forget_cache()
+                raise
+            for seq in decoded:
                 results[seq.prompt_index][seq.slot] = seq.generation()
-        return [[g for g in pool if g is not None] for pool in results]
+        return [[g for g in pool if g is not None] for pool in results], [tuple(c) for c in cached]
 
     def _waves(self, encoded, seeds, max_new: int) -> list[list[tuple[int, int, list[int]]]]:
         """Groups of (prompt index, first slot, seeds) whose sequences and cells fit one context.
@@ -171,25 +201,36 @@ class LlamaCppBackend:
             waves.append(current)
         return waves
 
-    def _decode_wave(self, wave, encoded, config: SamplingConfig, stop: Stop, finished: SampleSink
-                     ) -> list[_Sequence]:
+    def _decode_wave(self, wave, encoded, config: SamplingConfig, stop: Stop, finished: SampleSink,
+                     reuse: bool, cached: list[list[int]]) -> list[_Sequence]:
+        """Decode one wave; ``cached[prompt]`` gets the tokens its samples found in the cache."""
         engine = self.engine
-        engine.clear()
+        held = self._held if reuse else {}
+        if not reuse:
+            engine.clear()
+        base = self._half * self.max_seqs  # the last wave used the other half of the ids
         sequences: list[_Sequence] = []
         prefill: list[Entry] = []
         first_rows: list[list[_Sequence]] = []
         for prompt_index, first_slot, part in wave:
             ids = encoded[prompt_index]
             owned = [
-                _Sequence(prompt_index, first_slot + j, seed, len(sequences) + j, np.random.default_rng(seed),
+                _Sequence(prompt_index, first_slot + j, seed, base + len(sequences) + j, np.random.default_rng(seed),
                           pos=len(ids))
                 for j, seed in enumerate(part)
             ]
             sequences.extend(owned)
+            shared, source = longest_held_prefix(ids, held)
+            for s in owned:
+                if shared:
+                    engine.copy_prefix(source, s.seq_id, shared)
+            cached[prompt_index].append(shared)
             seq_ids = tuple(s.seq_id for s in owned)
-            for pos, token in enumerate(ids):
-                prefill.append(Entry(token, pos, seq_ids, wants_logits=pos == len(ids) - 1))
+            for pos in range(shared, len(ids)):
+                prefill.append(Entry(ids[pos], pos, seq_ids, wants_logits=pos == len(ids) - 1))
             first_rows.append(owned)
+        for seq_id in held:  # after the copies: cells still shared stay
+            engine.drop_sequence(seq_id)
         logits = engine.decode(prefill)
         # Every sample of a prompt draws its first token from the prompt's last logits.
         rows = [row for row, owned in zip(logits, first_rows) for _ in owned]
@@ -211,6 +252,9 @@ class LlamaCppBackend:
             for s in live:
                 s.pos += 1
             step_logits = engine.decode(entries, copy=False)  # read before the next decode
+        # A finished sequence's last token was chosen, never decoded: its cells end one token before.
+        self._held = {s.seq_id: encoded[s.prompt_index] + s.tokens[:-1] for s in sequences}
+        self._half = 1 - self._half
         return sequences
 
     def _append(self, seq: _Sequence, token: int, logprob: float, stop: str, max_new: int) -> None:

@@ -74,7 +74,10 @@ class Entry:
 class LlamaEngine:
     """One model + one context + one batch buffer. Not thread-safe: one caller at a time."""
 
-    def __init__(self, model_path: str | os.PathLike, n_ctx: int, max_seqs: int, n_threads: int, n_batch: int = 512):
+    def __init__(self, model_path: str | os.PathLike, n_ctx: int, max_seqs: int, n_threads: int, n_batch: int = 512,
+                 seq_ids: int | None = None):
+        """``max_seqs``: sequences decoded in one batch; ``seq_ids``: sequence ids the cache may hold at once
+        (default ``max_seqs``; more lets one wave's cells be kept while the next wave's are decoded)."""
         path = Path(model_path)
         if not path.is_file():
             raise InputError(f"model path {str(path)!r} does not exist or is not a file")
@@ -93,7 +96,7 @@ class LlamaEngine:
         params.n_ctx = n_ctx
         params.n_batch = max(n_batch, max_seqs)
         params.n_ubatch = max(n_batch, max_seqs)
-        params.n_seq_max = max_seqs
+        params.n_seq_max = seq_ids or max_seqs
         params.kv_unified = True  # shared prompt cells are stored once
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
@@ -156,6 +159,10 @@ class LlamaEngine:
 
     def drop_sequence(self, seq_id: int) -> None:
         self.lib.llama_memory_seq_rm(self.memory, seq_id, -1, -1)
+
+    def copy_prefix(self, source: int, target: int, length: int) -> None:
+        """Give ``target`` the cells of ``source`` at positions 0 .. length-1 (shared, not duplicated)."""
+        self.lib.llama_memory_seq_cp(self.memory, source, target, 0, length)
 
     def decode(self, entries: list[Entry], copy: bool = True) -> np.ndarray:
         """Decode a list of tokens (split into chunks that fit the batch).

@@ -36,6 +36,10 @@ class BeamSettings(StepSearchSettings):
     def max_step_samples(self, max_depth: int) -> int:
         return self.width * self.expansions * max_depth
 
+    def samples_per_call(self) -> int:
+        """Steps sampled per problem in one call (every level: width x expansions at most)."""
+        return self.width * self.expansions
+
 
 def _ranked(nodes: list[Node]) -> list[Node]:
     # Stable sort: ties keep the (deterministic) candidate order.

@@ -45,6 +45,10 @@ class MCTSSettings(StepSearchSettings):
     def max_step_samples(self, max_depth: int) -> int:
         return self.expansions * self.branch
 
+    def samples_per_call(self) -> int:
+        """Steps sampled per problem in one call (one expansion)."""
+        return self.branch
+
 
 def _uct(parent: Node, child: Node, exploration: float) -> float:
     return child.total / child.visits + exploration * math.sqrt(math.log(parent.visits) / child.visits)

@@ -6,10 +6,11 @@ among the problems in it by their share of its counted FLOPs (the same rule as
 the sweep, which splits a call's time evenly among equal-cost samples).
 
 FLOPs counted (see ``StepSampler._call`` and the scorers):
-- generation: per call, ``prefill_flops`` of every prompt's full context
-  (prompt + prefix: the backend has no cache across calls, so the context is
-  prefilled anew each call) once per prompt when the backend shares the
-  prefill, else once per seed; plus ``decode_flops`` of every generated token;
+- generation: per call, the prefill of every prompt's context (prompt + prefix)
+  once per prompt when the backend shares the prefill, else once per seed, of
+  the tokens past what the backend found in its cache (``prefix_reuse``: on
+  llama.cpp the parent's cells; without a cache the whole context, anew every
+  call); plus ``decode_flops`` of every generated token;
 - scoring: what the scorer reports (0 for the model's own log-probability,
   a prefill of the context through the value model for the learned value).
 """
@@ -28,13 +29,14 @@ class ComputeLedger:
 
     def __init__(self, n: int) -> None:
         self.generation_flops = np.zeros(n)  # prefill + decode
-        self.prefill_flops = np.zeros(n)  # the prefill part: contexts prefilled anew every call
+        self.prefill_flops = np.zeros(n)  # the prefill part: context tokens not found cached
         self.scorer_flops = np.zeros(n)
         self.seconds = np.zeros(n)
         self.step_samples = np.zeros(n, dtype=np.int64)  # steps the search asked for
         self.regenerations = np.zeros(n, dtype=np.int64)  # re-draws of a step cut at the other boundary
         self.generated_tokens = np.zeros(n, dtype=np.int64)
         self.prefill_tokens = np.zeros(n, dtype=np.int64)
+        self.cached_tokens = np.zeros(n, dtype=np.int64)  # context tokens found in the backend's cache
         self.calls = np.zeros(n, dtype=np.int64)  # backend calls (prompts) this problem took part in
         self.expansions = np.zeros(n, dtype=np.int64)  # nodes expanded
 
@@ -75,6 +77,7 @@ def outcome(task, problem, node, ledger: ComputeLedger, row: int) -> SearchOutco
         regenerations=int(ledger.regenerations[row]),
         generated_tokens=int(ledger.generated_tokens[row]),
         prefill_tokens=int(ledger.prefill_tokens[row]),
+        cached_tokens=int(ledger.cached_tokens[row]),
         calls=int(ledger.calls[row]),
         expansions=int(ledger.expansions[row]),
     )

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from ttscale import flops
 from ttscale.backends import Backend
 from ttscale.backends.chat_posing import posed
+from ttscale.backends.prefix_reuse import PrefixReusingBackend
 from ttscale.errors import InputError
 from ttscale.strategies.search_ledger import ComputeLedger
 from ttscale.tasks.arith import ArithTask, columns_of
@@ -243,11 +244,30 @@ class StepRequest:
 
 
 class StepSampler:
-    """Draws steps through a Backend in batched calls and charges every call to a ledger."""
+    """Draws steps through a Backend in batched calls and charges every call to a ledger.
 
-    def __init__(self, backend: Backend, step_format: Steps, temperature: float = 1.0, top_p: float = 1.0):
+    On a backend that keeps its KV cache between calls (``PrefixReusingBackend``, llama.cpp) and with
+    ``reuse_cache``, a context prefills only the tokens past what the previous call left cached (its
+    parent's context and step): the ledger charges those, and counts the cached ones apart.
+    """
+
+    def __init__(self, backend: Backend, step_format: Steps, temperature: float = 1.0, top_p: float = 1.0,
+                 reuse_cache: bool = True):
         self.backend, self.format = backend, step_format
         self.config = SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=step_format.max_step_tokens)
+        self.reusing = reuse_cache and isinstance(backend, PrefixReusingBackend)
+
+    def start_search(self) -> None:
+        """A new search (a chunk of problems) begins: nothing cached from the last one is reused."""
+        if self.reusing:
+            self.backend.forget_cache()
+
+    def problems_per_call(self, samples_per_problem: int) -> int | None:
+        """How many problems' steps fit one wave of a cache-reusing backend, so that each call's contexts
+        find their parents in the cells of the call before (None: any number)."""
+        if not self.reusing:
+            return None
+        return max(1, self.backend.max_seqs // samples_per_problem)
 
     def has_room(self, problem: Problem, node: Node) -> bool:
         """Whether the context can take at least one more token."""
@@ -285,19 +305,24 @@ class StepSampler:
         card, shared = self.backend.card, self.backend.prefill_shared
         contexts = [posed(self.backend, r.problem.prompt) + r.node.prefix for r in requests]  # steps in the answer's turn
         started = time.perf_counter()
-        gens = self.backend.generate(contexts, [list(s) for s in seeds], self.config, stop)
+        if self.reusing:
+            gens, cached = self.backend.generate_reusing(contexts, [list(s) for s in seeds], self.config, stop)
+        else:
+            gens = self.backend.generate(contexts, [list(s) for s in seeds], self.config, stop)
+            cached = [(0,) if shared else (0,) * len(pool) for pool in gens]  # a full prefill per prompt (or seed)
         seconds = time.perf_counter() - started
         owners, costs = [], []
-        for r, context, pool in zip(requests, contexts, gens):
+        for r, context, pool, hits in zip(requests, contexts, gens, cached):
             errors = [g.error for g in pool if getattr(g, "error", None)]
             if errors:
                 raise RuntimeError(f"backend {self.backend.name!r} failed on problem {r.problem.problem_id!r}: {errors[0]}")
             tokens = self.backend.count_tokens(context)
-            # TinyBackend prefills every prompt of a call once for all its seeds;
-            # a backend that does not share the prefill pays it per seed.
-            prefill = flops.prefill_flops(card, tokens) * (1 if shared else len(pool))
+            # One prefill per wave the prompt's samples were decoded in (per seed on a backend that does not
+            # share it), each of the tokens past what that wave found cached: P - L tokens at positions L .. P-1.
+            prefill = sum(flops.prefill_flops(card, tokens) - flops.prefill_flops(card, hit) for hit in hits)
             decode = sum(flops.decode_flops(card, tokens, len(g.token_ids)) for g in pool)
-            ledger.prefill_tokens[r.owner] += tokens * (1 if shared else len(pool))
+            ledger.prefill_tokens[r.owner] += sum(tokens - hit for hit in hits)
+            ledger.cached_tokens[r.owner] += sum(hits)
             ledger.prefill_flops[r.owner] += prefill
             ledger.generated_tokens[r.owner] += sum(len(g.token_ids) for g in pool)
             ledger.calls[r.owner] += 1

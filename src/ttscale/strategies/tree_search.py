@@ -54,13 +54,14 @@ def search_spec(settings: SearchSettings) -> str:
 
 
 def result_key(card: ModelCard, task_name: str, problem: Problem, settings: SearchSettings, scorer: StepScorer,
-               step_format: Steps, run_seed: int) -> str:
-    """Content hash of everything that determines one problem's search result."""
+               step_format: Steps, run_seed: int, reuses_cache: bool) -> str:
+    """Content hash of everything that determines one problem's search result (its samples, and its
+    costs: a search on a cache-reusing backend prefills less)."""
     return stable_hash({
         "model": [card.name, card.params_total, card.train_tokens, card.train_flops],
         "task": task_name, "problem": problem.problem_id, "prompt": problem.prompt,
         "search": search_spec(settings), "scorer": scorer.key(), "format": step_format.key(),
-        "run_seed": run_seed, "version": 1,
+        "run_seed": run_seed, "prefix_cache": reuses_cache, "version": 2,
     }, length=24)
 
 
@@ -75,14 +76,18 @@ def run_search(
     results: SearchResults | None = None,
     chunk_problems: int = 50,
     progress: ProgressFn | None = None,
+    reuse_cache: bool = True,
 ) -> list[SearchOutcome]:
-    """One outcome per problem, in order. Stored outcomes are reused; new ones are stored per chunk."""
+    """One outcome per problem, in order. Stored outcomes are reused; new ones are stored per chunk.
+    ``reuse_cache``: keep the backend's KV cache between steps where it can (``StepSampler``)."""
     if settings.scorer != scorer.name:
         raise InputError(f"run_search: settings ask for scorer {settings.scorer!r}, got {scorer.name!r}")
     fmt = step_format or step_format_for(task)
-    sampler = StepSampler(backend, fmt, temperature=settings.temperature)
+    sampler = StepSampler(backend, fmt, temperature=settings.temperature, reuse_cache=reuse_cache)
+    # On a cache-reusing backend a call must fit one wave for its contexts to find their parents cached.
+    chunk_problems = min(chunk_problems, sampler.problems_per_call(settings.samples_per_call()) or chunk_problems)
     search = SEARCH_FUNCTIONS[settings.algorithm]
-    keys = [result_key(backend.card, task.name, p, settings, scorer, fmt, run_seed) for p in problems]
+    keys = [result_key(backend.card, task.name, p, settings, scorer, fmt, run_seed, sampler.reusing) for p in problems]
     done = results.get_many(keys) if results is not None else {}
     if progress and done:
         progress(sum(1 for k in keys if k in done))
@@ -90,6 +95,7 @@ def run_search(
     description = {"spec": search_spec(settings), "scorer": scorer.key(), "run_seed": run_seed}
     for start in range(0, len(todo), chunk_problems):
         chunk = todo[start : start + chunk_problems]
+        sampler.start_search()
         outcomes = search(task, [problems[i] for i in chunk], sampler, scorer, settings, run_seed)
         fresh = {keys[i]: (backend.name, task.name, description, o) for i, o in zip(chunk, outcomes)}
         if results is not None:
@@ -109,6 +115,7 @@ def search_notes(outcomes: Sequence[SearchOutcome]) -> dict[str, float]:
         "mean_generated_tokens": float(np.mean([o.generated_tokens for o in outcomes])),
         "mean_scorer_flops": float(np.mean([o.scorer_flops for o in outcomes])),
         "prefill_share": float(sum(o.prefill_flops for o in outcomes) / max(1e-300, sum(o.infer_flops for o in outcomes))),
+        "mean_cached_tokens": float(np.mean([o.cached_tokens for o in outcomes])),
         "complete_rate": float(np.mean([o.complete for o in outcomes])),
     }
 
