@@ -313,3 +313,21 @@ def test_help_and_table_are_readable_at_80_columns(two_models, checkpoints, monk
     for column in ("model", "strategy", "k", "perf.", "95% CI", "IC/prob.", "s/prob.", "probs"):
         assert column in header, header
     assert max(len(line) for line in output.splitlines()) <= 80
+
+
+def test_a_cascade_chooses_its_threshold_on_calibration_problems(two_models, checkpoints, tmp_path):
+    out = tmp_path / "calibrated"
+    shutil.copytree(two_models[0], out)
+    test_samples = stored(out)
+    invoke(sweep_args(checkpoints, out, "--calibration", "5", "--strategy", "cascade:k_small=2"))
+    with Store(out / "store.sqlite") as store:
+        runs = {r["run"]: r for r in store.runs()}
+        (calib,) = [name for name in runs if name.endswith("/calib")]
+        assert runs[calib]["plan"]["problems"] == 5 and runs[calib]["finished_at"]
+        assert len(store.samples(calib)) == 2 * 5 * 4  # both models, 5 problems, --n 4
+    after = stored(out)  # the scored run is untouched: calibration is a run of its own
+    assert set(test_samples) <= set(after) and len(after) == len(test_samples) + 2 * 5 * 4
+    result = json.loads((out / "tradeoff.json").read_text())["sweep"]
+    (row,) = [p for p in result["points"] if p["technique"].startswith("cascade:")]
+    assert row["model"] == "small+large" and "threshold=" not in row["settings"]
+    assert 0.0 <= row["notes"]["threshold"] <= 1.0

@@ -130,6 +130,24 @@ def choose_problems(settings: SweepSettings, task: Task) -> tuple[list[Problem],
                          f"once; give --limit K (e.g. --limit 100)") from None
 
 
+def choose_calibration(settings: SweepSettings, task: Task) -> list[Problem]:
+    """``--calibration K``: K problems of the task's calibration split (hash-disjoint from test), chosen by --seed."""
+    if not settings.calibration:
+        return []
+    available = task.split_size("calib")
+    if available < settings.calibration:
+        raise InputError(f"--calibration {settings.calibration}: task {task.name!r} has {available} calibration "
+                         "problems")
+    try:
+        return task.problems(settings.calibration, settings.seed, "calib")
+    except InputError as exc:
+        raise InputError(f"--calibration {settings.calibration}: {exc}") from None
+
+
+def calibration_run(run: str) -> str:
+    return f"{run}/calib"
+
+
 def sweep_plan(settings: SweepSettings, task: Task, problems: Sequence[Problem]) -> dict:
     """What determines the stored samples, besides the model: the run's identity."""
     config = settings.sampling
@@ -209,15 +227,19 @@ def server_record(backend: Backend) -> dict | None:
 
 
 def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Problem],
-                  backends: Sequence[tuple[str, Backend]], run: str) -> Plan:
-    """The sweep as a plan: every model on the task's test problems; live searches from --strategy."""
+                  backends: Sequence[tuple[str, Backend]], run: str,
+                  calibration: Sequence[Problem] = ()) -> Plan:
+    """The sweep as a plan: every model on the task's test problems (and on ``calibration`` problems, a run
+    of their own that only threshold-choosing strategies read); live searches from --strategy."""
     entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
                     for _, backend in backends)
     searched, replayed = split_strategies(settings)
     searches = tuple(SearchPlan(task, tuple(problems), (search,)) for search in searched)
     return Plan(
         models=entries,
-        splits=(Split(run, "test", (TaskSampling(task, task.name, tuple(problems)),)),),
+        splits=(Split(run, "test", (TaskSampling(task, task.name, tuple(problems)),)),) + (
+            (Split(calibration_run(run), "calib", (TaskSampling(task, task.name, tuple(calibration)),)),)
+            if calibration else ()),
         n=settings.n,
         sampling=settings.sampling,
         seed=settings.seed,
@@ -244,18 +266,24 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
         raise InputError(f"--task {settings.task!r}: {exc}") from None
     check_settings(settings, task)
     problems, notes = choose_problems(settings, task)
+    calibration = choose_calibration(settings, task)
     # Automatic: the free cores, at most llama.cpp's own cap (it collapses when oversubscribed).
     threads = choose_threads(settings.threads, cap=MAX_AUTO_THREADS)
     backends = load_backends(settings, threads)
     check_model_groups(settings, [backend for _, backend in backends])
     out_dir.mkdir(parents=True, exist_ok=True)
     run = run_name(task.name, settings.sampling, settings.seed, settings.prompt)
-    plan = sweep_plan_of(settings, task, problems, backends, run)
+    plan = sweep_plan_of(settings, task, problems, backends, run, calibration)
     with Store(out_dir / "store.sqlite") as store:
         start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)
+        if calibration:  # the same settings on other problems; its own command, so never taken for another sweep
+            store.start_run(calibration_run(run), {**sweep_plan(settings, task, calibration),
+                                                   "command": "ttscale sweep (calibration)"})
         with steps(console, enabled=show_progress) as add_bar:
             outcomes = run_plan(plan, store, add_bar, on_chunk)
         store.finish_run(run)
+        if calibration:
+            store.finish_run(calibration_run(run))
     models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched, server_record(backend))
                    for (spec, backend), o in zip(backends, outcomes))
     return SweepRun(out_dir, run, task, tuple(problems), settings, models, tuple(notes),

@@ -51,9 +51,10 @@ def check_settings(settings: SweepSettings, task: Task) -> None:
         if len(settings.models) < (traits.n_models or 2):  # None: any number from 2
             raise InputError(f"--strategy {spec!r}: needs {traits.n_models or 'at least 2'} models, and "
                              f"{len(settings.models)} --model was given")
-        if strategy.needs_calibration(values):
-            raise InputError(f"--strategy {spec!r}: would choose its threshold on a calibration split, which a "
-                             "sweep does not draw; give a fixed one, e.g. cascade:threshold=0.75")
+        if strategy.needs_calibration(values) and not settings.calibration:
+            raise InputError(f"--strategy {spec!r}: chooses its threshold on a calibration split; give "
+                             "--calibration K (K problems of the task's calibration split are sampled too) or a "
+                             "fixed one, e.g. cascade:threshold=0.75")
 
 
 def resolved_option(spec: str):

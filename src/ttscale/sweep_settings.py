@@ -16,6 +16,8 @@ class SweepSettings(TypedSettings):
     task: str = Field(description="the task spec")
     n: int = Field(ge=1, le=1_000_000, description="samples per problem")
     limit: int | None = Field(None, ge=1, description="test problems used (None: every one)")
+    calibration: int = Field(0, ge=0, le=100_000, description="problems of the task's calibration split also "
+                                                               "sampled, for strategies that choose a threshold")
     strategies: tuple[str, ...] = Field((), description="strategy specs besides the default techniques")
     sampling: SamplingConfig = SamplingConfig(temperature=0.8, top_p=0.95, max_new_tokens=256)
     seed: int = Field(0, ge=0)

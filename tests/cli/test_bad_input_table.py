@@ -53,6 +53,7 @@ CASES = [
     ("sweep", "--task", ["--task", "arth"], ["--task", "arth"]),
     ("sweep", "--n", ["--n", "0"], ["--n", "0"]),
     ("sweep", "--limit", ["--limit", "0"], ["--limit", "0"]),
+    ("sweep", "--calibration", ["--calibration", "-1"], ["--calibration", "-1"]),
     ("sweep", "--strategy", ["--strategy", "beam:width=0"], ["--strategy", "beam:width=0"]),
     ("sweep", "--temperature", ["--temperature", "-1"], ["--temperature", "-1"]),
     ("sweep", "--top-p", ["--top-p", "1.5"], ["--top-p", "1.5"]),

@@ -60,6 +60,9 @@ def sweep(
     task: str = typer.Option(..., help="Task spec: arith:..., factor:..., humaneval, jsonl:PATH[?grader=...]."),
     n: int = typer.Option(..., "--n", help="Samples per problem."),
     limit: Optional[int] = typer.Option(None, help="Use K of the test problems, chosen by --seed (default: all)."),
+    calibration: int = typer.Option(0, "--calibration", help="Also sample K problems of the task's calibration "
+                                    "split (hash-disjoint from test), for strategies that choose a threshold on it "
+                                    "(cascade without threshold=)."),
     strategy: List[str] = typer.Option([], "--strategy", help="Extra strategy NAME[:param=value,...], repeatable."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
@@ -94,7 +97,7 @@ def sweep(
     if threads < 0:
         raise InputError(f"--threads must be >= 0, got {threads}")
     settings = SweepSettings.from_options(
-        models=tuple(model), task=task, n=n, limit=limit, strategies=tuple(strategy),
+        models=tuple(model), task=task, n=n, limit=limit, calibration=calibration, strategies=tuple(strategy),
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
         cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
         add_run=add_run, prompt=parse_style(prompt),

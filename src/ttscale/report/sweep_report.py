@@ -98,7 +98,9 @@ def sweep_json(run, analysis) -> dict:
                        for t in run.techniques]
                       + [{"name": name, "strategy": strategy, "description": what}
                          for name, strategy, what in searched_techniques(analysis.details)],
-        "points": points_frame(analysis.details).to_dict(orient="records"),
+        # Each point with what its strategy chose or measured (a cascade's calibrated threshold ...).
+        "points": [{**row, **({"notes": dict(d.notes)} if d.notes else {})}
+                   for row, d in zip(points_frame(analysis.details).to_dict(orient="records"), analysis.details)],
         "summary_table": summary_frame(analysis.result).to_dict(orient="records"),
         "figures": summary_rows(analysis, run),
         "failed_samples": analysis.errors,
