@@ -134,7 +134,10 @@ def choose_calibration(settings: SweepSettings, task: Task) -> list[Problem]:
     """``--calibration K``: K problems of the task's calibration split (hash-disjoint from test), chosen by --seed."""
     if not settings.calibration:
         return []
-    available = task.split_size("calib")
+    try:
+        available = task.split_size("calib")
+    except InputError as exc:
+        raise InputError(f"--calibration {settings.calibration}: {exc}") from None
     if available < settings.calibration:
         raise InputError(f"--calibration {settings.calibration}: task {task.name!r} has {available} calibration "
                          "problems")

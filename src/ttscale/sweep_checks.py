@@ -24,10 +24,15 @@ from ttscale.types import Task
 def check_settings(settings: SweepSettings, task: Task) -> None:
     """What the settings cannot check alone (strategies against the task, the models, --n and
     --no-logprobs), before anything is loaded or sampled; errors name the option."""
+    only = getattr(task, "prompt_style", None)  # a task written for one style (humaneval-chat: chat)
+    if only is not None and settings.prompt.value != only:
+        raise InputError(f"--prompt {settings.prompt.value}: task {task.name!r} is written as a {only} turn; give "
+                         f"--prompt {only}")
     if settings.prompt is PromptStyle.chat:
-        if isinstance(task, CodeTask):
+        if isinstance(task, CodeTask) and only is None:
             raise InputError(f"--prompt chat: task {task.name!r} grades a completion as the continuation of its "
-                             "prompt (its stop sequences and program assume it); pose it raw")
+                             "prompt (its stop sequences and program assume it); pose it raw, or use "
+                             "humaneval-chat")
         for model in settings.models:
             if spec_kind(model) not in POSING_KINDS:
                 raise InputError(f"--prompt chat: --model {model!r} cannot pose a chat turn (only in-process GGUF "

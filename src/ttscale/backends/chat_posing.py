@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ttscale.errors import InputError
+from ttscale.types import Problem
 
 
 class PromptStyle(str, Enum):
@@ -36,9 +37,12 @@ class PosingBackend(Protocol):
         ...
 
 
-def posed(backend: object, prompt: str) -> str:
-    """``prompt`` as ``backend`` is given it: posed by a posing backend, else as it is."""
-    return backend.pose(prompt) if isinstance(backend, PosingBackend) else prompt
+def posed(backend: object, problem: Problem) -> str:
+    """A problem's prompt as ``backend`` is given it: posed by a posing backend, else as it is; then the
+    start of the answer the task writes for the model (``meta["answer_start"]``: a chat task's opening
+    code fence, so the completion is the code), if any."""
+    prompt = backend.pose(problem.prompt) if isinstance(backend, PosingBackend) else problem.prompt
+    return prompt + problem.meta.get("answer_start", "")
 
 
 @dataclass(frozen=True)

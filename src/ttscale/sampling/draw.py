@@ -147,7 +147,7 @@ class _CallWriter:
     def _sample(self, finished: FinishedSample, per_sample: float) -> Sample:
         work = self.work[finished.prompt]
         if finished.prompt not in self.prompt_tokens:
-            self.prompt_tokens[finished.prompt] = self.backend.count_tokens(posed(self.backend, work.problem.prompt))
+            self.prompt_tokens[finished.prompt] = self.backend.count_tokens(posed(self.backend, work.problem))
         return to_sample(self.run, self.backend, self.task, work.problem, self.config, work.indices[finished.slot],
                          finished.generation, self.prompt_tokens[finished.prompt], per_sample)
 
@@ -161,7 +161,7 @@ def draw_work(store: Store, run: str, backend: Backend, task: Task, work: Sequen
     decoding. Otherwise the whole call is stored in one transaction when it returns.
     """
     started = time.perf_counter()
-    prompts = [posed(backend, w.problem.prompt) for w in work]
+    prompts = [posed(backend, w.problem) for w in work]
     seeds = [[sample_seed(run_seed, backend.name, task.name, w.problem.problem_id, i) for i in w.indices]
              for w in work]
     # Tasks with several stop strings (HumanEval) give them all to the backend,

@@ -62,10 +62,10 @@ class BackendSamples:
             seeds = [sample_seed(self.run_seed, backend.name, self.task.name, problem.problem_id, i) for i in missing]
             stops = self.task.stop_sequences
             started = time.perf_counter()
-            (generations,) = backend.generate([posed(backend, problem.prompt)], [seeds], self.config, stops)
+            (generations,) = backend.generate([posed(backend, problem)], [seeds], self.config, stops)
             per_sample = (time.perf_counter() - started) / len(missing)
             self.backend_calls += 1
-            prompt_tokens = backend.count_tokens(posed(backend, problem.prompt))
+            prompt_tokens = backend.count_tokens(posed(backend, problem))
             fresh = [to_sample(self.run, backend, self.task, problem, self.config, i, g, prompt_tokens, per_sample)
                      for i, g in zip(missing, generations, strict=True)]
             failed = [s for s in fresh if s.status != "ok"]

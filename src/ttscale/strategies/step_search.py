@@ -42,6 +42,7 @@ from ttscale.errors import InputError
 from ttscale.strategies.search_ledger import ComputeLedger
 from ttscale.tasks.arith import ArithTask, columns_of
 from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks.humaneval_chat import HumanEvalChatTask
 from ttscale.tasks.spec import span
 from ttscale.types import Problem, SamplingConfig, Task, stable_hash
 
@@ -152,7 +153,7 @@ Steps = StepFormat | CodeLines
 def step_format_for(task: Task) -> Steps:
     """The steps of a task that has them: the lab's scratchpad sums (one column per step),
     HumanEval (one line of code per step)."""
-    if isinstance(task, HumanEvalTask):
+    if isinstance(task, HumanEvalTask | HumanEvalChatTask):  # the chat form's code ends at its closing fence
         return CodeLines(ends=task.stop_sequences)
     if isinstance(task, ArithTask) and task.scratchpad:
 
@@ -271,7 +272,7 @@ class StepSampler:
 
     def has_room(self, problem: Problem, node: Node) -> bool:
         """Whether the context can take at least one more token."""
-        return self.backend.count_tokens(posed(self.backend, problem.prompt) + node.prefix) < self.backend.card.context_length
+        return self.backend.count_tokens(posed(self.backend, problem) + node.prefix) < self.backend.card.context_length
 
     def sample(self, requests: Sequence[StepRequest], ledger: ComputeLedger) -> list[list[Step]]:
         """One list of steps per request, one step per seed ([] when the node has no room)."""
@@ -303,7 +304,7 @@ class StepSampler:
 
     def _call(self, requests: Sequence[StepRequest], seeds: Sequence[Sequence[int]], stop: str, ledger: ComputeLedger):
         card, shared = self.backend.card, self.backend.prefill_shared
-        contexts = [posed(self.backend, r.problem.prompt) + r.node.prefix for r in requests]  # steps in the answer's turn
+        contexts = [posed(self.backend, r.problem) + r.node.prefix for r in requests]  # steps in the answer's turn
         started = time.perf_counter()
         if self.reusing:
             gens, cached = self.backend.generate_reusing(contexts, [list(s) for s in seeds], self.config, stop)

@@ -13,6 +13,8 @@ Families:
 - ``sums`` (digits 1..5, default 3; operands 2..6, default 2): ``arith``'s problems
   asked in words ("Q: What is 347 + 588?"), for real language models.
 - ``humaneval``: the 164 HumanEval problems, graded in the sandbox.
+- ``humaneval-chat``: the same problems asked as a chat turn (posed ``--prompt chat``), the
+  answer's code read from its fenced block.
 - ``jsonl:PATH[?grader=...,stop=...,tolerance=...]``: your own problems from a
   JSONL file (``jsonl_task``). A task class with a ``from_spec`` classmethod,
   like this one, gets everything after the first colon verbatim (a path may
@@ -31,6 +33,7 @@ from ttscale.registry import Registry
 from ttscale.tasks.arith import ArithTask
 from ttscale.tasks.factor import FactorTask
 from ttscale.tasks.humaneval import HumanEvalTask
+from ttscale.tasks.humaneval_chat import HumanEvalChatTask
 from ttscale.tasks.jsonl_task import JsonlTask
 from ttscale.tasks.spec import build, parse_spec
 from ttscale.tasks.sum_questions import SumQuestionsTask
@@ -44,6 +47,7 @@ TASKS.register("factor")(FactorTask)
 TASKS.register("arith")(ArithTask)
 TASKS.register("sums")(SumQuestionsTask)  # arith's problems asked in words, for real language models
 TASKS.register("humaneval")(HumanEvalTask)  # code: graded in the sandbox
+TASKS.register("humaneval-chat")(HumanEvalChatTask)  # the same, asked of an instruct model as a chat turn
 TASKS.register("jsonl")(JsonlTask)  # user problems: "jsonl:PATH[?options]"
 
 

