@@ -111,7 +111,7 @@ def start_run(store: Store, run: str, plan: dict, add_run: bool) -> None:
 
 
 # How each plan entry is given on the command line, for a refusal that says what to change.
-_PLAN_OPTIONS = {"task": "--task", "task_fingerprint": "the task file", "sampling.temperature": "--temperature",
+_PLAN_OPTIONS = {"task": "--task", "task_fingerprint": "the task file or stop strings", "sampling.temperature": "--temperature",
                  "sampling.top_p": "--top-p", "sampling.max_new_tokens": "--max-tokens", "seed": "--seed",
                  "n": "--n", "problems": "--limit", "prompt": "--prompt"}
 _PLAN_DEFAULTS = {"prompt": "raw"}  # entries a plan leaves out at their default

