@@ -1,6 +1,6 @@
 """Greedy HumanEval pass@1 across the real ladder, on all 164 problems, through ``ttscale sweep``.
 
-    .venv/bin/python benchmarks/bench_humaneval_ladder.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b] [--chat] [--threads 2] [--out DIR] [--write]
+    .venv/bin/python benchmarks/bench_humaneval_ladder.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b] [--chat] [--limit K] [--threads 2] [--out DIR] [--write]
 
 The same as ``ttscale sweep --model M ... --task humaneval --n 1 --temperature 0 --top-p 1
 --max-tokens 384`` (512 with ``--chat``; resumable into ``--out``: a re-run reads the stored samples). Raw: HumanEval's
@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     parser.add_argument("--chat", action="store_true", help="humaneval-chat posed as a chat turn")
+    parser.add_argument("--limit", type=int, default=None, help="this many problems (chosen by seed 0), not all 164")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="default humaneval-ladder[-chat]")
     parser.add_argument("--write", action="store_true", help="replace this section of BENCHMARKS.md")
@@ -42,7 +43,8 @@ def main() -> None:
     # A chat answer restates the function (signature and docstring) before its body: more room.
     task, prompt, max_new = ("humaneval-chat", "chat", 512) if args.chat else ("humaneval", "raw", 384)
     out = args.out or Path("humaneval-ladder" + ("-chat" if args.chat else ""))
-    settings = SweepSettings(models=models, task=task, n=1, threads=args.threads, n_boot=500, prompt=prompt,
+    settings = SweepSettings(models=models, task=task, n=1, limit=args.limit, threads=args.threads, n_boot=500,
+                             prompt=prompt,
                              sampling=SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=max_new))
     run, analysis, result = sweep_and_report(settings, out, show_progress=True)
     rows = ["| model | pass@1 [95% CI] | docstring examples pass (a problem without any counts as passing) "
@@ -59,12 +61,14 @@ def main() -> None:
     body = (f"{len(run.problems)} HumanEval problems, one greedy sample each (temperature 0, at most {max_new} new "
             f"tokens), {form}, GGUF weights as packaged, in-process llama.cpp.\n\n" + "\n".join(rows))
     command = (f".venv/bin/python benchmarks/bench_humaneval_ladder.py --models {args.models}"
-               + (" --chat" if args.chat else "") + f" --threads {args.threads} --write")
+               + (" --chat" if args.chat else "") + (f" --limit {args.limit}" if args.limit else "")
+               + f" --threads {args.threads} --write")
     title = "HumanEval across the real ladder: greedy pass@1" + (", as chat turns" if args.chat else "")
     markdown = section(title, command, None, body)
     print(markdown)
     if args.write:
-        write_section("bench_humaneval_ladder" + ("_chat" if args.chat else ""), markdown)
+        write_section("bench_humaneval_ladder" + ("_chat" if args.chat else "") + ("_subset" if args.limit else ""),
+                      markdown)
 
 
 if __name__ == "__main__":

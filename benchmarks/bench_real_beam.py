@@ -89,7 +89,7 @@ def main() -> None:
     figures["wall ratio kept / anew (first problems)"] = kept_subset["seconds_per_problem"] / anew["seconds_per_problem"]
     if args.sweep is not None:
         points = json.loads((args.sweep / "tradeoff.json").read_text())["sweep"]["points"]
-        for technique in ("best-of-n@k", "first-verified@k", "maj@k", "pass@k (oracle)"):
+        for technique in ("best-of-n", "first-verified@k", "maj@k", "pass@k (oracle)"):
             figures[f"{technique} at the beam's IC"] = at_ic(points, args.model, technique, kept["ic_per_problem"])
     command = (f".venv/bin/python benchmarks/bench_real_beam.py --model {args.model} --problems {args.problems} "
                f"--uncached {args.uncached}" + (f" --sweep {args.sweep}" if args.sweep else "") + " --write")

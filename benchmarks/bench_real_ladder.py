@@ -107,7 +107,7 @@ def main() -> None:
         figures[f"ensemble {point['model']} accuracy [95% CI]"] = (
             f"{point['performance']:.3f} [{point['ci_low']:.3f}, {point['ci_high']:.3f}]")
     body = (f"Task `{args.task}`: {args.problems} test questions x {args.n} samples per model "
-            f"({', '.join(models)}), temperature 0.8, raw prompts; sampling wall time {sweep['sampling_wall_seconds']:.0f} s. "
+            f"({', '.join(models)}), temperature 0.8, raw prompts; sampling wall time {sweep['sampling_wall_seconds']:.0f} s (0 when the store already held every sample). "
             "Spans and rates are the tradeoff engine's, at each technique's widest level, with bootstrap "
             "intervals over questions.\n\n" + "\n".join(lines)
             + "\n\n" + cheapest_table(sweep["points"], result["levels"], models) + "\n\n"
