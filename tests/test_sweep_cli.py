@@ -331,3 +331,6 @@ def test_a_cascade_chooses_its_threshold_on_calibration_problems(two_models, che
     (row,) = [p for p in result["points"] if p["technique"].startswith("cascade:")]
     assert row["model"] == "small+large" and "threshold=" not in row["settings"]
     assert 0.0 <= row["notes"]["threshold"] <= 1.0
+    again = runner.invoke(app, sweep_args(checkpoints, out, "--calibration", "3", "--strategy", "cascade:k_small=2"))
+    assert isinstance(again.exception, InputError)
+    assert "--calibration 3" in str(again.exception) and "--calibration 5" in str(again.exception)

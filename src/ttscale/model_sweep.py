@@ -151,6 +151,16 @@ def calibration_run(run: str) -> str:
     return f"{run}/calib"
 
 
+def start_calibration_run(store: Store, run: str, plan: dict) -> None:
+    """The calibration problems as a run of their own: the same settings on other problems, under a command of
+    its own, so never taken for another sweep. Another --calibration K than the stored one is refused by name."""
+    stored = store.get_run(run)
+    if stored is not None and stored["plan"].get("problems") != plan["problems"]:
+        raise InputError(f"--calibration {plan['problems']}: --out {str(Path(store.path).parent)!r} holds this "
+                         f"sweep with --calibration {stored['plan'].get('problems')}; give that, or another --out")
+    store.start_run(run, plan)
+
+
 def sweep_plan(settings: SweepSettings, task: Task, problems: Sequence[Problem]) -> dict:
     """What determines the stored samples, besides the model: the run's identity."""
     config = settings.sampling
@@ -279,9 +289,9 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
     plan = sweep_plan_of(settings, task, problems, backends, run, calibration)
     with Store(out_dir / "store.sqlite") as store:
         start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)
-        if calibration:  # the same settings on other problems; its own command, so never taken for another sweep
-            store.start_run(calibration_run(run), {**sweep_plan(settings, task, calibration),
-                                                   "command": "ttscale sweep (calibration)"})
+        if calibration:
+            start_calibration_run(store, calibration_run(run), {**sweep_plan(settings, task, calibration),
+                                                                "command": "ttscale sweep (calibration)"})
         with steps(console, enabled=show_progress) as add_bar:
             outcomes = run_plan(plan, store, add_bar, on_chunk)
         store.finish_run(run)

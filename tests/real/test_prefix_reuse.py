@@ -60,12 +60,14 @@ def test_the_longest_held_prefix_leaves_the_last_token_to_decode():
 
 
 class _Recording:
-    """The real backend, recording each context a search decodes from (the calls' token counts)."""
+    """The real backend, recording each call: every context's tokens, and what the cache should hold after it
+    (each sample's context and generated tokens but its last, which is chosen and never decoded)."""
 
     def __init__(self, backend):
-        self.inner, self.contexts = backend, []
+        self.inner, self.contexts, self.expected = backend, [], []
         self.name, self.card, self.prefill_shared, self.max_seqs = (backend.name, backend.card,
                                                                     backend.prefill_shared, backend.max_seqs)
+        self.held: list[list[int]] = []
 
     def count_tokens(self, text):
         return self.inner.count_tokens(text)
@@ -74,12 +76,23 @@ class _Recording:
         return self.inner.generate(prompts, seeds, config, stop)
 
     def generate_reusing(self, prompts, seeds, config, stop):
+        ids = [self.inner.engine.tokenize(p) for p in prompts]
+        for tokens in ids:  # counted here, token by token: the longest held prefix, the last token left out
+            best = 0
+            for held in self.held:
+                n = 0
+                while n < min(len(tokens) - 1, len(held)) and tokens[n] == held[n]:
+                    n += 1
+                best = max(best, n)
+            self.expected.append((best,))
         gens, cached = self.inner.generate_reusing(prompts, seeds, config, stop)
-        self.contexts += [(self.inner.count_tokens(p), hits) for p, hits in zip(prompts, cached)]
+        self.contexts += [(len(tokens), hits) for tokens, hits in zip(ids, cached)]
+        self.held = [tokens + list(g.token_ids[:-1]) for tokens, pool in zip(ids, gens) for g in pool]
         return gens, cached
 
     def forget_cache(self):
         self.inner.forget_cache()
+        self.held = []
 
     def close(self):
         pass
@@ -98,11 +111,11 @@ def test_a_beam_that_keeps_its_cache_prefills_only_new_tokens_and_counts_the_res
     recording = _Recording(gemma)
     assert isinstance(recording, PrefixReusingBackend)
     outcomes = _search(recording, reuse=True)
-    # Every context's tokens are either prefilled or found cached, and the ledger charges the first kind.
-    assert sum(o.prefill_tokens + o.cached_tokens for o in outcomes) == sum(
-        len(hits) * tokens for tokens, hits in recording.contexts)
-    assert sum(o.cached_tokens for o in outcomes) == sum(sum(hits) for _, hits in recording.contexts)
-    assert all(hit < tokens for tokens, hits in recording.contexts for hit in hits)
+    # Each call fits one wave: every context finds cached exactly what the call before left, counted apart.
+    assert [hits for _, hits in recording.contexts] == recording.expected
+    assert sum(hits[0] for hits in recording.expected) > 0
+    # The ledger charges the rest: the contexts' tokens, less the cached ones.
+    assert sum(o.prefill_tokens for o in outcomes) == sum(tokens - hits[0] for tokens, hits in recording.contexts)
     # Past the root, a step's context is its parent's plus one line: little is left to prefill (the
     # roots' prompts are most of it in a search this short).
     assert sum(o.prefill_tokens for o in outcomes) < 0.35 * sum(o.prefill_tokens + o.cached_tokens for o in outcomes)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from typer.testing import CliRunner
+
+from ttscale.cli import _load_commands, app
 
 from ttscale.errors import InputError
 from ttscale.strategies.step_search import CodeLines, step_format_for
@@ -13,6 +18,7 @@ from ttscale.tasks import get_task
 
 @pytest.fixture(scope="module")
 def chat(humaneval):
+    _load_commands()
     return get_task("humaneval-chat")
 
 
@@ -56,3 +62,17 @@ def test_it_is_posed_only_as_a_chat_turn_and_searched_line_by_line(chat):
                        get_task("humaneval"))
     fmt = step_format_for(chat)
     assert isinstance(fmt, CodeLines) and fmt.ends == ("\n```",)
+
+
+def test_a_script_with_blank_lines_is_one_solution_and_verify_grades_it(chat, tmp_path):
+    fmt = step_format_for(chat)
+    prefix = "from typing import List\n\n"  # two blank lines before a definition do not end a script
+    assert fmt.split("", finished=True, stop="\n", prefix=prefix) == ("", "\n", False, True)
+    assert fmt.split("```", finished=True, stop="\n", prefix=prefix)[2]  # the closing fence does
+    problem = chat.problems(164, 0)[0]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": problem.problem_id, "completion": whole_function(problem)}) + "\n")
+    result = CliRunner().invoke(app, ["verify", "--task", "humaneval-chat", "--samples", str(samples),
+                                      "--json", str(tmp_path / "verdicts.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "verdicts.json").read_text())["pass_at_k"]["pass@1"] == 1.0

@@ -7,7 +7,7 @@ that shape. Which one a model needs is measured, not assumed (BENCHMARKS.md), an
 of a run's plan: samples posed one way are never mixed with samples posed the other.
 
 A backend that can pose prompts implements ``PosingBackend``; every caller that builds the text a
-backend decodes from a task's prompt asks ``posed(backend, prompt)`` (tree search appends its steps
+backend decodes from a task's problem asks ``posed(backend, problem)`` (tree search appends its steps
 after it, so they land inside the assistant's turn).
 """
 

@@ -221,6 +221,8 @@ class LlamaCppBackend:
             ]
             sequences.extend(owned)
             shared, source = longest_held_prefix(ids, held)
+            if shared and not engine.holds_from_start(source, shared):
+                shared = 0  # its early cells were reused (a sliding-window cache): prefill it all
             for s in owned:
                 if shared:
                     engine.copy_prefix(source, s.seq_id, shared)

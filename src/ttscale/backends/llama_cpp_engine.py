@@ -160,6 +160,13 @@ class LlamaEngine:
     def drop_sequence(self, seq_id: int) -> None:
         self.lib.llama_memory_seq_rm(self.memory, seq_id, -1, -1)
 
+    def holds_from_start(self, seq_id: int, length: int) -> bool:
+        """Whether ``seq_id`` still has cells for positions 0 .. length-1 (a sliding-window cache may have
+        given a sequence's old cells to others)."""
+        lib = self.lib
+        return (lib.llama_memory_seq_pos_min(self.memory, seq_id) == 0
+                and lib.llama_memory_seq_pos_max(self.memory, seq_id) >= length - 1)
+
     def copy_prefix(self, source: int, target: int, length: int) -> None:
         """Give ``target`` the cells of ``source`` at positions 0 .. length-1 (shared, not duplicated)."""
         self.lib.llama_memory_seq_cp(self.memory, source, target, 0, length)

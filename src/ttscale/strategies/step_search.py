@@ -118,6 +118,9 @@ class CodeLines:
     max_step_tokens: int = 48
     max_depth: int = 24
     delimiter: str = "\n"
+    # A second blank line in a row ends a function body; a whole script (a chat answer) has two before
+    # each top-level definition, so there only the ends do.
+    blank_lines_end: bool = True
 
     def __post_init__(self) -> None:
         if not self.ends or not all(e.startswith(self.delimiter) and len(e) > 1 for e in self.ends):
@@ -135,7 +138,7 @@ class CodeLines:
         if any((self.delimiter + line).startswith(e) for e in self.ends):
             return "", "", True, True
         previous_line_blank = prefix.endswith(self.delimiter) and not prefix[:-1].rpartition(self.delimiter)[2].strip()
-        if not line.strip() and previous_line_blank:
+        if self.blank_lines_end and not line.strip() and previous_line_blank:
             return "", "", True, True
         if newline or finished:
             return line, self.delimiter, False, True
@@ -143,8 +146,9 @@ class CodeLines:
 
     def key(self) -> dict:
         # "lines": the version of the rules above (2: a second blank line ends the solution).
-        return {"lines": 2, "ends": list(self.ends), "max_step_tokens": self.max_step_tokens,
-                "max_depth": self.max_depth}
+        key = {"lines": 2, "ends": list(self.ends), "max_step_tokens": self.max_step_tokens,
+               "max_depth": self.max_depth}
+        return key if self.blank_lines_end else {**key, "blank_lines_end": False}
 
 
 Steps = StepFormat | CodeLines
@@ -153,8 +157,10 @@ Steps = StepFormat | CodeLines
 def step_format_for(task: Task) -> Steps:
     """The steps of a task that has them: the lab's scratchpad sums (one column per step),
     HumanEval (one line of code per step)."""
-    if isinstance(task, HumanEvalTask | HumanEvalChatTask):  # the chat form's code ends at its closing fence
+    if isinstance(task, HumanEvalTask):
         return CodeLines(ends=task.stop_sequences)
+    if isinstance(task, HumanEvalChatTask):  # a whole script, ending at its closing fence
+        return CodeLines(ends=task.stop_sequences, max_depth=48, blank_lines_end=False)
     if isinstance(task, ArithTask) and task.scratchpad:
 
         digits, operands = span(task.digits)[1], span(task.operands)[1]  # the largest problem of a mixed config

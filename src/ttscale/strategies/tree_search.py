@@ -61,7 +61,9 @@ def result_key(card: ModelCard, task_name: str, problem: Problem, settings: Sear
         "model": [card.name, card.params_total, card.train_tokens, card.train_flops],
         "task": task_name, "problem": problem.problem_id, "prompt": problem.prompt,
         "search": search_spec(settings), "scorer": scorer.key(), "format": step_format.key(),
-        "run_seed": run_seed, "prefix_cache": reuses_cache, "version": 2,
+        "run_seed": run_seed, "version": 1,
+        # Only a search that kept the cache says so: results stored before it existed keep their keys.
+        **({"prefix_cache": True} if reuses_cache else {}),
     }, length=24)
 
 

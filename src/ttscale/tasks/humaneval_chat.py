@@ -56,6 +56,9 @@ class HumanEvalChatTask:
         self.code = HumanEvalTask(timeout_s=timeout_s, memory_mb=memory_mb, allow_unsafe=allow_unsafe)
         self._asked: dict[str, Problem] = {}
 
+    def task_ids(self) -> list[str]:
+        return self.code.task_ids()
+
     def problem(self, task_id: str) -> Problem:
         if task_id not in self._asked:
             original = self.code.problem(task_id)
