@@ -34,6 +34,7 @@ BASE = {
     "verify": ["verify", "--samples", "samples.jsonl", "--json", "verdicts.json"],
     "models": ["models"],
     "models pull": ["models", "pull", "smollm2-135m"],
+    "variant quantize": ["variant", "quantize", "--model", "smollm2-135m", "--types", "q4_0"],
 }
 
 # (command, option, the arguments that replace or extend the base, words the one line must hold)
@@ -98,6 +99,10 @@ CASES = [
     ("verify", "--timeout", ["--timeout", "0"], ["--timeout", "0"]),
     ("models", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
     ("models pull", "name", ["models", "pull", "qwen2.5-coder-0.7b"], ["qwen2.5-coder-0.7b", "qwen2.5-coder-0.5b"]),
+    ("variant quantize", "--model", ["--model", "qwen9"], ["variant base", "qwen9"]),
+    ("variant quantize", "--types", ["--types", "q4_0,q9_0"], ["--types", "q9_0"]),
+    ("variant quantize", "--cache-dir", ["--cache-dir", "a_file"], ["--cache-dir", "a_file"]),
+    ("variant quantize", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).

@@ -90,13 +90,39 @@ POSING_KINDS = ("gguf", *BARE_KINDS)
 
 
 def spec_kind(spec: str) -> str:
-    """The kind a model spec names (``gguf`` for ``gguf:PATH``, the name for a bare one)."""
+    """The kind a model spec names (``gguf`` for ``gguf:PATH``, the name for a bare one; a variant
+    ``BASE@TYPE`` is of its base's kind)."""
+    from ttscale.variants.spec import split_variant
+
+    variant = split_variant(spec)
+    if variant is not None:
+        return spec_kind(variant[0])
     kind, sep, _ = spec.partition(":")
     return kind if sep or kind in BARE_KINDS else ""
 
 
+def _variant(spec: str, threads: int | None = None, **kwargs: Any) -> Backend:
+    """``BASE@TYPE``: the base's GGUF quantized to TYPE (made on first use), run in process."""
+    from ttscale.backends.llama_cpp import LlamaCppBackend
+    from ttscale.variants.spec import load_variant
+
+    loaded = load_variant(spec, say=_say)
+    card = kwargs.pop("card", None) or loaded.variant.card
+    return LlamaCppBackend(spec, card, loaded.path, n_threads=threads, **kwargs)
+
+
+def _say(line: str) -> None:
+    import logging
+
+    logging.getLogger("ttscale.variants").warning(line)
+
+
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
     """The backend a model spec names; an unknown kind gets "did you mean ...?"."""
+    from ttscale.variants.spec import split_variant
+
+    if split_variant(spec) is not None and spec_kind(spec) in POSING_KINDS:
+        return _variant(spec, **kwargs)
     kind, sep, rest = spec.partition(":") if isinstance(spec, str) else ("", "", "")
     if not sep and kind in BARE_KINDS:
         return BACKEND_KINDS.get(kind)("", **kwargs)

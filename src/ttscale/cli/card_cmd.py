@@ -66,9 +66,10 @@ def card(
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),
 ) -> None:
     """Parameters, shapes, quantization, training compute and FLOPs per token of a model."""
-    from ttscale.cards import card_summary, check_context, load_card
+    from ttscale.cards import card_summary, check_context
+    from ttscale.variants.spec import load_card_or_variant
 
-    loaded = load_card(model)
+    loaded = load_card_or_variant(model)  # a BASE@TYPE variant too
     if context is not None:
         check_context(loaded.card, context, "--context")
     summary = card_summary(loaded, context)
