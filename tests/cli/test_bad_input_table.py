@@ -35,6 +35,7 @@ BASE = {
     "models": ["models"],
     "models pull": ["models", "pull", "smollm2-135m"],
     "variant quantize": ["variant", "quantize", "--model", "smollm2-135m", "--types", "q4_0"],
+    "variant prune-layers": ["variant", "prune-layers", "--model", "smollm2-135m", "--drop", "26-29"],
 }
 
 # (command, option, the arguments that replace or extend the base, words the one line must hold)
@@ -103,6 +104,10 @@ CASES = [
     ("variant quantize", "--types", ["--types", "q4_0,q9_0"], ["--types", "q9_0"]),
     ("variant quantize", "--cache-dir", ["--cache-dir", "a_file"], ["--cache-dir", "a_file"]),
     ("variant quantize", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
+    ("variant prune-layers", "--model", ["--model", "qwen9"], ["variant base", "qwen9"]),
+    ("variant prune-layers", "--drop", ["--drop", "5-x"], ["--drop", "5-x"]),
+    ("variant prune-layers", "--cache-dir", ["--cache-dir", "a_file"], ["--cache-dir", "a_file"]),
+    ("variant prune-layers", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).

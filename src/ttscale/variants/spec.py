@@ -1,4 +1,5 @@
-"""Variant specs: ``BASE@TYPE``, a model spec (``qwen2.5-coder-1.5b``, ``gguf:PATH``) and a quantization type.
+"""Variant specs: ``BASE@TYPE`` (a model spec, ``qwen2.5-coder-1.5b`` or ``gguf:PATH``, and a quantization
+type) and ``BASE@drop=LAYERS`` (whole blocks dropped: ``@drop=20-23``).
 
 ``split_variant`` tells a variant spec from a plain one (a path may hold ``@``: only a final ``@name`` of
 letters, digits and underscores is a type); ``load_variant`` makes the file if it is not cached and gives
@@ -19,11 +20,12 @@ from ttscale.errors import InputError
 from ttscale.types import ModelCard, ModelVariant
 from ttscale.variants.quant_types import check_quant_type
 
-_TYPE = re.compile(r"[A-Za-z0-9_]+")
+_TYPE = re.compile(r"[A-Za-z0-9_]+|drop=[0-9,-]+")
 
 
 def split_variant(spec: str) -> tuple[str, str] | None:
-    """(base spec, quantization type) for ``BASE@TYPE``; None for a spec that names no variant."""
+    """(base spec, derivation: a quantization type or ``drop=LAYERS``) for a variant spec; None for a spec
+    that names no variant."""
     base, at, qtype = spec.rpartition("@") if isinstance(spec, str) else ("", "", "")
     if not at or not base or not _TYPE.fullmatch(qtype):
         return None
@@ -72,21 +74,37 @@ def load_variant(spec: str, cache_dir: Path | None = None, say: Callable[[str], 
 
     found = split_variant(spec)
     if found is None:
-        raise InputError(f"model spec {spec!r} is not a variant (BASE@TYPE, e.g. qwen2.5-coder-1.5b@q4_0)")
-    base, qtype = found
-    qtype = check_quant_type(qtype, option=f"model spec {spec!r}")
+        raise InputError(f"model spec {spec!r} is not a variant (BASE@TYPE or BASE@drop=LAYERS, e.g. "
+                         "qwen2.5-coder-1.5b@q4_0)")
+    base, how = found
+    if how.startswith("drop="):
+        from ttscale.variants.prune_layers import drop_text, parse_drop
+
+        layers = parse_drop(how.removeprefix("drop="), option=f"model spec {spec!r}")
+        derivation = f"prune-layers:drop={drop_text(layers)}"
+    else:
+        qtype = check_quant_type(how, option=f"model spec {spec!r}")
+        derivation = f"quantize:type={qtype}"
     source = base_file(base)  # not a GGUF model, or not installed: one line, before anything is read
     base_card: ModelCard = load_card(base).card
-    path = quantize(source, qtype, cache_dir or default_cache_dir(), say)
+    cache = cache_dir or default_cache_dir()
+    if how.startswith("drop="):
+        from ttscale.variants.prune_layers import prune_layers
+
+        path = prune_layers(source, layers, cache, say)
+    else:
+        path = quantize(source, qtype, cache, say)
     loaded = card_from_gguf(path, name=spec)
     made = loaded.card
-    derive_flops = 0.0  # rounding weights: no training, no calibration passes
+    derive_flops = 0.0  # rounding weights or dropping blocks: no training, no calibration passes
+    what = (f"without layers {drop_text(layers)} of its {base_card.n_layers} (no retraining)" if how.startswith("drop=")
+            else f"quantized to {qtype} by llama.cpp (from its {base_card.quantization or 'unknown'} weights, "
+                 f"{base_card.bits_per_weight or float('nan'):.2f} bits per weight, to "
+                 f"{made.bits_per_weight or float('nan'):.2f})")
     card = dataclasses.replace(
         made, name=spec, train_tokens=base_card.train_tokens,
         train_flops=None if base_card.train_flops is None else base_card.train_flops + derive_flops,
         estimated=base_card.estimated or made.estimated,
-        provenance=(f"{base} quantized to {qtype} by llama.cpp (from its {base_card.quantization or 'unknown'} "
-                    f"weights, {base_card.bits_per_weight or float('nan'):.2f} bits per weight, to "
-                    f"{made.bits_per_weight or float('nan'):.2f}); training compute: the base's. {made.provenance}"))
-    variant = ModelVariant(base_card, f"quantize:type={qtype}", card, derive_flops=derive_flops)
+        provenance=f"{base} {what}; training compute: the base's. {made.provenance}")
+    variant = ModelVariant(base_card, derivation, card, derive_flops=derive_flops)
     return LoadedVariant(variant, path, dataclasses.replace(loaded, card=card))
