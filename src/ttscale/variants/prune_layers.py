@@ -3,20 +3,18 @@
 Written with the ``gguf`` package: every metadata field copied (``{arch}.block_count`` set to the blocks
 kept, and any per-layer array under the architecture's prefix cut to them), every tensor of a kept block
 renamed ``blk.{new index}...``, the dropped blocks' tensors left out. No retraining: the variant's training
-compute is its base's (marginal 0), and it is genuinely smaller (fewer FLOPs per token). Written to a
-hidden ``.partial`` file, read back, then renamed; cached by the base file's sha256 and the dropped layers.
+compute is its base's (marginal 0), and it is genuinely smaller (fewer FLOPs per token). Made and cached
+as ``files.make_checked`` says.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ttscale.cards.model_files import partial_path
 from ttscale.errors import InputError
-from ttscale.variants.quantize import source_digest
+from ttscale.variants.files import make_checked, variant_file
 
 _BLOCK = re.compile(r"blk\.(\d+)\.(.+)")
 
@@ -62,24 +60,15 @@ def prune_layers(source: Path, layers: tuple[int, ...], cache_dir: Path,
                          f"{', '.join(map(str, outside))}: not among them")
     if len(layers) >= n_layers:
         raise InputError(f"--drop {drop_text(layers)}: that drops every one of the {n_layers} layers")
-    target = cache_dir / "variants" / f"{source.stem}.{source_digest(source, cache_dir)[:16]}@drop={drop_text(layers)}.gguf"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
-    say(f"dropping layers {drop_text(layers)} of {source.name} -> {target}")
     kept = [layer for layer in range(n_layers) if layer not in layers]
     renumbered = {old: new for new, old in enumerate(kept)}
-    try:
-        _write(reader, gguf, arch, count_key, n_layers, kept, renumbered, partial)
-        from ttscale.cards import card_from_gguf
+    target = variant_file(source, f"drop={drop_text(layers)}", cache_dir)
 
-        card_from_gguf(partial)  # reads back whole
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, target)
-    return target
+    def write(partial: Path) -> None:
+        say(f"dropping layers {drop_text(layers)} of {source.name} -> {target}")
+        _write(reader, gguf, arch, count_key, n_layers, kept, renumbered, partial)
+
+    return make_checked(target, write, f"drop layers {drop_text(layers)} of {source.name}")
 
 
 def _write(reader, gguf, arch: str, count_key: str, n_layers: int, kept: list[int], renumbered: dict[int, int],

@@ -77,8 +77,9 @@ def load_variant(spec: str, cache_dir: Path | None = None, say: Callable[[str], 
         raise InputError(f"model spec {spec!r} is not a variant (BASE@TYPE or BASE@drop=LAYERS, e.g. "
                          "qwen2.5-coder-1.5b@q4_0)")
     base, how = found
-    if how.startswith("drop="):
-        from ttscale.variants.prune_layers import drop_text, parse_drop
+    pruned = how.startswith("drop=")  # else a quantization type
+    if pruned:
+        from ttscale.variants.prune_layers import drop_text, parse_drop, prune_layers
 
         layers = parse_drop(how.removeprefix("drop="), option=f"model spec {spec!r}")
         derivation = f"prune-layers:drop={drop_text(layers)}"
@@ -88,16 +89,11 @@ def load_variant(spec: str, cache_dir: Path | None = None, say: Callable[[str], 
     source = base_file(base)  # not a GGUF model, or not installed: one line, before anything is read
     base_card: ModelCard = load_card(base).card
     cache = cache_dir or default_cache_dir()
-    if how.startswith("drop="):
-        from ttscale.variants.prune_layers import prune_layers
-
-        path = prune_layers(source, layers, cache, say)
-    else:
-        path = quantize(source, qtype, cache, say)
+    path = prune_layers(source, layers, cache, say) if pruned else quantize(source, qtype, cache, say)
     loaded = card_from_gguf(path, name=spec)
     made = loaded.card
     derive_flops = 0.0  # rounding weights or dropping blocks: no training, no calibration passes
-    what = (f"without layers {drop_text(layers)} of its {base_card.n_layers} (no retraining)" if how.startswith("drop=")
+    what = (f"without layers {drop_text(layers)} of its {base_card.n_layers} (no retraining)" if pruned
             else f"quantized to {qtype} by llama.cpp (from its {base_card.quantization or 'unknown'} weights, "
                  f"{base_card.bits_per_weight or float('nan'):.2f} bits per weight, to "
                  f"{made.bits_per_weight or float('nan'):.2f})")
