@@ -17,6 +17,7 @@ from ttscale.types import SamplingConfig
 from ttscale.variants.quantize import QuantizeError, quantize
 from ttscale.variants.spec import load_variant, split_variant
 
+
 def test_a_variant_is_made_once_and_carries_its_bases_training_compute(cache):
     base = load_card("smollm2-135m").card
     made = load_variant("smollm2-135m@q8_0", cache)
