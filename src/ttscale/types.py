@@ -176,6 +176,9 @@ class Generation:
     finished: bool
     seed: int
     error: str | None = None
+    # FLOPs this sample's decoding actually spent, counted by the backend, for backends whose cost per
+    # token varies (an early exit stops at a shallower layer); None: the card's formula for every token.
+    decode_flops: float | None = None
 
 
 @dataclass(frozen=True)

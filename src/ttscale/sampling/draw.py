@@ -83,7 +83,8 @@ def to_sample(
         verified=task.verify(problem, completion),
         prompt_tokens=prompt_tokens,
         prefill_flops=flops.prefill_flops(card, prompt_tokens),
-        decode_flops=flops.decode_flops(card, prompt_tokens, len(generation.token_ids)),
+        decode_flops=(flops.decode_flops(card, prompt_tokens, len(generation.token_ids))
+                      if generation.decode_flops is None else float(generation.decode_flops)),
         verifier_flops=float(task.verifier_flops(problem, completion)) if task.has_verifier else 0.0,
         prefill_shared=backend.prefill_shared,
         wall_seconds=seconds_per_sample,
