@@ -23,6 +23,7 @@ Compute: ``train_tokens`` is rounded up to whole steps; the card's
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -155,17 +156,30 @@ def train(
     progress: ProgressFn | None = None,
     threads: int | None = None,
     name: str | None = None,
+    *,
+    init: TinyGPT | None = None,
 ) -> TrainResult:
-    """Train a fresh TinyGPT(config) on at least ``train_tokens`` tokens of ``documents``.
+    """Train a TinyGPT(config), fresh or from ``init``, on at least ``train_tokens`` tokens of ``documents``.
 
     ``documents`` is an iterable of strings or a zero-argument callable making
     one. ``threads`` sets torch's intra-op threads for the run (restored
     afterwards). ``name`` names the card (default: from the shape).
+
+    ``init`` continues training from a copy of that model's weights instead
+    (``init`` itself is untouched; its config must equal ``config``), e.g. to
+    retrain a pruned model briefly. The optimiser and learning
+    rate schedule start afresh, and ``seed`` then has no effect on the weights.
+    The card's ``train_tokens`` and ``train_flops`` count this run only, as
+    for a fresh model: whatever made ``init`` is the caller's to add.
     """
     if isinstance(train_tokens, bool) or not isinstance(train_tokens, int) or train_tokens <= 0:
         raise InputError(f"train_tokens must be a positive int, got {train_tokens!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+    if init is not None and not isinstance(init, TinyGPT):
+        raise InputError(f"init must be a TinyGPT or None, got {type(init).__name__}")
+    if init is not None and init.config != config:
+        raise InputError(f"init: its config {init.config} differs from config {config}")
     seq_len = config.context_length
     tokens_per_step = batch_size * seq_len
     steps = math.ceil(train_tokens / tokens_per_step)
@@ -173,9 +187,12 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = TinyGPT(config)
+        if init is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = TinyGPT(config)
+        else:
+            model = copy.deepcopy(init)
         model.train()
         optimizer = _optimizer(model, hyper)
         losses: list[float] = []
