@@ -76,6 +76,7 @@ CASES = [
     ("tradeoff", "--levels", ["--levels", "0.5,x"], ["--levels", "x"]),
     ("tradeoff", "--ratio", ["--ratio", "1"], ["--ratio", "1"]),
     ("tradeoff", "--smoother", ["--smoother", "spline"], ["--smoother", "spline"]),
+    ("tradeoff", "--cost", ["--cost", "joules"], ["--cost", "joules"]),
     ("tradeoff", "--out", ["--out", "a_file"], ["--out", "a_file"]),
     ("tradeoff", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
     ("tradeoff", "--n-boot", ["--n-boot", "-1"], ["--n-boot", "-1"]),

@@ -31,6 +31,7 @@ from ttscale.planner import check_positive, check_target, plan
 from ttscale.report.json_out import check_folder_target, check_json_target, write_json
 from ttscale.report.summary import technique_rows
 from ttscale.tradeoff import analyse
+from ttscale.tradeoff.costs import check_cost
 from ttscale.tradeoff.levels import check_ratio, parse_levels
 from ttscale.tradeoff.points import read_points_file
 from ttscale.tradeoff.smoother import check_smoother_name
@@ -123,6 +124,9 @@ def tradeoff(
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),
     n_boot: int = typer.Option(200, help="Bootstrap replicates for the intervals (0: none)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    cost: str = typer.Option("flops", help="What inference compute counts: flops, bytes (weight bytes read, one "
+                             "sequence at a time: what quantization saves) or seconds (measured); the points "
+                             "file's infer_flops, infer_bytes or infer_seconds column."),
 ) -> None:
     """Iso-performance frontiers, exchange rates and the span of efficient exchange of every technique.
 
@@ -143,14 +147,18 @@ def tradeoff(
         check_folder_target(out, "--out")
     if json_out:
         check_json_target(json_out)
-    loaded = read_points_file(points_csv, "POINTS_CSV")
+    check_cost(cost)
+    loaded = read_points_file(points_csv, "POINTS_CSV", cost=cost)
     if parsed_levels is not None:
         chosen, origin = parsed_levels, "given"
     else:
         chosen, origin = (list(loaded.levels) if loaded.levels is not None else None), "points file"
     result = analyse(loaded.points, chosen, ratio=ratio, extrapolate=extrapolate, n_boot=n_boot, seed=seed,
-                     smoother=smoother, levels_from=origin)
+                     smoother=smoother, levels_from=origin, cost=cost)
     console = _console(json_out)
+    for technique, count in sorted(loaded.uncounted.items()):
+        console.print(f"--cost {cost}: {count} point(s) of {technique!r} left out (their {cost} were not counted)",
+                      highlight=False, markup=False)
     if out is not None:
         written = write_outputs(result, loaded.points, out)
         console.print(f"wrote {', '.join(str(p) for p in written)}")

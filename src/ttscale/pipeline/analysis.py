@@ -22,11 +22,12 @@ import numpy as np
 from ttscale import tradeoff
 from ttscale.pipeline.plan import Plan, Split
 from ttscale.progress import AddStep
-from ttscale.sampling.pools import Pool, pools_from_samples
+from ttscale.sampling.pools import Pool, pools_from_samples, with_weight_bytes
 from ttscale.store import Store
 from ttscale.strategies import STRATEGIES, settings_of
 from ttscale.techniques import PointDetail, technique_points
 from ttscale.tradeoff import SCHEMA_VERSION
+from ttscale.tradeoff.costs import COSTS, usable_cost
 from ttscale.tradeoff.uncertainty import problem_scores_of
 from ttscale.types import ModelCard
 
@@ -80,12 +81,27 @@ def accept_first_without_verifier(pools: PoolCells, verified_tasks: set[str]) ->
     return filled, unverifiable
 
 
-def empty_result(n_boot: int, seed: int) -> dict:
+def empty_result(n_boot: int, seed: int, cost: str = "flops") -> dict:
     """The engine's JSON shape with no technique: no model has a known training compute."""
-    return {"schema_version": SCHEMA_VERSION, "ratio": 6.0, "levels": [], "levels_chosen": "automatic",
+    return {"schema_version": SCHEMA_VERSION, "cost": cost, "cost_words": COSTS[cost], "ratio": 6.0, "levels": [], "levels_chosen": "automatic",
             "extrapolate": False, "smoother": None, "n_boot": n_boot, "seed": seed,
             "uncertainty": {"method": "none", "words": "no points with a known training compute"},
             "techniques": {}, "combinations": []}
+
+
+def _bytes_tradeoff(details: Sequence[PointDetail], plan: Plan, levels: list[float] | None,
+                    notes: list[str]) -> dict:
+    """The same tradeoff with IC counted in weight bytes read (tradeoff/costs.py). Points whose bytes were not
+    counted (live searches; models whose card gives no bits per weight) are left out, and a note says which."""
+    counted = [d.in_cost("bytes") for d in details if usable_cost(d.infer_bytes)]
+    missing = sorted({d.point.technique for d in details if not usable_cost(d.infer_bytes)})
+    if missing:
+        notes.append("in bytes: no weight bytes counted for " + ", ".join(missing)
+                     + " (live searches count FLOPs and seconds; a card without bits per weight counts none)")
+    if not counted:
+        return empty_result(plan.n_boot, plan.seed, "bytes")
+    return tradeoff.analyse([d.point for d in counted], levels=levels, n_boot=plan.n_boot, seed=plan.seed,
+                            problem_scores=problem_scores_of(counted), cost="bytes")
 
 
 def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
@@ -93,7 +109,9 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
     """Pools from the store -> every technique's points -> the tradeoff. ``add_step`` reports progress
     (a line per stage in a log): one tick per technique replayed, then the tradeoff's own."""
     notes: list[str] = []
+    cards = {entry.name: entry.card for entry in plan.models}
     pools, errors = split_pools(store, plan, plan.scored)
+    pools = with_weight_bytes(pools, cards)
     verified_tasks = {t.task.name for t in plan.scored.tasks if t.task.has_verifier}
     pools, unverifiable = accept_first_without_verifier(pools, verified_tasks)
     if unverifiable:
@@ -101,8 +119,7 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
                      "first sample")
     calibration: dict = {}
     for split in plan.calibration:
-        calibration.update(split_pools(store, plan, split)[0])
-    cards = {entry.name: entry.card for entry in plan.models}
+        calibration.update(with_weight_bytes(split_pools(store, plan, split)[0], cards))
     known = {m: c for m, c in cards.items() if known_train_flops(c)}
     for name in sorted(set(cards) - set(known)):
         notes.append(f"model {name!r}: its card has no train_flops; its curves are shown, "
@@ -138,6 +155,8 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
     result = (tradeoff.analyse([d.point for d in tradeoff_details], levels=levels, n_boot=plan.n_boot,
                                seed=plan.seed, problem_scores=problem_scores_of(tradeoff_details), add_step=add_step)
               if tradeoff_details else empty_result(plan.n_boot, plan.seed))
+    if tradeoff_details:
+        result["by_cost"] = {"bytes": _bytes_tradeoff(tradeoff_details, plan, levels, notes)}
     if errors:
         notes.append(f"{errors} sample(s) failed in the backend (stored as errors, left out of every estimate); "
                      "run the same command again to retry them")

@@ -23,6 +23,9 @@ MAX_COLUMNS = 3
 DPI = 110
 TC_LABEL = "training compute (FLOPs)"
 IC_LABEL = "inference compute per problem (FLOPs)"
+# The IC axis in each cost (tradeoff/costs.py): a result says which one its IC counts.
+IC_LABELS = {"flops": IC_LABEL, "bytes": "weight bytes read per problem (one sequence at a time)",
+             "seconds": "measured seconds per problem"}
 
 
 # ---------------------------------------------------------------- axes and ticks

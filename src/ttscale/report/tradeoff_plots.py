@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ttscale.report.panels import (IC_LABEL, label_axes, log_ticks, padded, panel_grid, panel_note, panel_title,
+from ttscale.report.panels import (IC_LABELS, label_axes, log_ticks, padded, panel_grid, panel_note, panel_title,
                                    save_figure)
 from ttscale.types import Point
 
@@ -243,7 +243,7 @@ def iso_figure(result: dict, points: Sequence[Point]) -> Figure:
         ax.set_xlim(10.0 ** limits[0][0], 10.0 ** limits[0][1])
         ax.set_ylim(10.0 ** limits[1][0], 10.0 ** limits[1][1])
         log_ticks(ax)
-        label_axes(ax, IC_LABEL)
+        label_axes(ax, IC_LABELS[result.get("cost", "flops")])
         has_curve = any(len(_curve(lv)) for lv in levels.values())
         _title_panel(ax, name, has_curve, ("curve", "iso-performance curve", "no levels analysed"), why, levels)
     if not techniques:
@@ -254,7 +254,9 @@ def iso_figure(result: dict, points: Sequence[Point]) -> Figure:
                      shrink=0.6, aspect=30)
     if any(name.startswith("level ") for name in drawn):
         _iso_legend(fig, keys, colors, drawn, ratio, smoothers)
-    fig.suptitle("iso-performance curves in training x inference compute, one panel per technique", fontsize=12)
+    axis = {"bytes": " (inference in weight bytes read)", "seconds": " (inference in measured seconds)"}
+    fig.suptitle("iso-performance curves in training x inference compute"
+                 + axis.get(result.get("cost", "flops"), "") + ", one panel per technique", fontsize=12)
     return fig
 
 

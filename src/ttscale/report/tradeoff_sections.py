@@ -38,11 +38,12 @@ def points_frame(details: Sequence[PointDetail]) -> pd.DataFrame:
                 "settings": ",".join(f"{key}={value:g}" for key, value in sorted(d.settings.items())),
                 "mean_draws": d.mean_draws,
                 "infer_seconds": d.infer_seconds,
+                "infer_bytes": d.infer_bytes,
             }
             for d in details
         ],
         columns=["technique", "model", "train_flops", "infer_flops", "performance", "ci_low", "ci_high",
-                 "task", "strategy", "k", "settings", "mean_draws", "infer_seconds"],
+                 "task", "strategy", "k", "settings", "mean_draws", "infer_seconds", "infer_bytes"],
     )
 
 

@@ -18,6 +18,7 @@ tree search, extend prefixes on the context's backends. ``summarize`` turns an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -44,6 +45,8 @@ class Evaluation:
     performance: np.ndarray  # expected score in [0, 1]
     infer_flops: np.ndarray  # expected inference FLOPs: every model, verifier and scorer
     infer_seconds: np.ndarray  # expected measured seconds
+    # expected weight bytes read, one sequence at a time (Pool.inference_bytes); NaN where not counted
+    infer_bytes: np.ndarray
     draws: np.ndarray  # expected samples drawn (all models together)
     extra_train_flops: float = 0.0  # spent before deployment, e.g. training a learned verifier
     notes: Mapping[str, float] = field(default_factory=dict)  # e.g. chosen threshold, escalation rate
@@ -140,6 +143,7 @@ class StrategyResult:
     ci_high: float
     infer_flops: float  # mean per problem
     infer_seconds: float  # mean per problem
+    infer_bytes: float  # mean per problem; NaN where not counted
     mean_draws: float
     extra_train_flops: float
     notes: Mapping[str, float]
@@ -169,6 +173,7 @@ def summarize(name: str, settings: TypedSettings, evaluation: Evaluation, n_boot
         ci_high=float(high),
         infer_flops=float(np.mean(evaluation.infer_flops)),
         infer_seconds=float(np.mean(evaluation.infer_seconds)),
+        infer_bytes=float(np.mean(evaluation.infer_bytes)),
         mean_draws=float(np.mean(evaluation.draws)),
         extra_train_flops=float(evaluation.extra_train_flops),
         notes=dict(evaluation.notes),
@@ -182,6 +187,8 @@ def evaluation_of(answers: Sequence[LiveAnswer], extra_train_flops: float = 0.0,
         performance=np.array([float(a.correct) for a in answers]),
         infer_flops=np.array([a.infer_flops for a in answers]),
         infer_seconds=np.array([a.seconds for a in answers]),
+        # Live strategies count FLOPs and seconds as they go; weight traffic is counted on stored pools only.
+        infer_bytes=np.full(len(answers), math.nan),
         draws=np.array([float(a.draws) for a in answers]),
         extra_train_flops=extra_train_flops,
         notes=dict(notes or {}),
@@ -253,6 +260,7 @@ def replayed(pools: Sequence[Pool], performance: np.ndarray, draws: np.ndarray, 
         performance=np.asarray(performance, dtype=float),
         infer_flops=np.array([p.inference_flops(d, with_verifier) for p, d in zip(pools, draws)]),
         infer_seconds=np.array([p.inference_seconds(d) for p, d in zip(pools, draws)]),
+        infer_bytes=np.array([p.inference_bytes(d) for p, d in zip(pools, draws)]),
         draws=np.asarray(draws, dtype=float),
         notes=dict(notes or {}),
     )

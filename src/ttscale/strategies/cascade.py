@@ -62,7 +62,7 @@ class Outcomes:
 
     ``p[i, j]``: probability that problem i's drawn samples have confidence
     ``levels[j]``; ``p_correct[i, j]``: that, and the answer is correct.
-    ``draws``, ``flops`` and ``seconds`` are each problem's expected cost of answering.
+    ``draws``, ``flops``, ``seconds`` and ``bytes`` are each problem's expected cost of answering.
     """
 
     levels: np.ndarray  # (L,)
@@ -71,6 +71,7 @@ class Outcomes:
     draws: np.ndarray  # (problems,)
     flops: np.ndarray
     seconds: np.ndarray
+    bytes: np.ndarray
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -79,7 +80,7 @@ class Outcomes:
     def take(self, rows) -> "Outcomes":
         """These problems only (a bootstrap resamples them)."""
         return Outcomes(self.levels, self.p[rows], self.p_correct[rows], self.draws[rows], self.flops[rows],
-                        self.seconds[rows])
+                        self.seconds[rows], self.bytes[rows])
 
 
 @lru_cache(maxsize=65536)
@@ -159,6 +160,7 @@ def outcomes(pools: Sequence[Pool], k: int, with_verifier: bool) -> Outcomes:
         draws=draws,
         flops=np.array([pool.inference_flops(d, with_verifier) for pool, d in zip(pools, draws)]),
         seconds=np.array([pool.inference_seconds(d) for pool, d in zip(pools, draws)]),
+        bytes=np.array([pool.inference_bytes(d) for pool, d in zip(pools, draws)]),
     )
 
 
@@ -169,6 +171,7 @@ class CascadeReplay:
     performance: np.ndarray
     infer_flops: np.ndarray
     infer_seconds: np.ndarray
+    infer_bytes: np.ndarray
     draws: np.ndarray
     p_escalate: np.ndarray
 
@@ -182,6 +185,7 @@ def replay(small: Outcomes, large: Outcomes, threshold: float) -> CascadeReplay:
         performance=kept_correct + esc * large.accuracy,
         infer_flops=small.flops + esc * large.flops,
         infer_seconds=small.seconds + esc * large.seconds,
+        infer_bytes=small.bytes + esc * large.bytes,
         draws=small.draws + esc * large.draws,
         p_escalate=esc,
     )
@@ -301,6 +305,7 @@ class CascadeStrategy:
             performance=result.performance,
             infer_flops=result.infer_flops,
             infer_seconds=result.infer_seconds,
+            infer_bytes=result.infer_bytes,
             draws=result.draws,
             notes=notes,
         )

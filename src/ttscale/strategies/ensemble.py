@@ -111,6 +111,7 @@ class EnsembleStrategy:
             performance=performance,
             infer_flops=np.array([sum(p.inference_flops(k, False) for p in pools) for pools in problems]),
             infer_seconds=np.array([sum(p.inference_seconds(k) for p in pools) for pools in problems]),
+            infer_bytes=np.array([sum(p.inference_bytes(k) for p in pools) for pools in problems]),
             draws=np.full(len(problems), float(k * len(cells))),
             notes={"mc_standard_error": float(np.sqrt(variance))},
         )

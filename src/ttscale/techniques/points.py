@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,11 +21,20 @@ class PointDetail:
     k: int
     infer_seconds: float
     mean_draws: float
+    infer_bytes: float = math.nan  # weight bytes read per problem (Pool.inference_bytes); NaN: not counted
     settings: Mapping[str, float] = field(default_factory=dict)
     notes: Mapping[str, float] = field(default_factory=dict)
     # What the point scored on each problem (ids aligned): the tradeoff's bootstrap over problems.
     problem_ids: tuple[str, ...] = ()
     problem_scores: tuple[float, ...] = ()
+
+    def cost(self, cost: str) -> float:
+        """This point's inference cost per problem in ``cost`` (tradeoff/costs.py): FLOPs, bytes or seconds."""
+        return {"flops": self.point.infer_flops, "bytes": self.infer_bytes, "seconds": self.infer_seconds}[cost]
+
+    def in_cost(self, cost: str) -> "PointDetail":
+        """The same point with its IC counted in ``cost`` (what the engine reads as IC)."""
+        return dataclasses.replace(self, point=dataclasses.replace(self.point, infer_flops=self.cost(cost)))
 
 
 def point_detail(technique: str, model: str, train_flops: float, result: StrategyResult, *, task: str,
@@ -33,5 +44,5 @@ def point_detail(technique: str, model: str, train_flops: float, result: Strateg
                   performance=result.performance, ci_low=result.ci_low, ci_high=result.ci_high,
                   budget=result.strategy)
     return PointDetail(point=point, task=task, strategy=strategy, k=result.k, infer_seconds=result.infer_seconds,
-                       mean_draws=result.mean_draws, settings=result.settings, notes=notes,
+                       infer_bytes=result.infer_bytes, mean_draws=result.mean_draws, settings=result.settings, notes=notes,
                        problem_ids=problem_ids, problem_scores=tuple(float(v) for v in scores))

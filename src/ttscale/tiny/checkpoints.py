@@ -113,6 +113,9 @@ def load_result(path: Path, name: str | None = None) -> TrainResult:
     model.load_state_dict(payload["state_dict"])
     model.eval()
     card = ModelCard(**payload["card"])
+    if card.bits_per_weight is None:
+        # Checkpoints written before cards carried it: the stored tensors say what a pass reads.
+        card = dataclasses.replace(card, bits_per_weight=float(model.wte.weight.element_size() * 8))
     if name:
         card = dataclasses.replace(card, name=name)
     return TrainResult(

@@ -294,6 +294,7 @@ def model_card(
         context_length=config.context_length,
         n_kv_heads=config.n_heads,
         head_dim=config.head_dim,
+        bits_per_weight=32.0,  # float32 weights: what one forward pass reads
         train_tokens=train_tokens,
         train_flops=train_flops,
         provenance=provenance or "ttscale.lab TinyGPT (pre-norm, rotary, tied embeddings)",

@@ -9,7 +9,8 @@ scale across levels (scale.py) and pairs of techniques (combine.py).
 
 JSON schema (``SCHEMA_VERSION`` 2)::
 
-    schema_version, ratio, levels, levels_chosen ("given" | "points file" | "automatic"), levels_words,
+    schema_version, cost (what IC counts: flops | bytes | seconds; every infer_flops field below is in
+    that unit, named for the default), cost_words, ratio, levels, levels_chosen ("given" | "points file" | "automatic"), levels_words,
     extrapolate, smoother,
     n_boot, seed, uncertainty {method, words}, method (short descriptions)
     techniques.<name>:
@@ -41,6 +42,7 @@ import numpy as np
 from ttscale.errors import InputError
 from ttscale.progress import AddStep
 from ttscale.tradeoff.combine import combinations
+from ttscale.tradeoff.costs import COSTS, check_cost
 from ttscale.tradeoff.curves import efficient_span
 from ttscale.tradeoff.levels import check_levels, check_ratio, choose_levels, level_key
 from ttscale.tradeoff.points import by_technique, validate_points
@@ -189,6 +191,7 @@ def analyse(
     problem_scores: Sequence[ProblemScores] | None = None,
     add_step: AddStep | None = None,
     levels_from: LevelsOrigin = "given",
+    cost: str = "flops",
 ) -> dict:
     """The tradeoff of every technique in ``points`` (schema in the module docstring).
 
@@ -197,8 +200,10 @@ def analyse(
     names a parametric smoother to read rates off (used only if it passes the
     frontier check). ``problem_scores`` (aligned with ``points``) turns the
     intervals into a bootstrap over problems. ``add_step`` (``progress.steps``) reports
-    progress: one tick per technique and one for the combinations.
+    progress: one tick per technique and one for the combinations. ``cost`` says what the points'
+    IC counts (costs.py: flops, bytes or seconds); the JSON's ``infer_flops`` fields are in that unit.
     """
+    cost = check_cost(cost, "cost")
     validate_points(points)
     ratio = check_ratio(ratio)
     if not (isinstance(n_boot, int) and n_boot >= 0):
@@ -243,6 +248,8 @@ def analyse(
     method = "problems" if "problems" in methods else ("ci" if "ci" in methods else "none")
     return {
         "schema_version": SCHEMA_VERSION,
+        "cost": cost,
+        "cost_words": COSTS[cost],
         "ratio": ratio,
         "levels": levels,
         "levels_chosen": chosen,

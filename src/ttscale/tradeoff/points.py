@@ -35,10 +35,11 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ttscale.errors import InputError
+from ttscale.tradeoff.costs import COST_COLUMNS, check_cost
 from ttscale.tradeoff.levels import parse_levels
 from ttscale.types import Point
 
@@ -77,13 +78,12 @@ def _text(value: object, where: str, column: str) -> str:
     return text
 
 
-def _check_ranges(where: str, point: Point) -> None:
-    for column in ("train_flops", "infer_flops"):
-        value = getattr(point, column)
+def _check_ranges(where: str, point: Point, ic_column: str = "infer_flops") -> None:
+    for column, value in (("train_flops", point.train_flops), (ic_column, point.infer_flops)):
         if not (isinstance(value, (int, float)) and math.isfinite(value)):
             raise InputError(f"{where}, column {column!r}: {value!r} is not a finite number")
         if value <= 0:
-            raise InputError(f"{where}, column {column!r}: {value!r} must be > 0 (FLOPs are analysed in log10)")
+            raise InputError(f"{where}, column {column!r}: {value!r} must be > 0 (compute is analysed in log10)")
     perf = point.performance
     if not (isinstance(perf, (int, float)) and math.isfinite(perf)) or not 0.0 <= perf <= 1.0:
         raise InputError(f"{where}, column 'performance': {perf!r} is outside [0, 1] (a fraction is expected)")
@@ -97,18 +97,18 @@ def _check_ranges(where: str, point: Point) -> None:
         raise InputError(f"{where}, column 'ci_high': {point.ci_high!r} is below the performance {perf!r}")
 
 
-def _point_from_mapping(row: Mapping[str, object], where: str) -> Point:
+def _point_from_mapping(row: Mapping[str, object], where: str, ic_column: str = "infer_flops") -> Point:
     point = Point(
         technique=_text(row.get("technique"), where, "technique"),
         model=_text(row.get("model"), where, "model"),
         train_flops=_number(row.get("train_flops"), where, "train_flops", required=True),  # type: ignore[arg-type]
-        infer_flops=_number(row.get("infer_flops"), where, "infer_flops", required=True),  # type: ignore[arg-type]
+        infer_flops=_number(row.get(ic_column), where, ic_column, required=True),  # type: ignore[arg-type]
         performance=_number(row.get("performance"), where, "performance", required=True),  # type: ignore[arg-type]
         ci_low=_number(row.get("ci_low"), where, "ci_low", required=False),
         ci_high=_number(row.get("ci_high"), where, "ci_high", required=False),
         budget=_budget(row),
     )
-    _check_ranges(where, point)
+    _check_ranges(where, point, ic_column)
     return point
 
 
@@ -127,6 +127,8 @@ class PointsFile:
     points: list[Point]
     strategies: tuple[str | None, ...]  # the ``strategy`` column, aligned with ``points``; None where not given
     levels: tuple[float, ...] | None  # the ``levels`` column; None when the file does not carry one
+    # Rows left out because their cost was not counted (``--cost bytes``: live searches), by technique.
+    uncounted: Mapping[str, int] = field(default_factory=dict)
 
 
 def format_levels(levels: Sequence[float]) -> str:
@@ -180,9 +182,16 @@ def _row_levels(text: str | None, where: str) -> tuple[float, ...] | None:
     return tuple(parse_levels(text, f"{where}, column {LEVELS_COLUMN!r}"))
 
 
-def read_points_file(path: str | Path, flag: str = "points file") -> PointsFile:
-    """Read and validate a points CSV (see the module docstring); errors name ``flag`` or the line and column."""
+def read_points_file(path: str | Path, flag: str = "points file", cost: str = "flops") -> PointsFile:
+    """Read and validate a points CSV (see the module docstring); errors name ``flag`` or the line and column.
+
+    ``cost`` (tradeoff/costs.py) picks the column read as IC: ``infer_flops``, ``infer_bytes`` or
+    ``infer_seconds``. With bytes or seconds a row whose cell is empty (a cost not counted for it, e.g. the
+    bytes of a live search) is left out and counted in ``uncounted``; an empty FLOPs cell is an error.
+    """
     path = Path(path)
+    ic_column = COST_COLUMNS[check_cost(cost, "cost")]
+    uncounted: dict[str, int] = {}
     text = _file_text(path, flag)
     points: list[Point] = []
     strategies: list[str | None] = []
@@ -195,11 +204,18 @@ def read_points_file(path: str | Path, flag: str = "points file") -> PointsFile:
         header = [name.strip() for name in reader.fieldnames]
         reader.fieldnames = header
         _missing_columns(header, str(path))
+        if ic_column not in header:
+            raise InputError(f"--cost {cost}: {path} has no {ic_column!r} column (the lab and the sweep write it; "
+                             f"found: {', '.join(header)})")
         for row in reader:
             if all(value in (None, "") for value in row.values()):
                 continue  # blank line
             where = f"{path}: line {reader.line_num}"
-            points.append(_point_from_mapping(row, where))
+            if ic_column != "infer_flops" and not _cell(row, ic_column):
+                technique = _cell(row, "technique") or "?"
+                uncounted[technique] = uncounted.get(technique, 0) + 1
+                continue
+            points.append(_point_from_mapping(row, where, ic_column))
             strategy = (row.get("strategy") or "").strip()
             strategies.append(strategy or None)
             row_levels = _row_levels(row.get(LEVELS_COLUMN), where)
@@ -212,8 +228,9 @@ def read_points_file(path: str | Path, flag: str = "points file") -> PointsFile:
     except csv.Error as error:
         raise InputError(f"{path}: line {reader.line_num}: not a readable CSV ({error})") from None
     if not points:
-        raise InputError(f"{path}: no data rows after the header")
-    return PointsFile(points, tuple(strategies), levels)
+        raise InputError(f"{path}: no data rows after the header" if not uncounted else
+                         f"--cost {cost}: no row of {path} has its {ic_column!r} counted")
+    return PointsFile(points, tuple(strategies), levels, uncounted)
 
 
 def load_points_csv(path: str | Path, flag: str = "points file") -> list[Point]:
