@@ -95,3 +95,35 @@ def adaptive_techniques(n: int) -> tuple[TechniqueSpec, ...]:
 
 def lab_techniques(n: int) -> tuple[TechniqueSpec, ...]:
     return uniform_techniques(n) + adaptive_techniques(n)
+
+
+# What each compression row says it maps (lab/compression.py makes the variants).
+COMPRESSION_WORDS = {
+    "quantization": "the ladder and its weight-quantized variants, one sample each (scratchpad sums): "
+                    "no FLOP saved, weight bytes are (read it in bytes)",
+    "pruning": "the ladder and pruned variants of its top rung (MLP neurons or layers, by magnitude or "
+               "activations, with and without retraining), one sample each",
+    "distillation": "the ladder, students distilled from its top rung (teacher forward passes counted) and the "
+                    "same students from scratch at equal marginal compute, one sample each",
+    "early exit": "the ladder and its top rung with exit heads (per-token exit when confident; FLOPs counted "
+                  "per token as spent), one sample each",
+}
+
+
+def compression_techniques(ladder: tuple[str, ...], variants: dict[str, tuple[str, ...]],
+                           n_variant_samples: int) -> tuple[TechniqueSpec, ...]:
+    """One row per compression technique that has variants (the ladder plus its variants, k = 1), and the
+    combination row: quantized models with a vote next to the full-precision ladder's own votes."""
+    rows = []
+    for technique, names in variants.items():
+        if names:
+            rows.append(TechniqueSpec(technique, (Arm.uniform(SUMS_COT, "majority", (1,)),),
+                                      COMPRESSION_WORDS[technique], models=ladder + names))
+    quantized = variants.get("quantization", ())
+    if quantized:
+        rows.append(TechniqueSpec(
+            "quantization + vote", (Arm.uniform(SUMS_COT, "majority", budgets_up_to(n_variant_samples)),),
+            f"the ladder and its quantized variants with a majority vote of up to {n_variant_samples} samples "
+            "(scratchpad sums): a compressed model voting against the full one at equal cost",
+            models=ladder + quantized))
+    return tuple(rows)

@@ -18,6 +18,7 @@ from ttscale.errors import InputError
 from ttscale.tiny.model import TinyConfig
 from ttscale.tiny.tokenizer import vocab_size
 from ttscale.tiny.trainer import DEFAULT_HYPER, TrainHyper
+from ttscale.lab.compression import CompressionPreset
 from ttscale.lab.lab_techniques import lab_techniques
 from ttscale.lab.mixture import (  # noqa: F401  (the ladder's task forms, read from here by the lab)
     FACTOR,
@@ -47,7 +48,9 @@ class Rung:
 
 
 # Preset fields the stored test samples do not depend on (left out of the run plan).
-ANALYSIS_ONLY = ("n_boot", "n_calibration_problems", "n_search_problems", "value_calibration_problems")
+# Compression variants are stored under their own model names, so the ladder's samples do not depend on them.
+ANALYSIS_ONLY = ("n_boot", "n_calibration_problems", "n_search_problems", "value_calibration_problems",
+                 "compression")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class LabPreset:
     n_search_problems: int = 0
     value_calibration_problems: int = 0
     hyper: TrainHyper = DEFAULT_HYPER  # optimiser settings of every rung
+    # Quantized, pruned, distilled and early-exit variants of the trained rungs (lab/compression.py);
+    # None: the lab maps the test-time techniques only.
+    compression: CompressionPreset | None = None
 
     def plan(self, seed: int) -> dict:
         """Everything that determines the stored samples (the run's identity).
@@ -117,6 +123,12 @@ PRESETS: dict[str, LabPreset] = {
         rungs=_rungs((16, 1, 30_000), (16, 1, 90_000), (32, 1, 60_000), (32, 2, 120_000), (48, 2, 160_000)),
         n_samples=8, n_problems=24, sampling=_SAMPLING, batch_size=16,
         n_boot=100, n_calibration_problems=16, n_search_problems=24,
+        compression=CompressionPreset(
+            quantize_parents=("tiny-d48-l2-160k",), quantize=((8, 32), (4, 32), (2, 32)),
+            prune_parent="tiny-d48-l2-160k", prune_fractions=(0.5,), layer_drops=(1,), retrain_tokens=16_384,
+            teacher="tiny-d48-l2-160k", students=((32, 1, 16_384),),
+            exit_parent="tiny-d48-l2-160k", exit_layers=(1,), exit_tokens=16_384, exit_thresholds=(0.5, 0.9),
+            n_samples=8, calibration_windows=16),
     ),
     # 13 rungs from 4e9 to 5e12 FLOPs (3.1 OOM), three overtrained pairs at
     # equal TC (d32-l3 2.5M / d48-l3 1.2M, d32-l3 4M / d64-l3 1.1M, d48-l3 5M /
@@ -139,6 +151,16 @@ PRESETS: dict[str, LabPreset] = {
         ),
         n_samples=64, n_problems=200, sampling=_SAMPLING, batch_size=16,
         n_boot=300, n_calibration_problems=100, n_search_problems=100, value_calibration_problems=0,
+        # Variants of the three d64 rungs (quantized) and of the top one (pruned, distilled into a d32-l3
+        # student, given exit heads), 16 samples per problem on the scratchpad sums.
+        compression=CompressionPreset(
+            quantize_parents=("tiny-d64-l3-1100k", "tiny-d64-l3-3000k", "tiny-d64-l3-5000k"),
+            quantize=((8, 32), (4, 32), (3, 32), (2, 32), (4, 128)),
+            prune_parent="tiny-d64-l3-5000k", prune_fractions=(0.5, 0.75), layer_drops=(1,),
+            retrain_tokens=262_144,
+            teacher="tiny-d64-l3-5000k", students=((32, 3, 1_048_576),),
+            exit_parent="tiny-d64-l3-5000k", exit_layers=(1, 2), exit_tokens=262_144,
+            exit_thresholds=(0.5, 0.7, 0.9), n_samples=16),
     ),
     "full": LabPreset(
         name="full",

@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -32,8 +32,10 @@ from ttscale.errors import InputError
 from ttscale.lab.ladder_training import train_rungs
 from ttscale.tiny.model import TinyGPT
 from ttscale.lab.value_calibration import train_value_models
-from ttscale.pipeline import (Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, analyse_plan, run_plan,
-                              searched_details)
+from ttscale.lab.compression import TECHNIQUES, Making, Variant, make_variants
+from ttscale.lab.lab_techniques import compression_techniques
+from ttscale.pipeline import (Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, VariantSampling,
+                              analyse_plan, run_plan, searched_details)
 from ttscale.progress import steps
 from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
@@ -53,6 +55,8 @@ class LabOutcome:
     result: dict
     wall_seconds: float
     train_seconds: float
+    compress_seconds: float  # making the compression variants (training included; cached ones load)
+    variants: tuple[Variant, ...]
     sample_seconds: float
     search_seconds: float  # tree search, value models included
     samples_generated: int
@@ -83,6 +87,8 @@ CALIBRATION_TASKS = (SUMS, SUMS_COT)
 # Samples per calibration problem for the value models: many problems, few
 # samples each (the value model must see many digit combinations).
 VALUE_SAMPLES_PER_PROBLEM = 4
+# Activation-aware pruning scores neurons on the ladder's mixture under another seed: text it never trained on.
+COMPRESSION_CALIBRATION_SEED = 7_919
 
 
 def run_name(preset: LabPreset, seed: int) -> str:
@@ -140,8 +146,9 @@ def _value_scorers(preset: LabPreset, seed: int, run: str, cache_dir: Path):
 
 
 def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_backend: Callable[[str], Backend],
-             cache_dir: Path) -> Plan:
-    """The ladder as a plan: every task form on test, the sums on calib, the scratchpad searched live.
+             cache_dir: Path, variants: Sequence[Variant] = ()) -> Plan:
+    """The ladder as a plan: every task form on test, the sums on calib, the scratchpad searched live; the
+    compression ``variants`` sampled on the scratchpad sums only, each read by its technique's row.
 
     ``open_backend(name)`` gives a model's backend (the trained TinyGPT, in the lab).
     """
@@ -161,7 +168,13 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
         searches = (SearchPlan(get_task(SEARCH_TASK), _problems(SEARCH_TASK, preset.n_search_problems, seed, "test"),
                                default_search_settings(scorers)),)
     entries = tuple(ModelEntry(name, card, functools.partial(open_backend, name)) for name, card in cards.items())
-    return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, preset.techniques(),
+    techniques = preset.techniques()
+    if variants and preset.compression is not None:
+        sampled = VariantSampling(get_task(SUMS_COT).name, preset.compression.n_samples)
+        entries += tuple(ModelEntry(v.card.name, v.card, v.open, sampled) for v in variants)
+        by_technique = {t: tuple(v.card.name for v in variants if v.technique == t) for t in TECHNIQUES}
+        techniques += compression_techniques(tuple(cards), by_technique, preset.compression.n_samples)
+    return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, techniques,
                 LEVELS, preset.n_boot, Chunking(max_problems=64),
                 _value_scorers(preset, seed, run, cache_dir) if values and searches else None)
 
@@ -214,8 +227,15 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
             store.start_run(calibration_run_name(run), calibration_plan(preset, seed))
         with steps(console, enabled=show_progress) as add_bar:
             models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar)
+            variants, compress_s = [], 0.0
+            if preset.compression is not None:
+                making = Making(models, cards, functools.partial(ladder_documents, seed),
+                                functools.partial(ladder_documents, seed + COMPRESSION_CALIBRATION_SEED), seed,
+                                cache_dir, preset.batch_size, preset.hyper)
+                variants, compress_s = make_variants(making, preset.compression, add_bar)
             plan = lab_plan(preset, seed, cards,
-                            lambda name: TinyBackend(name=name, card=cards[name], model=models[name]), cache_dir)
+                            lambda name: TinyBackend(name=name, card=cards[name], model=models[name]), cache_dir,
+                            variants)
             outcomes = run_plan(plan, store, add_bar)
             analysis = analyse_plan(plan, store, searched_details(outcomes), add_bar)
         store.finish_run(run)
@@ -230,6 +250,8 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
         result=analysis.result,
         wall_seconds=time.perf_counter() - started,
         train_seconds=train_s,
+        compress_seconds=compress_s,
+        variants=tuple(variants),
         sample_seconds=sum(o.stats.wall_seconds for o in outcomes),
         search_seconds=sum(o.search_seconds for o in outcomes),
         samples_generated=sum(o.stats.generated for o in outcomes),

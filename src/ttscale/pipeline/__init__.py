@@ -4,7 +4,7 @@ tradeoff. The lab builds its plan from a trained ladder, the sweep from model sp
 
 from ttscale.pipeline.analysis import Analysis, analyse_plan
 from ttscale.pipeline.execute import ModelOutcome, run_plan, searched_details
-from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling
+from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, VariantSampling
 
 __all__ = ["Analysis", "Chunking", "ModelEntry", "ModelOutcome", "Plan", "SearchPlan", "Split", "TaskSampling",
-           "analyse_plan", "run_plan", "searched_details"]
+           "VariantSampling", "analyse_plan", "run_plan", "searched_details"]

@@ -140,7 +140,9 @@ def analyse_plan(plan: Plan, store: Store, searched: Sequence[PointDetail],
             notes.append(f"{spec.name}: chooses its threshold on a calibration split, which this run does not "
                          "sample; skipped (give a fixed threshold, e.g. cascade:threshold=0.75)")
         else:
-            found = technique_points(spec, pools, all_cards if single else known, n_boot=plan.n_boot,
+            reads = set(spec.models if spec.models is not None else plan.own_models)
+            usable = {m: c for m, c in (all_cards if single else known).items() if m in reads}
+            found = technique_points(spec, pools, usable, n_boot=plan.n_boot,
                                      seed=plan.seed, calibration=calibration or None)
             if not found and not single:
                 notes.append(f"{spec.name}: needs at least 2 models with a known training compute; skipped")

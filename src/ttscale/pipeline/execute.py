@@ -92,10 +92,16 @@ def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: st
 def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, store: Store, add_step: AddStep,
                  hook: ChunkHook | None) -> SweepStats:
     parts = []
+    variant = entry.variant
+    if variant is not None and split is not plan.scored:
+        return sum_stats(parts)
+    n = plan.n if variant is None else variant.n
     for sampling in split.tasks:
+        if variant is not None and sampling.task.name != variant.task:
+            continue
         label = "sample" if split is plan.scored else f"sample {split.split}"
-        advance = add_step(f"{label} {entry.name} {sampling.label}", len(sampling.problems) * plan.n)
-        parts.append(draw_chunked(store, split.run, backend, sampling.task, sampling.problems, plan.n,
+        advance = add_step(f"{label} {entry.name} {sampling.label}", len(sampling.problems) * n)
+        parts.append(draw_chunked(store, split.run, backend, sampling.task, sampling.problems, n,
                                   plan.sampling, plan.seed, plan.chunking, _with_hook(advance, hook, entry.name)))
     return sum_stats(parts)
 
@@ -103,8 +109,9 @@ def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, 
 def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None = None
              ) -> tuple[ModelOutcome, ...]:
     """Sample and search every model of the plan (see the module docstring)."""
+    searched_models = len(plan.own_models)
     search_steps = [add_step(f"tree search {search.task.name}", len(search.problems) * len(search.settings)
-                             * len(plan.models)) for search in plan.searches]
+                             * searched_models) for search in plan.searches]
     outcomes = []
     for entry in plan.models:
         store.put_model(entry.card)
@@ -114,11 +121,11 @@ def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None
                                for split in plan.splits])
             started = time.perf_counter()
             scorers = {}
-            if plan.value_scorers is not None and plan.searches:
+            if plan.value_scorers is not None and plan.searches and entry.variant is None:
                 found = plan.value_scorers(store, entry, backend)
                 scorers = {entry.name: found} if found is not None else {}
             searched: list[PointDetail] = []
-            for search, advance in zip(plan.searches, search_steps):
+            for search, advance in zip(plan.searches if entry.variant is None else (), search_steps):
                 searched += search_points([backend], search.task, search.problems, search.settings,
                                           value_scorers=scorers, results=store.search_results, run_seed=plan.seed,
                                           n_boot=plan.n_boot, progress=advance)

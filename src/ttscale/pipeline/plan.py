@@ -22,12 +22,25 @@ from ttscale.types import ModelCard, Problem, SamplingConfig, Task
 
 
 @dataclass(frozen=True)
+class VariantSampling:
+    """Where a derived model (quantized, pruned, distilled, with an early exit) is sampled: only the scored
+    split's ``task``, ``n`` samples per problem, never searched. Its technique rows read it there; the
+    plan's other techniques never see it."""
+
+    task: str
+    n: int
+
+
+@dataclass(frozen=True)
 class ModelEntry:
-    """One model: its name in the store, its card, and how to open its backend (closed after its work)."""
+    """One model: its name in the store, its card, and how to open its backend (closed after its work).
+
+    ``variant`` None: a model of the plan in full (every split, every task, every search)."""
 
     name: str
     card: ModelCard
     open: Callable[[], Backend]
+    variant: VariantSampling | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,11 @@ class Plan:
     n_boot: int = 200
     chunking: Chunking = Chunking()
     value_scorers: ValueScorers | None = None
+
+    @property
+    def own_models(self) -> tuple[str, ...]:
+        """The models read by techniques that name none: every model that is not a variant."""
+        return tuple(entry.name for entry in self.models if entry.variant is None)
 
     @property
     def scored(self) -> Split:

@@ -43,6 +43,9 @@ class TechniqueSpec:
     name: str
     arms: tuple[Arm, ...]
     description: str = ""
+    # The models it reads. None: the plan's own models; a compression variant is read only by the
+    # techniques that name it (a quantized model must not join the majority-vote row's frontier).
+    models: tuple[str, ...] | None = None
 
 
 def budgets_up_to(n: int) -> tuple[int, ...]:
