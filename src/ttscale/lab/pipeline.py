@@ -41,7 +41,7 @@ from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
 from ttscale.strategies.tree_search import default_search_settings
 from ttscale.tasks import get_task
-from ttscale.techniques import PointDetail
+from ttscale.techniques import PointDetail, TechniqueSpec
 from ttscale.types import ModelCard, Problem, Task
 
 
@@ -57,6 +57,7 @@ class LabOutcome:
     train_seconds: float
     compress_seconds: float  # making the compression variants (training included; cached ones load)
     variants: tuple[Variant, ...]
+    techniques: tuple[TechniqueSpec, ...]  # the replayed rows, compression rows included
     sample_seconds: float
     search_seconds: float  # tree search, value models included
     samples_generated: int
@@ -252,6 +253,7 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
         train_seconds=train_s,
         compress_seconds=compress_s,
         variants=tuple(variants),
+        techniques=plan.techniques,
         sample_seconds=sum(o.stats.wall_seconds for o in outcomes),
         search_seconds=sum(o.search_seconds for o in outcomes),
         samples_generated=sum(o.stats.generated for o in outcomes),

@@ -34,6 +34,23 @@ def cards_frame(cards, rates) -> pd.DataFrame:
     )
 
 
+def variants_frame(variants) -> pd.DataFrame:
+    """The compression variants: what each is, its size and bits, its training compute total and marginal."""
+    return pd.DataFrame([
+        {
+            "variant": v.card.name,
+            "technique": v.technique,
+            "parent": v.parent or "(from scratch)",
+            "params (non-emb.)": v.card.params_non_embedding,
+            "bits/weight": v.card.bits_per_weight,
+            "train FLOPs (total)": float(v.card.train_flops),
+            "marginal FLOPs": v.marginal_flops,
+            "what": v.description,
+        }
+        for v in variants
+    ])
+
+
 def summary_line(outcome) -> str:
     measured = techniques_with_rate(outcome.result)
     wide = techniques_with_span(outcome.result, SPAN_GOAL_OOM)
@@ -70,10 +87,13 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "techniques_with_rate": techniques_with_rate(outcome.result),
         "techniques_with_span": techniques_with_span(outcome.result, SPAN_GOAL_OOM),
     }
+    if outcome.variants:
+        result["lab"]["variants"] = variants_frame(outcome.variants).to_dict(orient="records")
+        result["lab"]["compress_seconds"] = outcome.compress_seconds
     task_of = {d.point.technique: d.task for d in outcome.details}
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
-         for t in preset.techniques()]
+         for t in outcome.techniques]
         + [{"technique": name, "what": what, "arms": f"{strategy} on {task_of[name]}"}
            for name, strategy, what in searched_techniques(outcome.details)]
     )
@@ -90,11 +110,13 @@ def write_lab_report(outcome, preset, pools) -> Path:
                     "95% bootstrap intervals over problems.",
         techniques=technique_rows,
         models=cards,
+        variants=variants_frame(outcome.variants) if outcome.variants else None,
         meta={
             "wall seconds": f"{outcome.wall_seconds:.1f}",
             "training seconds": f"{outcome.train_seconds:.1f}",
             "sampling seconds": f"{outcome.sample_seconds:.1f}",
             "tree-search seconds (value models included)": f"{outcome.search_seconds:.1f}",
+            "compression seconds (variants made; cached ones loaded)": f"{outcome.compress_seconds:.1f}",
             "torch threads": outcome.threads.describe(),
             "samples": f"{outcome.samples_total} ({outcome.samples_generated} generated in this invocation)",
             "store": str(out / "store.sqlite"),

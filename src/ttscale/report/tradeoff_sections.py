@@ -15,6 +15,7 @@ from ttscale.report.budget_plots import plot_budget_curves, plot_table
 from ttscale.report.summary import WORDS, summary_frame
 from ttscale.report.tradeoff_plots import plot_exchange_rate, plot_iso_diagram
 from ttscale.techniques import PointDetail
+from ttscale.tradeoff.costs import usable_cost
 from ttscale.tradeoff.points import LEVELS_COLUMN, format_levels
 
 BUDGET_CAPTION = "performance vs inference compute per model and strategy"
@@ -72,8 +73,31 @@ def levels_words(result: dict) -> str:
     return f"Performance levels analysed (iso-performance curves): {listed}" + (f", {origin}." if origin else ".")
 
 
+def bytes_section(result: dict, details: Sequence[PointDetail], out: Path) -> html.Section | None:
+    """"In weight bytes": the same map with IC counted in weight bytes read (``result["by_cost"]["bytes"]``),
+    its summary table and iso-performance diagram (``*_bytes.png``); None when the result has none."""
+    in_bytes = (result.get("by_cost") or {}).get("bytes") or {}
+    if not in_bytes.get("techniques"):
+        return None
+    counted = [d.in_cost("bytes") for d in details if usable_cost(d.infer_bytes)]
+    summary = summary_frame(in_bytes)
+    plot_table(summary, out / "summary_table_bytes.png", "span of efficient exchange per technique, IC in bytes")
+    iso_png = plot_iso_diagram(in_bytes, [d.point for d in counted], out / "iso_performance_bytes.png")
+    return html.Section(
+        "In weight bytes",
+        paragraphs=["The same map with inference counted in weight bytes read per problem, one sequence at a time "
+                    "(parameters x bits per weight / 8 for every forward pass: the memory traffic that bounds "
+                    "decoding). FLOPs cannot see quantization; bytes can. Training compute stays in FLOPs. Live "
+                    "searches count no bytes and are left out (tradeoff.json: by_cost.bytes)."],
+        tables=[html.Table("span of efficient exchange per technique, IC in weight bytes (also "
+                           "summary_table_bytes.png)", summary, text=True)],
+        figures=[html.Figure("iso-performance diagram (TC in FLOPs x IC in weight bytes)", iso_png)],
+    )
+
+
 def tradeoff_sections(result: dict, details: Sequence[PointDetail], out: Path) -> list[html.Section]:
-    """"Summary" (span per technique) and "Iso-performance curves", writing their PNGs into ``out``.
+    """"Summary" (span per technique), "Iso-performance curves" and, when the result has it, the same map in
+    weight bytes (``bytes_section``), writing their PNGs into ``out``.
 
     The summary table is shown as an HTML table; summary_table.png holds the same table as a picture."""
     ratio = result.get("ratio", 6)
@@ -81,6 +105,7 @@ def tradeoff_sections(result: dict, details: Sequence[PointDetail], out: Path) -
     plot_table(summary, out / "summary_table.png", "span of efficient exchange per technique")
     iso_png = plot_iso_diagram(result, [d.point for d in details], out / "iso_performance.png")
     rate_png = plot_exchange_rate(result, out / "exchange_rate.png")
+    in_bytes = bytes_section(result, details, out)
     uncertainty = (result.get("uncertainty") or {}).get("words")
     def meaning(key: str) -> str:  # WORDS entries read "term: meaning"
         return WORDS[key].split(": ", 1)[-1]
@@ -117,7 +142,7 @@ def tradeoff_sections(result: dict, details: Sequence[PointDetail], out: Path) -
             figures=[html.Figure("iso-performance diagram (TC x IC)", iso_png),
                      html.Figure("exchange rate along each curve", rate_png)],
         ),
-    ]
+    ] + ([in_bytes] if in_bytes is not None else [])
 
 
 def budget_section(details: Sequence[PointDetail], out: Path, paragraphs: Sequence[str]) -> html.Section:

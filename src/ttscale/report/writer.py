@@ -36,6 +36,7 @@ class ReportParts:
     notes: Sequence[str] = ()
     figures: pd.DataFrame | None = None  # the headline figures and the problems behind each (a sweep's)
     extra_csv: Mapping[str, Sequence[PointDetail]] = field(default_factory=dict)  # file name -> points
+    variants: pd.DataFrame | None = None  # models derived from others (the lab's compression variants)
 
 
 def write_report(out: Path, parts: ReportParts) -> Path:
@@ -54,7 +55,11 @@ def write_report(out: Path, parts: ReportParts) -> Path:
         sections.extend(tradeoff_sections(parts.result, parts.tradeoff_details, out))
     sections.append(budget_section(parts.details, out, [parts.budget_note]))
     sections.append(html.Section("Techniques", tables=[html.Table("what each technique measures", parts.techniques)]))
-    sections.append(html.Section("Models", tables=[html.Table("the models", parts.models)]))
+    model_tables = [html.Table("the models", parts.models)]
+    if parts.variants is not None:
+        model_tables.append(html.Table("variants made from them before deployment (training compute: the parent's "
+                                       "plus the marginal)", parts.variants))
+    sections.append(html.Section("Models", tables=model_tables))
     if parts.figures is not None:
         sections.append(html.Section("Figures", tables=[html.Table(
             "each headline figure, the problems behind it, and why a missing one is missing", parts.figures)]))

@@ -158,7 +158,7 @@ def distill(
             torch.manual_seed(seed)
             student = TinyGPT(student_config)
         student.train()
-        optimizer = trainer._optimizer(student, hyper)
+        optimizer = trainer.optimizer_for(student, hyper)
         losses: list[float] = []
         started = time.perf_counter()
         data = batches(documents, batch_size, seq_len)

@@ -172,7 +172,7 @@ def _decode_rows(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``sampler``'s row decoding with early-exit steps; also returns each row's decode FLOPs (R,)."""
     R = logits.shape[0]
-    steps = sampler._max_steps(model, prompt_len, config)
+    steps = sampler.max_steps(model, prompt_len, config)
     out = torch.zeros(R, steps, dtype=torch.int64)
     n_tokens = torch.zeros(R, dtype=torch.int64)
     total_logprob = torch.zeros(R, dtype=torch.float64)
@@ -237,10 +237,10 @@ def sample_pools_early_exit(
             raise InputError(f"seeds[{i}]: need n={n} seeds, got {len(s)}")
     if max_batch_rows <= 0:
         raise InputError(f"max_batch_rows: must be positive, got {max_batch_rows!r}")
-    stop_ids = sampler._stop_ids(tokenizer, stop)
+    stop_ids = sampler.stop_ids_of(tokenizer, stop)
     banned = tuple(getattr(tokenizer, "SPECIAL_IDS", ()))
     context = model.config.context_length
-    encoded = [sampler._prompt_ids(tokenizer, p, i) for i, p in enumerate(prompts)]
+    encoded = [sampler.prompt_ids_of(tokenizer, p, i) for i, p in enumerate(prompts)]
     for i, ids in enumerate(encoded):
         if len(ids) > context:
             raise InputError(f"prompts[{i}]: {len(ids)} tokens (with BOS) exceed context_length={context}")
@@ -270,7 +270,7 @@ def sample_pools_early_exit(
                     )
                     for j, (i, k) in enumerate(owners):
                         ids = out[j, : int(n_tok[j])].tolist()
-                        made = sampler._generation(
+                        made = sampler.generation_of(
                             tokenizer, ids, float(logprob[j]), bool(stopped[j]), len(stop_ids), seeds[i][k]
                         )
                         results[i][k] = dataclasses.replace(made, decode_flops=float(decode[j]))

@@ -183,7 +183,7 @@ def train_exit_heads(
             torch.manual_seed(seed)
             heads = ExitHeads(model.config, layers).to(unembedding.dtype)
         heads.train()
-        optimizer = trainer._optimizer(heads, hyper)
+        optimizer = trainer.optimizer_for(heads, hyper)
         curve: list[float] = []
         per_head: dict[int, list[float]] = {layer: [] for layer in heads.layers}
         started = time.perf_counter()

@@ -116,7 +116,7 @@ def choose_tokens(
 # --------------------------------------------------------------------------- helpers
 
 
-def _prompt_ids(tokenizer: Any, prompt: str, index: int) -> list[int]:
+def prompt_ids_of(tokenizer: Any, prompt: str, index: int) -> list[int]:
     try:
         if hasattr(tokenizer, "encode_prompt"):
             return list(tokenizer.encode_prompt(prompt))
@@ -125,7 +125,7 @@ def _prompt_ids(tokenizer: Any, prompt: str, index: int) -> list[int]:
         raise InputError(f"prompts[{index}]: {exc}") from None
 
 
-def _stop_ids(tokenizer: Any, stop: str) -> list[int]:
+def stop_ids_of(tokenizer: Any, stop: str) -> list[int]:
     if not stop:
         raise InputError("stop: must be a non-empty string")
     try:
@@ -134,12 +134,12 @@ def _stop_ids(tokenizer: Any, stop: str) -> list[int]:
         raise InputError(f"stop: {exc}") from None
 
 
-def _generation(tokenizer: Any, ids: list[int], logprob: float, stopped: bool, stop_len: int, seed: int) -> Generation:
+def generation_of(tokenizer: Any, ids: list[int], logprob: float, stopped: bool, stop_len: int, seed: int) -> Generation:
     text_ids = ids[:-stop_len] if stopped else ids
     return Generation(tokenizer.decode(text_ids), tuple(ids), float(logprob), stopped, seed)
 
 
-def _max_steps(model: TinyGPT, prompt_len: int, config: SamplingConfig) -> int:
+def max_steps(model: TinyGPT, prompt_len: int, config: SamplingConfig) -> int:
     """New tokens a row may produce: max_new_tokens, and no position past context_length."""
     return min(config.max_new_tokens, model.config.context_length - prompt_len + 1)
 
@@ -163,7 +163,7 @@ def _decode_rows(
     Returns (tokens (R, steps), n_tokens (R,), logprob (R,), stopped (R,)).
     """
     R = logits.shape[0]
-    steps = _max_steps(model, prompt_len, config)
+    steps = max_steps(model, prompt_len, config)
     out = torch.zeros(R, steps, dtype=torch.int64)
     n_tokens = torch.zeros(R, dtype=torch.int64)
     total_logprob = torch.zeros(R, dtype=torch.float64)
@@ -220,10 +220,10 @@ def sample_pools(
             raise InputError(f"seeds[{i}]: need n={n} seeds, got {len(s)}")
     if max_batch_rows <= 0:
         raise InputError(f"max_batch_rows: must be positive, got {max_batch_rows!r}")
-    stop_ids = _stop_ids(tokenizer, stop)
+    stop_ids = stop_ids_of(tokenizer, stop)
     banned = tuple(getattr(tokenizer, "SPECIAL_IDS", ()))
     context = model.config.context_length
-    encoded = [_prompt_ids(tokenizer, p, i) for i, p in enumerate(prompts)]
+    encoded = [prompt_ids_of(tokenizer, p, i) for i, p in enumerate(prompts)]
     for i, ids in enumerate(encoded):
         if len(ids) > context:
             raise InputError(f"prompts[{i}]: {len(ids)} tokens (with BOS) exceed context_length={context}")
@@ -253,7 +253,7 @@ def sample_pools(
                     )
                     for j, (i, k) in enumerate(owners):
                         ids = out[j, : int(n_tok[j])].tolist()
-                        results[i][k] = _generation(
+                        results[i][k] = generation_of(
                             tokenizer, ids, float(logprob[j]), bool(stopped[j]), len(stop_ids), seeds[i][k]
                         )
     return [[g for g in pool if g is not None] for pool in results]
@@ -275,9 +275,9 @@ def sample_one_at_a_time_no_cache(
     Same token-choice rule as ``sample_pools``, so for equal seeds the two agree
     (exactly for a float64 model or greedy decoding).
     """
-    stop_ids = _stop_ids(tokenizer, stop)
+    stop_ids = stop_ids_of(tokenizer, stop)
     banned = tuple(getattr(tokenizer, "SPECIAL_IDS", ()))
-    prompt_ids = _prompt_ids(tokenizer, prompt, 0)
+    prompt_ids = prompt_ids_of(tokenizer, prompt, 0)
     if len(prompt_ids) > model.config.context_length:
         raise InputError(
             f"prompt: {len(prompt_ids)} tokens (with BOS) exceed context_length={model.config.context_length}"
@@ -288,7 +288,7 @@ def sample_one_at_a_time_no_cache(
             key = torch.tensor([seed_key(seed)], dtype=torch.int64)
             ids: list[int] = []
             total, stopped = 0.0, False
-            for step in range(_max_steps(model, len(prompt_ids), config)):
+            for step in range(max_steps(model, len(prompt_ids), config)):
                 logits, _ = model(torch.tensor([prompt_ids + ids], dtype=torch.int64))
                 token, logprob = choose_tokens(logits[:, -1], key, step, config, banned)
                 ids.append(int(token))
@@ -296,5 +296,5 @@ def sample_one_at_a_time_no_cache(
                 if ids[-len(stop_ids) :] == stop_ids:
                     stopped = True
                     break
-            generations.append(_generation(tokenizer, ids, total, stopped, len(stop_ids), seed))
+            generations.append(generation_of(tokenizer, ids, total, stopped, len(stop_ids), seed))
     return generations

@@ -139,7 +139,7 @@ def lr_at(step: int, steps: int, hyper: TrainHyper) -> float:
     return floor + (hyper.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _optimizer(model: TinyGPT, hyper: TrainHyper) -> torch.optim.AdamW:
+def optimizer_for(model: TinyGPT, hyper: TrainHyper) -> torch.optim.AdamW:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": hyper.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -194,7 +194,7 @@ def train(
         else:
             model = copy.deepcopy(init)
         model.train()
-        optimizer = _optimizer(model, hyper)
+        optimizer = optimizer_for(model, hyper)
         losses: list[float] = []
         started = time.perf_counter()
         data = batches(documents, batch_size, seq_len)
