@@ -103,3 +103,33 @@ def test_tradeoff_in_bytes_says_so_in_its_json(tmp_path, capsys, monkeypatch):
     assert result["cost"] == "bytes" and "bytes" in result["cost_words"]
     assert set(result["techniques"]) == {"t"}
     assert "1 point(s) of 'search' left out" in capsys.readouterr().out
+
+
+def test_the_plan_in_bytes_adds_training_and_inference_in_device_time(tmp_path):
+    from ttscale.planner import plan
+    from ttscale.types import Point
+
+    # Two ways to reach 0.6: a small model reading many bytes per answer, a large one quantized hard.
+    points = [Point("t", "small", 1e18, 1e9, 0.6), Point("t", "large-q", 1e20, 1e8, 0.6)]
+    result = plan(points, inferences=1e6, target=0.6, hardware="h100", cost="bytes")
+    assert result["cost"] == "bytes"
+    choice = result["choice"]
+    # Device time written out: TC at 40 % of 989 TFLOP/s, each inference's bytes at 3.35 TB/s.
+    hours = {name: (tc / (989e12 * 0.4) + 1e6 * b / 3.35e12) / 3600 for name, tc, b in
+             (("small", 1e18, 1e9), ("large-q", 1e20, 1e8))}
+    best = min(hours, key=hours.get)
+    assert choice["model"] == best
+    assert choice["cost"]["hours"] == pytest.approx(hours[best])
+
+
+def test_the_plan_in_bytes_needs_a_device_with_bandwidth(tmp_path):
+    from ttscale.planner import plan
+    from ttscale.types import Point
+
+    points = [Point("t", "a", 1e18, 1e9, 0.6)]
+    with pytest.raises(InputError, match="--cost bytes: needs --hardware"):
+        plan(points, inferences=1e6, target=0.5, cost="bytes")
+    table = tmp_path / "devices.json"
+    table.write_text(json.dumps({"npu": {"peak_flops": 1e14, "watts": 100}}))
+    with pytest.raises(InputError, match="'npu' has no memory bandwidth: give --memory-bytes-per-second"):
+        plan(points, inferences=1e6, target=0.5, cost="bytes", hardware="npu", hardware_file=str(table))

@@ -14,6 +14,10 @@ which vary by provider and over time — override them):
 - ``cpu``: a generic 16-core AVX2 server CPU: 16 cores x 2 FMA units x 8 FP32 lanes
   x 2 FLOP x ~3 GHz ≈ 1.5 TFLOP/s FP32 peak, ~150 W; price unknown.
 
+Memory bandwidth (``memory_bytes_per_second``, for inference counted in weight bytes): H100 SXM5
+3.35 TB/s, H200 SXM 4.8 TB/s, A100 SXM4 80 GB 2.039 TB/s (HBM, data sheets); the CPU: eight channels
+of DDR4-3200, 8 x 25.6 GB/s = 204.8 GB/s.
+
 Conversions (``compute_cost``), with utilisation u (model FLOPs utilisation:
 the fraction of peak a real job sustains; ``DEFAULT_UTILIZATION`` = 0.4, a
 typical well-tuned large-model figure, overridable):
@@ -52,6 +56,7 @@ class Device:
     watts: float | None
     usd_per_hour: float | None
     note: str = ""
+    memory_bytes_per_second: float | None = None  # memory bandwidth: what one-sequence decoding is bound by
 
     def to_dict(self) -> dict:
         return {
@@ -59,18 +64,21 @@ class Device:
             "peak_flops": self.peak_flops,
             "watts": self.watts,
             "usd_per_hour": self.usd_per_hour,
+            "memory_bytes_per_second": self.memory_bytes_per_second,
             "note": self.note,
         }
 
 
 BUILTIN_DEVICES: dict[str, Device] = {
-    "cpu": Device("cpu", 1.5e12, 150.0, None, "generic 16-core AVX2 CPU, FP32 peak; price unknown"),
-    "a100": Device("a100", 312e12, 400.0, 1.79, "NVIDIA A100 SXM4 80GB, dense BF16; price: on-demand cloud, mid-2024"),
-    "h100": Device("h100", 989e12, 700.0, 2.99, "NVIDIA H100 SXM5, dense BF16; price: on-demand cloud, mid-2024"),
-    "h200": Device("h200", 989e12, 700.0, None, "NVIDIA H200 SXM, dense BF16; price unknown"),
+    "cpu": Device("cpu", 1.5e12, 150.0, None, "generic 16-core AVX2 CPU, FP32 peak; price unknown", 204.8e9),
+    "a100": Device("a100", 312e12, 400.0, 1.79, "NVIDIA A100 SXM4 80GB, dense BF16; price: on-demand cloud, mid-2024",
+                   2.039e12),
+    "h100": Device("h100", 989e12, 700.0, 2.99, "NVIDIA H100 SXM5, dense BF16; price: on-demand cloud, mid-2024",
+                   3.35e12),
+    "h200": Device("h200", 989e12, 700.0, None, "NVIDIA H200 SXM, dense BF16; price unknown", 4.8e12),
 }
 
-FIELDS = ("peak_flops", "watts", "usd_per_hour")
+FIELDS = ("peak_flops", "watts", "usd_per_hour", "memory_bytes_per_second")
 
 
 def _positive(value, where: str) -> float | None:

@@ -52,6 +52,7 @@ import numpy as np
 from ttscale.errors import InputError
 from ttscale.hardware import (DEFAULT_UTILIZATION, DEFAULT_WATER_L_PER_KWH, Device, check_fraction, compute_cost,
                               get_device, load_hardware_table, with_overrides)
+from ttscale.tradeoff.costs import check_cost
 from ttscale.tradeoff.frontier_curve import frontier_curve
 from ttscale.tradeoff.points import by_technique, validate_points
 from ttscale.tradeoff.technique import TechniqueData, technique_data
@@ -259,6 +260,31 @@ def _deployable(points: list[Point], strategies: Sequence[str | None] | None, no
     return [p for p, s in zip(points, strategies) if not is_oracle(p, s)]
 
 
+COST_NOTES = {
+    "bytes": "IC counted in weight bytes: each inference's bytes read at the device's memory bandwidth, written "
+             "as the FLOPs the device would sustain in that time (peak x utilization), so that training and "
+             "inference add up in device time; infer_flops and lifetime_flops are such equivalents",
+    "seconds": "IC counted in measured seconds (on the machine that drew the samples), written as the FLOPs the "
+               "device would sustain in that time (peak x utilization); infer_flops and lifetime_flops are such "
+               "equivalents, valid for the device the seconds were measured on",
+}
+
+
+def in_device_flops(points: Sequence[Point], cost: str, device: Device | None, utilization: float) -> list[Point]:
+    """Points whose IC (in bytes or seconds) is turned into device-FLOP equivalents: the seconds the device
+    spends (bytes / memory bandwidth, or the measured seconds) times the FLOP/s it sustains, so that
+    TC + N x IC is device time x sustained FLOP/s and the hours, kWh and dollars follow as for FLOPs."""
+    if device is None or device.peak_flops is None:
+        raise InputError(f"--cost {cost}: needs --hardware (or --peak-flops) to put training FLOPs and inference "
+                         f"{cost} in one unit, device time")
+    if cost == "bytes" and device.memory_bytes_per_second is None:
+        raise InputError(f"--cost bytes: device {device.name!r} has no memory bandwidth: give "
+                         "--memory-bytes-per-second")
+    sustained = device.peak_flops * utilization
+    per_unit = sustained / device.memory_bytes_per_second if cost == "bytes" else sustained
+    return [dataclasses.replace(p, infer_flops=p.infer_flops * per_unit) for p in points]
+
+
 def plan(
     points: list[Point],
     inferences: float,
@@ -270,9 +296,12 @@ def plan(
     hardware_file: str | None = None,
     overrides: dict[str, float | None] | None = None,
     strategies: Sequence[str | None] | None = None,
+    cost: str = "flops",
 ) -> dict:
     """The cheapest configuration reaching ``target`` over ``inferences`` uses (module docstring).
 
+    ``cost``: what the points' IC counts (tradeoff/costs.py). For bytes or seconds the device puts both
+    sides in one unit (``in_device_flops``), so a device is required.
     ``flop_price``: US dollars per 1e18 FLOP (overrides the device's $/hour).
     ``overrides``: ``peak_flops``, ``watts``, ``usd_per_hour`` replacing the device's.
     ``strategies``: each point's strategy (the points CSV's ``strategy`` column), to leave oracle rows out.
@@ -288,8 +317,12 @@ def plan(
     table = load_hardware_table(hardware_file)
     device = get_device(hardware, table) if hardware else None
     device = with_overrides(device, **(overrides or {}))
+    cost = check_cost(cost, "cost")
 
     notes: list[str] = []
+    if cost != "flops":
+        points = in_device_flops(points, cost, device, utilization)
+        notes.append(COST_NOTES[cost])
     points = _deployable(points, strategies, notes)
     configs, techniques = _candidates(by_technique(points), target, inferences, notes)
     if not configs:
@@ -311,6 +344,7 @@ def plan(
         notes.append(cost_note)
     return {
         "schema_version": SCHEMA_VERSION,
+        "cost": cost,
         "inferences": inferences,
         "target": target,
         "choice": _config_dict(choice, inferences, cost_args),

@@ -240,6 +240,10 @@ def plan_cmd(
     peak_flops: float = typer.Option(None, help="Override the device's peak FLOP/s."),
     watts: float = typer.Option(None, help="Override the device's power draw (W)."),
     usd_per_hour: float = typer.Option(None, help="Override the device's price (USD per hour)."),
+    memory_bytes_per_second: float = typer.Option(None, help="Override the device's memory bandwidth (bytes/s), "
+                                                  "what --cost bytes divides by."),
+    cost: str = typer.Option("flops", help="What inference counts: flops, bytes (weight bytes read, at the device's "
+                             "memory bandwidth) or seconds (measured); bytes and seconds need --hardware."),
     utilization: float = typer.Option(DEFAULT_UTILIZATION, help="Fraction of peak FLOP/s actually sustained, in (0, 1]."),
     water_l_per_kwh: float = typer.Option(DEFAULT_WATER_L_PER_KWH, help="Litres of cooling water per kWh."),
     json_out: str = typer.Option(None, "--json", help="Write the JSON here ('-' for stdout)."),
@@ -261,12 +265,14 @@ def plan_cmd(
         raise InputError(f"--hardware-file: {str(hardware_file)!r} {what}")
     if json_out:
         check_json_target(json_out)
-    loaded = read_points_file(points, "--points")
+    check_cost(cost)
+    loaded = read_points_file(points, "--points", cost=cost)
     result = plan(
         loaded.points, inferences, target, hardware=hardware, flop_price=flop_price, water_l_per_kwh=water_l_per_kwh,
         utilization=utilization, hardware_file=str(hardware_file) if hardware_file else None,
-        overrides={"peak_flops": peak_flops, "watts": watts, "usd_per_hour": usd_per_hour},
-        strategies=loaded.strategies,
+        overrides={"peak_flops": peak_flops, "watts": watts, "usd_per_hour": usd_per_hour,
+                   "memory_bytes_per_second": memory_bytes_per_second},
+        strategies=loaded.strategies, cost=cost,
     )
     console = _console(json_out)
     if json_out:
