@@ -17,7 +17,8 @@ task only, with fewer samples (``VariantSampling``), and read only by its techni
 the ladder and that technique's variants together: the scaling policy with the technique available.
 
 Anything trained here is cached by content: the parent's weights (hashed), the technique's settings
-and the seed, so a re-run loads it instead of training again.
+and the seed, so a re-run loads it instead of training again. It trains on the ladder's fixed thread
+count (``TRAIN_THREADS``), as the rungs do, so that one machine makes the same variants every time.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ttscale import flops
 from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
 from ttscale.backends.tiny_early_exit import early_exit_backend
-from ttscale.tiny.checkpoints import save_atomically
+from ttscale.tiny.checkpoints import TRAIN_THREADS, save_atomically
 from ttscale.tiny.distill import distill
 from ttscale.tiny.exit_heads import ExitHeads, ExitHeadsResult, train_exit_heads
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
@@ -46,7 +47,7 @@ from ttscale.types import ModelCard, ModelVariant, stable_hash
 
 QUANTIZATION, PRUNING, DISTILLATION, EARLY_EXIT = "quantization", "pruning", "distillation", "early exit"
 TECHNIQUES = (QUANTIZATION, PRUNING, DISTILLATION, EARLY_EXIT)
-CODE_VERSION = 1  # bump when a variant's making changes, so cached ones are made again
+CODE_VERSION = 2  # bump when a variant's making changes, so cached ones are made again (2: one training thread)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def quantized(m: Making, preset: CompressionPreset) -> list[Variant]:
 
 def _retrained(m: Making, model: TinyGPT, tokens: int, key: dict) -> tuple[TinyGPT, float]:
     def make() -> dict:
-        result = train(model.config, m.documents, tokens, m.seed, m.batch_size, m.hyper, init=model)
+        result = train(model.config, m.documents, tokens, m.seed, m.batch_size, m.hyper, threads=TRAIN_THREADS,
+                       init=model)
         return {"config": model.config.to_dict(), "state_dict": result.model.state_dict(),
                 "flops": float(result.card.train_flops)}
 
@@ -208,7 +210,7 @@ def distilled(m: Making, preset: CompressionPreset) -> list[Variant]:
         label = f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k"
 
         def make_student(config=config, tokens=tokens) -> dict:
-            result = distill(config, teacher, m.documents, tokens, m.seed, m.batch_size, m.hyper)
+            result = distill(config, teacher, m.documents, tokens, m.seed, m.batch_size, m.hyper, threads=TRAIN_THREADS)
             return {"config": config.to_dict(), "state_dict": result.model.state_dict(),
                     "marginal": result.marginal_flops, "teacher_forward": result.teacher_forward_flops,
                     "tokens": result.tokens}
@@ -227,7 +229,7 @@ def distilled(m: Making, preset: CompressionPreset) -> list[Variant]:
         scratch_tokens = int(marginal / per_token)
 
         def make_scratch(config=config, scratch_tokens=scratch_tokens) -> dict:
-            result = train(config, m.documents, scratch_tokens, m.seed, m.batch_size, m.hyper)
+            result = train(config, m.documents, scratch_tokens, m.seed, m.batch_size, m.hyper, threads=TRAIN_THREADS)
             return {"config": config.to_dict(), "state_dict": result.model.state_dict(),
                     "flops": float(result.card.train_flops), "tokens": int(result.card.train_tokens)}
 
@@ -247,7 +249,7 @@ def early_exits(m: Making, preset: CompressionPreset) -> list[Variant]:
 
     def make() -> dict:
         result = train_exit_heads(model, preset.exit_layers, m.documents, preset.exit_tokens, m.seed, m.batch_size,
-                                  m.hyper)
+                                  m.hyper, threads=TRAIN_THREADS)
         return {"state_dict": result.heads.state_dict(), "layers": list(result.layers),
                 "train_flops": result.train_flops, "tokens": result.tokens}
 
