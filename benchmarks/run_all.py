@@ -32,11 +32,12 @@ def _lab_wall_time(preset: str) -> dict:
         wall = time.perf_counter() - started
         result = json.loads(Path(f"{tmp}/report/tradeoff.json").read_text())
     lab = result["lab"]
-    steps = lab["train_seconds"] + lab["sample_seconds"] + lab["search_seconds"]
+    steps = lab["train_seconds"] + lab["compress_seconds"] + lab["sample_seconds"] + lab["search_seconds"]
     return {
         "preset": preset,
         "wall_seconds": wall,
         "train_seconds": lab["train_seconds"],
+        "compress_seconds": lab["compress_seconds"],
         "sample_seconds": lab["sample_seconds"],
         "search_seconds": lab["search_seconds"],
         "analysis_and_report_seconds": wall - steps,

@@ -85,9 +85,11 @@ def test_rerun_resumes_from_the_store_without_generating(smoke_report):
         ).fetchone()
         assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
         by_run = dict(db.execute("select run, count(*) from samples group by run").fetchall())
-    # 5 models x 8 samples x (test: 3 tasks x 24 problems, calibration: 2 sums tasks x 16 problems)
-    assert rows == distinct == 5 * 8 * (3 * 24 + 2 * 16)
-    assert by_run == {"lab-smoke-seed0": 5 * 8 * 3 * 24, "lab-smoke-seed0/calib": 5 * 8 * 2 * 16}
+    # 5 models x 8 samples x (test: 3 tasks x 24 problems, calibration: 2 sums tasks x 16 problems), and
+    # 12 compression variants x 8 samples x 24 problems of the scratchpad sums only.
+    variants = 12 * 8 * 24
+    assert rows == distinct == 5 * 8 * (3 * 24 + 2 * 16) + variants
+    assert by_run == {"lab-smoke-seed0": 5 * 8 * 3 * 24 + variants, "lab-smoke-seed0/calib": 5 * 8 * 2 * 16}
     # Tree search: 24 problems x 5 models x 5 settings searched once; the re-run only read them.
     with sqlite3.connect(out / "store.sqlite") as db:
         (searched,) = db.execute("select count(*) from search_results").fetchone()
@@ -132,3 +134,30 @@ def test_another_seed_into_the_same_out_is_refused_before_training(smoke_report)
         assert [r[0] for r in db.execute("SELECT run FROM runs WHERE run LIKE 'lab-%-seed%' AND run NOT LIKE '%/%' "
                                          "AND run NOT LIKE '%calib'")] == ["lab-smoke-seed0"]
     assert (out / "index.html").stat().st_mtime_ns == before["index.html"]
+
+
+def test_compression_variants_have_rows_in_flops_and_bytes_and_stay_apart(smoke_report):
+    out, _, _ = smoke_report
+    result = json.loads((out / "tradeoff.json").read_text())
+    compression = {"quantization", "pruning", "distillation", "early exit", "quantization + vote"}
+    assert compression <= set(result["techniques"])
+    assert compression <= set(result["by_cost"]["bytes"]["techniques"])
+    assert result["cost"] == "flops" and result["by_cost"]["bytes"]["cost"] == "bytes"
+    variants = {v["variant"]: v for v in result["lab"]["variants"]}
+    assert len(variants) == 12
+    with sqlite3.connect(out / "store.sqlite") as db:
+        tasks = dict(db.execute("select model, group_concat(distinct task) from samples group by model").fetchall())
+    for name in variants:
+        assert tasks[name] == "arith:digits=1-2,operands=2-5,scratchpad=1", name  # the scratchpad sums only
+    ladder = set(result["lab"]["cards"])
+    for point in result["lab"]["points"]:
+        if point["technique"] not in compression:
+            assert point["model"] in ladder or "+" in point["model"], point  # variants stay in their rows
+    # A quantized variant reads fewer bytes than its parent at the same FLOPs.
+    by_model = {p["model"]: p for p in result["lab"]["points"]
+                if p["technique"] == "quantization" and p["k"] == 1}
+    parent, quantized = by_model["tiny-d48-l2-160k"], by_model["tiny-d48-l2-160k@rtn4g32"]
+    assert quantized["infer_bytes"] < parent["infer_bytes"] / 3
+    for v in variants.values():
+        assert v["train FLOPs (total)"] >= v["marginal FLOPs"]
+    assert (out / "iso_performance_bytes.png").stat().st_size > 0

@@ -81,6 +81,7 @@ def write_lab_report(outcome, preset, pools) -> Path:
         "train_seconds": outcome.train_seconds,
         "sample_seconds": outcome.sample_seconds,
         "search_seconds": outcome.search_seconds,
+        "compress_seconds": outcome.compress_seconds,
         "samples_total": outcome.samples_total,
         "samples_generated": outcome.samples_generated,
         "threads": outcome.threads.as_record(),
@@ -89,7 +90,6 @@ def write_lab_report(outcome, preset, pools) -> Path:
     }
     if outcome.variants:
         result["lab"]["variants"] = variants_frame(outcome.variants).to_dict(orient="records")
-        result["lab"]["compress_seconds"] = outcome.compress_seconds
     task_of = {d.point.technique: d.task for d in outcome.details}
     technique_rows = pd.DataFrame(
         [{"technique": t.name, "what": t.description, "arms": ", ".join(f"{a.strategy} on {a.task}" for a in t.arms)}
