@@ -50,7 +50,7 @@ LEGEND = (
     ("rate: exchange rate, OOM of inference compute (IC) paid per OOM of training compute (TC) saved, "
      "|d log IC / d log TC| along the iso-performance curve (its median; 'none: reason' where the data do not "
      "measure one)"),
-    "OOM: orders of magnitude (factors of 10), here of FLOPs",
+    "OOM: orders of magnitude (factors of 10), here of {units}",
     "span: the part of the curve where 1/{ratio:g} <= rate <= {ratio:g}; [a, b]: its interval",
     "effect of scale: how the span changes from the lowest level to the highest (higher levels need more compute)",
 )
@@ -88,7 +88,9 @@ def summary_table(result: dict) -> Table:
 def summary_notes(result: dict) -> list[str]:
     """The per-technique notes, the legend and how the intervals were made, one line each."""
     lines = [f"note: {row['technique']}: {row['note']}" for row in technique_rows(result) if row["note"]]
-    lines += [line.format(ratio=result["ratio"]) for line in LEGEND]
+    units = {"flops": "FLOPs", "bytes": "FLOPs for TC and weight bytes read for IC",
+             "seconds": "FLOPs for TC and measured seconds for IC"}[result.get("cost", "flops")]
+    lines += [line.format(ratio=result["ratio"], units=units) for line in LEGEND]
     lines.append(f"intervals: {result['uncertainty']['words']}")
     return lines
 
@@ -211,14 +213,16 @@ def plan_table(result: dict) -> Table:
     for label, _ in configs:
         table.add_column(label, overflow="fold", ratio=3)
     missing = result.get("cost_missing", {})
+    # In bytes or seconds the planner adds up device time, written as the FLOPs the device sustains in it.
+    unit = "FLOPs" if result.get("cost", "flops") == "flops" else f"device-FLOP equivalents of {result['cost']}"
     rows = [
         ("technique", lambda c: c["technique"]),
         ("model", _model_text),
         ("budget", lambda c: _breakable(c["budget"]) if c["budget"] else "—"),
         ("source", lambda c: c["source"]),
         ("TC (FLOPs)", lambda c: f"{c['train_flops']:.3g}"),
-        ("IC per inference (FLOPs)", lambda c: f"{c['infer_flops']:.3g}"),
-        ("lifetime (FLOPs)", lambda c: f"{c['lifetime_flops']:.3g}"),
+        (f"IC per inference ({unit})", lambda c: f"{c['infer_flops']:.3g}"),
+        (f"lifetime ({unit})", lambda c: f"{c['lifetime_flops']:.3g}"),
         ("training share", lambda c: f"{c['train_share']:.0%}"),
         ("performance", _performance_text),
     ]
