@@ -10,7 +10,7 @@ import torch
 
 from ttscale.lab import compression
 from ttscale.lab.compression import (DISTILLATION, EARLY_EXIT, PRUNING, QUANTIZATION, CompressionPreset, Making,
-                                     make_variants)
+                                     distillation_marginal, make_variants)
 from ttscale.lab.pipeline import ladder_documents
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.tiny.quantize import QuantizeSettings, quantize_rtn
@@ -78,6 +78,9 @@ def test_the_distilled_student_pays_its_teacher_and_the_scratch_student_the_same
     teacher_forward = _train_flops(32, 2, 128, vocab, TOKENS) / 3
     assert student.marginal_flops == pytest.approx(own + teacher_forward)
     assert student.card.train_flops == pytest.approx(PARENT_TC + own + teacher_forward)
+    # Known before training, so that the scratch twin trains side by side with the student.
+    config = TinyConfig(d_model=16, n_layers=1, n_heads=1, d_ff=64, context_length=SEQ)
+    assert distillation_marginal(made[0], "p", config, TOKENS)[1] == pytest.approx(student.marginal_flops)
     scratch = next(v for v in variants.values() if v.card.name.endswith("@scratch"))
     assert scratch.parent is None and scratch.card.train_flops == scratch.marginal_flops
     # As many tokens as the marginal buys, rounded up to whole steps of batch 4 x SEQ.
@@ -107,5 +110,5 @@ def test_a_second_making_loads_what_the_first_trained(made, monkeypatch):
 
     for name in ("train", "distill", "train_exit_heads"):
         monkeypatch.setattr(compression, name, no_training)
-    again, _ = make_variants(making, PRESET)
+    again, _ = make_variants(making, PRESET, workers=1)
     assert {v.card.name: v.card for v in again} == {name: v.card for name, v in variants.items()}

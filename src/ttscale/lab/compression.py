@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +39,9 @@ from ttscale import flops
 from ttscale.backends import Backend
 from ttscale.backends.tiny import TinyBackend
 from ttscale.backends.tiny_early_exit import early_exit_backend
+from ttscale.lab.ladder_training import available_cores
 from ttscale.tiny.checkpoints import TRAIN_THREADS, save_atomically
-from ttscale.tiny.distill import distill
+from ttscale.tiny.distill import distill, teacher_forward_flops
 from ttscale.tiny.exit_heads import ExitHeads, ExitHeadsResult, train_exit_heads
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
 from ttscale.tiny.prune import prune_layers, prune_mlp
@@ -200,17 +204,33 @@ def pruned(m: Making, preset: CompressionPreset) -> list[Variant]:
     return out
 
 
+def _student_config(teacher: TinyGPT, d_model: int, n_layers: int) -> TinyConfig:
+    return dataclasses.replace(teacher.config, d_model=d_model, n_layers=n_layers, n_heads=max(1, d_model // 32),
+                               d_ff=4 * d_model)
+
+
+def distillation_marginal(m: Making, teacher_name: str, config: TinyConfig, tokens: int) -> tuple[int, float]:
+    """(tokens trained, marginal FLOPs) of distilling ``config`` on ``tokens``: the student's training and the
+    teacher's forward passes over the same whole steps (what ``tiny.distill`` counts), known before training
+    so that the scratch student can be trained at the same marginal compute at the same time."""
+    window = m.batch_size * config.context_length
+    trained = math.ceil(tokens / window) * window
+    student = model_card(config, "student", trained, None)
+    return trained, (flops.train_flops(student, trained, config.context_length)
+                     + teacher_forward_flops(m.cards[teacher_name], trained, config.context_length))
+
+
 def distilled(m: Making, preset: CompressionPreset) -> list[Variant]:
     teacher, teacher_card = m.models[preset.teacher], m.cards[preset.teacher]
     digest = weights_digest(teacher)
     out = []
     for d_model, n_layers, tokens in preset.students:
-        config = dataclasses.replace(teacher.config, d_model=d_model, n_layers=n_layers, n_heads=max(1, d_model // 32),
-                                     d_ff=4 * d_model)
+        config = _student_config(teacher, d_model, n_layers)
         label = f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k"
 
         def make_student(config=config, tokens=tokens) -> dict:
-            result = distill(config, teacher, m.documents, tokens, m.seed, m.batch_size, m.hyper, threads=TRAIN_THREADS)
+            result = distill(config, teacher, m.documents, tokens, m.seed, m.batch_size, m.hyper,
+                             threads=TRAIN_THREADS)
             return {"config": config.to_dict(), "state_dict": result.model.state_dict(),
                     "marginal": result.marginal_flops, "teacher_forward": result.teacher_forward_flops,
                     "tokens": result.tokens}
@@ -224,7 +244,17 @@ def distilled(m: Making, preset: CompressionPreset) -> list[Variant]:
         out.append(Variant(DISTILLATION, preset.teacher, card, _tiny(card, _model_from(state)), marginal,
                            f"student d{d_model}-l{n_layers} on {state['tokens']:,} tokens of the teacher's logits "
                            f"(teacher forward passes {state['teacher_forward']:.3g} FLOPs)"))
-        # The same student from scratch, on as many tokens as the distillation's marginal compute buys.
+    return out
+
+
+def from_scratch(m: Making, preset: CompressionPreset) -> list[Variant]:
+    """Each distilled student's twin trained from scratch on as many tokens as the distillation's marginal
+    compute buys: what the same compute does without a teacher."""
+    out = []
+    for d_model, n_layers, tokens in preset.students:
+        config = _student_config(m.models[preset.teacher], d_model, n_layers)
+        _, marginal = distillation_marginal(m, preset.teacher, config, tokens)
+        shape = model_card(config, "scratch", None, None)
         per_token = flops.train_flops(shape, 1_000_000, config.context_length) / 1_000_000
         scratch_tokens = int(marginal / per_token)
 
@@ -237,7 +267,8 @@ def distilled(m: Making, preset: CompressionPreset) -> list[Variant]:
                                                  "batch": m.batch_size, "hyper": m.hyper.to_dict()}, make_scratch)
         name = f"tiny-d{d_model}-l{n_layers}-{state['tokens'] // 1000}k@scratch"
         card = dataclasses.replace(model_card(config, name, state["tokens"], float(state["flops"])),
-                                   provenance=f"trained from scratch at the marginal compute of {label}@distilled")
+                                   provenance=f"trained from scratch at the marginal compute of distilling "
+                                              f"tiny-d{d_model}-l{n_layers}-{tokens // 1000}k")
         out.append(Variant(DISTILLATION, None, card, _tiny(card, _model_from(state)), float(state["flops"]),
                            f"the same student from scratch on {state['tokens']:,} tokens (equal marginal compute)"))
     return out
@@ -270,13 +301,37 @@ def early_exits(m: Making, preset: CompressionPreset) -> list[Variant]:
     return out
 
 
-def make_variants(m: Making, preset: CompressionPreset, add_bar=None) -> tuple[list[Variant], float]:
-    """Every variant of the preset, in technique order, and the seconds it took (cached parts load)."""
+MAKERS = (quantized, pruned, distilled, from_scratch, early_exits)
+# The makers that train (the rest only round or cut weights), longest first: run side by side they keep both
+# cores busy while the longest one trains.
+TRAINING_MAKERS = (distilled, from_scratch, pruned, early_exits)
+
+
+def _fill_cache(maker: Callable, m: Making, preset: CompressionPreset) -> str:
+    """Runs in a worker process: make one technique's variants into the cache; returns the maker's name."""
+    torch.set_num_threads(TRAIN_THREADS)
+    maker(m, preset)
+    return maker.__name__
+
+
+def make_variants(m: Making, preset: CompressionPreset, add_bar=None, workers: int | None = None
+                  ) -> tuple[list[Variant], float]:
+    """Every variant of the preset, in technique order, and the seconds it took.
+
+    With more than one worker (default: the usable cores) the training makers fill the cache in worker
+    processes side by side first (``m`` is pickled to them: its documents must be module-level callables or
+    partials of them); then every maker runs here, loading what they trained. Cached variants load at once.
+    """
     started = time.perf_counter()
-    makers = (quantized, pruned, distilled, early_exits)
-    advance = add_bar("compression variants", len(makers)) if add_bar else (lambda n: None)
+    advance = add_bar("compression variants", len(MAKERS)) if add_bar else (lambda n: None)
+    workers = min(workers or available_cores(), len(TRAINING_MAKERS))
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for future in [pool.submit(_fill_cache, maker, m, preset) for maker in TRAINING_MAKERS]:
+                future.result()  # a worker's error stops the lab here
     variants: list[Variant] = []
-    for maker in makers:
+    for maker in MAKERS:
         variants += maker(m, preset)
         advance(1)
     return variants, time.perf_counter() - started
