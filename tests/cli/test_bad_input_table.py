@@ -36,6 +36,7 @@ BASE = {
     "models pull": ["models", "pull", "smollm2-135m"],
     "variant quantize": ["variant", "quantize", "--model", "smollm2-135m", "--types", "q4_0"],
     "variant prune-layers": ["variant", "prune-layers", "--model", "smollm2-135m", "--drop", "26-29"],
+    "serve": ["serve", "--model", "smollm2-135m", "--port", "0"],
 }
 
 # (command, option, the arguments that replace or extend the base, words the one line must hold)
@@ -112,6 +113,15 @@ CASES = [
     ("variant prune-layers", "--drop", ["--drop", "5-x"], ["--drop", "5-x"]),
     ("variant prune-layers", "--cache-dir", ["--cache-dir", "a_file"], ["--cache-dir", "a_file"]),
     ("variant prune-layers", "--json", ["--json", "a_dir"], ["--json", "a_dir"]),
+    ("serve", "--model", ["--model", "qwen9"], ["qwen9"]),
+    ("serve", "--strategy", ["--strategy", "majorty:k=4"], ["--strategy", "majorty"]),
+    ("serve", "--host", ["--host", "no such host.invalid"], ["--host", "no such host.invalid"]),
+    ("serve", "--port", ["--port", "70000"], ["--port", "70000"]),
+    ("serve", "--max-concurrency", ["--max-concurrency", "0"], ["--max-concurrency", "0"]),
+    ("serve", "--max-queue", ["--max-queue", "-1"], ["--max-queue", "-1"]),
+    ("serve", "--max-tokens", ["--max-tokens", "0"], ["--max-tokens", "0"]),
+    ("serve", "--threads", ["--threads", "0"], ["--threads", "0"]),
+    ("serve", "--max-seqs", ["--max-seqs", "0"], ["--max-seqs", "0"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).

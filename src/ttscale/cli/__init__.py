@@ -20,7 +20,8 @@ __all__ = ["app", "main", "usage_line"]
 
 def _load_commands() -> None:
     # Imported for their side effect of registering commands on ``app``.
-    from ttscale.cli import card_cmd, lab_cmd, models_cmd, sweep_cmd, tradeoff_cmd, variant_cmd, verify_cmd  # noqa: F401
+    from ttscale.cli import (card_cmd, lab_cmd, models_cmd, serve_cmd, sweep_cmd, tradeoff_cmd,  # noqa: F401
+                             variant_cmd, verify_cmd)
 
 
 def given_value(param, argv: Sequence[str]) -> str | None:

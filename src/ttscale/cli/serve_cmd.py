@@ -1,0 +1,87 @@
+"""``ttscale serve``: the OpenAI-compatible server (serve/app.py) on uvicorn, with one in-process model."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ttscale.cli.app import app
+from ttscale.errors import InputError
+
+
+def _served_model(spec: str, threads: int | None, max_seqs: int):
+    from ttscale.backends.chat_posing import PromptStyle
+    from ttscale.backends.registry import backend_from_spec
+    from ttscale.serve.app import ServedModel
+
+    backend = backend_from_spec(spec, threads=threads, max_seqs=max_seqs)
+    open_chat = None
+    if getattr(backend, "model_path", None) is not None:
+        from ttscale.backends.chat_posing import chat_template_of
+
+        if chat_template_of(backend.model_path) is not None:
+            def open_chat():
+                return backend_from_spec(spec, threads=threads, max_seqs=max_seqs, prompt_style=PromptStyle.chat)
+    return ServedModel(backend.name, backend, open_chat)
+
+
+@app.command("serve")
+def serve(
+    model: str = typer.Option(..., "--model", help="The model to serve: any model spec (a model of `ttscale models`, "
+                              "gguf:PATH, BASE@q4_0, tiny:CHECKPOINT)."),
+    strategy: str = typer.Option("majority:k=1", help="The strategy for requests that name none (their "
+                                 "ttscale.strategy), e.g. majority:k=8 or adaptive-vote:conf=0.95,cap=16."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port (0: any free one, printed once listening)."),
+    max_concurrency: int = typer.Option(1, help="Model calls at once (an in-process engine runs one)."),
+    max_queue: int = typer.Option(8, help="Requests that may wait; one more is refused with 429 and Retry-After."),
+    max_tokens: int = typer.Option(256, help="New tokens per sample when a request gives no max_tokens."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for the model (default: the free cores)."),
+    max_seqs: int = typer.Option(16, help="Sequences one model call decodes together."),
+) -> None:
+    """Serve MODEL over OpenAI's API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics),
+    answering each request with a strategy and reporting what it spent in usage.ttscale."""
+    import uvicorn
+
+    from ttscale.serve.app import ServeConfig, create_app
+
+    for flag, value, low, high in (("--port", port, 0, 65535), ("--max-concurrency", max_concurrency, 1, 64),
+                                   ("--max-queue", max_queue, 0, 100_000), ("--max-tokens", max_tokens, 1, 32_768),
+                                   ("--threads", threads, 1, 1024), ("--max-seqs", max_seqs, 1, 128)):
+        if value is not None and not low <= value <= high:
+            raise InputError(f"{flag} must be in {low}..{high}, got {value}")
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        raise InputError(f"--host {host!r}: not an address this machine can listen on") from None
+    config = ServeConfig(strategy=strategy, max_concurrency=max_concurrency, max_queue=max_queue,
+                         max_tokens=max_tokens)
+    from ttscale.serve.answering import check_served_strategy
+    from ttscale.serve.served_task import ServedTask
+
+    try:
+        check_served_strategy(strategy, ServedTask())
+    except InputError as exc:
+        raise InputError(f"--strategy: {exc}") from None
+    served = _served_model(model, threads, max_seqs)
+    console = Console(stderr=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(served, config), host=host, port=port, log_level="warning"))
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            bound = server.servers[0].sockets[0].getsockname()[1]
+            console.print(f"serving {served.name} on http://{host}:{bound}/v1 (default strategy {strategy})",
+                          highlight=False)
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        served.close()

@@ -1,0 +1,102 @@
+"""`ttscale serve` in front of the real in-process SmolLM2-135M, over a real socket, with the official
+OpenAI client (issue 14): answers chosen by a strategy, usage that counts every sample, errors in the
+OpenAI envelope, and the same answer and cost as the offline live strategy for the same seed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+openai = pytest.importorskip("openai")
+uvicorn = pytest.importorskip("uvicorn")
+
+from ttscale.cards import installed_path  # noqa: E402
+from ttscale.serve.answering import answer  # noqa: E402
+from ttscale.serve.served_task import ServedTask  # noqa: E402
+from ttscale.types import SamplingConfig  # noqa: E402
+
+MODEL = "smollm2-135m"
+pytestmark = pytest.mark.skipif(installed_path(MODEL) is None,
+                                reason=f"{MODEL} is not installed (scripts/setup.sh pulls it)")
+PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def server():
+    from ttscale.cli.serve_cmd import _served_model
+    from ttscale.serve.app import ServeConfig, create_app
+
+    served = _served_model(MODEL, threads=1, max_seqs=8)
+    app = create_app(served, ServeConfig(strategy="majority:k=1", max_tokens=8))
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not instance.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    port = instance.servers[0].sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    assert httpx.get(f"{base}/health").json()["status"] == "ok"
+    yield base, served
+    instance.should_exit = True
+    thread.join(timeout=30)
+    served.close()
+
+
+def client(base: str):
+    return openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+
+
+def test_a_vote_of_four_answers_with_one_choice_and_counts_every_sample(server):
+    base, served = server
+    reply = client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=6, temperature=0.8,
+                                            seed=3, extra_body={"ttscale": {"strategy": "majority:k=4"}})
+    assert len(reply.choices) == 1 and reply.choices[0].text
+    extra = reply.usage.model_extra["ttscale"]
+    assert extra["strategy"] == "majority:k=4" and extra["samples"] == 4
+    assert sum(extra["answers"].values()) == 4
+    assert reply.usage.completion_tokens >= 4  # every token of every sample, not of the one returned
+    assert extra["flops"]["decode"] > 0 and extra["flops"]["prefill"] > 0
+    # The same request answered offline by the same live strategy: the same answer and cost.
+    offline = answer(served.backend, ServedTask(), PROMPT, "majority:k=4",
+                     SamplingConfig(temperature=0.8, top_p=1.0, max_new_tokens=6), seed=3)
+    assert reply.choices[0].text == offline.text
+    assert extra["flops"]["total"] == pytest.approx(offline.infer_flops)
+    assert reply.usage.completion_tokens == offline.completion_tokens
+
+
+def test_chat_is_posed_in_the_model_template(server):
+    base, served = server
+    reply = client(base).chat.completions.create(model=served.name, max_tokens=8, seed=1,
+                                                 messages=[{"role": "user", "content": "Say hello."}])
+    assert reply.choices[0].message.role == "assistant" and reply.choices[0].message.content is not None
+    assert reply.usage.model_extra["ttscale"]["strategy"] == "majority:k=1"
+
+
+def test_bad_strategy_and_unknown_model_are_openai_errors_naming_the_field(server):
+    base, served = server
+    with pytest.raises(openai.BadRequestError) as bad:
+        client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=4,
+                                        extra_body={"ttscale": {"strategy": "majorty:k=4"}})
+    assert bad.value.body["param"] == "ttscale.strategy" and "majorty" in bad.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as verifier:
+        client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=4,
+                                        extra_body={"ttscale": {"strategy": "first-verified:k=4"}})
+    assert "verifier" in verifier.value.body["message"]
+    with pytest.raises(openai.NotFoundError) as missing:
+        client(base).completions.create(model="gpt-9", prompt=PROMPT, max_tokens=4)
+    assert missing.value.body["param"] == "model"
+    raw = httpx.post(f"{base}/v1/completions", json={"model": served.name, "prompt": PROMPT, "max_tokens": 0})
+    assert raw.status_code == 400 and raw.json()["error"]["param"] == "max_tokens"
+    assert "Traceback" not in raw.text
+
+
+def test_models_and_metrics(server):
+    base, served = server
+    assert [m.id for m in client(base).models.list()] == [served.name]
+    text = httpx.get(f"{base}/metrics").text
+    assert "ttscale_requests_total" in text and "ttscale_samples_total" in text and "ttscale_flops_total" in text
