@@ -25,12 +25,14 @@ PROMPT = "The capital of France is"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     from ttscale.cli.serve_cmd import _served_model
     from ttscale.serve.app import ServeConfig, create_app
+    from ttscale.store import Store
 
     served = _served_model(MODEL, threads=1, max_seqs=8)
-    app = create_app(served, ServeConfig(strategy="majority:k=1", max_tokens=8))
+    store = Store(tmp_path_factory.mktemp("served") / "store.sqlite")
+    app = create_app(served, ServeConfig(strategy="majority:k=1", max_tokens=8), store)
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -41,10 +43,11 @@ def server():
     port = instance.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     assert httpx.get(f"{base}/health").json()["status"] == "ok"
-    yield base, served
+    yield base, served, store
     instance.should_exit = True
     thread.join(timeout=30)
     served.close()
+    store.close()
 
 
 def client(base: str):
@@ -52,7 +55,7 @@ def client(base: str):
 
 
 def test_a_vote_of_four_answers_with_one_choice_and_counts_every_sample(server):
-    base, served = server
+    base, served, store = server
     reply = client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=6, temperature=0.8,
                                             seed=3, extra_body={"ttscale": {"strategy": "majority:k=4"}})
     assert len(reply.choices) == 1 and reply.choices[0].text
@@ -67,10 +70,15 @@ def test_a_vote_of_four_answers_with_one_choice_and_counts_every_sample(server):
     assert reply.choices[0].text == offline.text
     assert extra["flops"]["total"] == pytest.approx(offline.infer_flops)
     assert reply.usage.completion_tokens == offline.completion_tokens
+    # Served traffic is data: the store holds the request's four samples, as a sweep would.
+    problem_id = ServedTask().problem(PROMPT).problem_id
+    kept = [s for s in store.samples("serve", model=served.name) if s.key.problem_id == problem_id]
+    assert sorted(s.key.sample_index for s in kept) == [0, 1, 2, 3]
+    assert sorted(s.completion for s in kept) == sorted(s.completion for s in offline.samples)
 
 
 def test_chat_is_posed_in_the_model_template(server):
-    base, served = server
+    base, served, store = server
     reply = client(base).chat.completions.create(model=served.name, max_tokens=8, seed=1,
                                                  messages=[{"role": "user", "content": "Say hello."}])
     assert reply.choices[0].message.role == "assistant" and reply.choices[0].message.content is not None
@@ -78,25 +86,44 @@ def test_chat_is_posed_in_the_model_template(server):
 
 
 def test_bad_strategy_and_unknown_model_are_openai_errors_naming_the_field(server):
-    base, served = server
+    base, served, store = server
     with pytest.raises(openai.BadRequestError) as bad:
-        client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=4,
+        client(base).completions.create(model=served.name, prompt="never answered", max_tokens=4,
                                         extra_body={"ttscale": {"strategy": "majorty:k=4"}})
     assert bad.value.body["param"] == "ttscale.strategy" and "majorty" in bad.value.body["message"]
     with pytest.raises(openai.BadRequestError) as verifier:
-        client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=4,
+        client(base).completions.create(model=served.name, prompt="never answered", max_tokens=4,
                                         extra_body={"ttscale": {"strategy": "first-verified:k=4"}})
     assert "verifier" in verifier.value.body["message"]
     with pytest.raises(openai.NotFoundError) as missing:
-        client(base).completions.create(model="gpt-9", prompt=PROMPT, max_tokens=4)
+        client(base).completions.create(model="gpt-9", prompt="never answered", max_tokens=4)
     assert missing.value.body["param"] == "model"
     raw = httpx.post(f"{base}/v1/completions", json={"model": served.name, "prompt": PROMPT, "max_tokens": 0})
     assert raw.status_code == 400 and raw.json()["error"]["param"] == "max_tokens"
     assert "Traceback" not in raw.text
+    refused = ServedTask().problem("never answered").problem_id
+    assert not [s for s in store.samples("serve", model=served.name) if s.key.problem_id == refused]
+
+
+def test_a_streamed_answer_comes_whole_then_usage_then_done(server):
+    base, served, store = server
+    stream = client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=6, temperature=0.8,
+                                             seed=3, stream=True, stream_options={"include_usage": True},
+                                             extra_body={"ttscale": {"strategy": "majority:k=4"}})
+    chunks = list(stream)
+    texts = [c.choices[0].text for c in chunks if c.choices]
+    offline = answer(served.backend, ServedTask(), PROMPT, "majority:k=4",
+                     SamplingConfig(temperature=0.8, top_p=1.0, max_new_tokens=6), seed=3)
+    assert texts == [offline.text]
+    assert chunks[-1].usage.completion_tokens == offline.completion_tokens
+    chat = client(base).chat.completions.create(model=served.name, max_tokens=6, seed=1, stream=True,
+                                                messages=[{"role": "user", "content": "Say hello."}])
+    deltas = [c.choices[0].delta.content for c in chat if c.choices]
+    assert len(deltas) == 1 and deltas[0] is not None
 
 
 def test_models_and_metrics(server):
-    base, served = server
+    base, served, store = server
     assert [m.id for m in client(base).models.list()] == [served.name]
     text = httpx.get(f"{base}/metrics").text
     assert "ttscale_requests_total" in text and "ttscale_samples_total" in text and "ttscale_flops_total" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from ttscale.cli.app import app
 from ttscale.errors import InputError
+from ttscale.report.json_out import check_folder_target
 
 
 def _served_model(spec: str, threads: int | None, max_seqs: int):
@@ -42,6 +44,8 @@ def serve(
     max_tokens: int = typer.Option(256, help="New tokens per sample when a request gives no max_tokens."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for the model (default: the free cores)."),
     max_seqs: int = typer.Option(16, help="Sequences one model call decodes together."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Keep every answered request's samples in "
+                                         "DIR/store.sqlite (run 'serve'), as a sweep keeps its own."),
 ) -> None:
     """Serve MODEL over OpenAI's API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics),
     answering each request with a strategy and reporting what it spent in usage.ttscale."""
@@ -67,9 +71,18 @@ def serve(
         check_served_strategy(strategy, ServedTask())
     except InputError as exc:
         raise InputError(f"--strategy: {exc}") from None
+    if store is not None:
+        check_folder_target(store, "--store")
     served = _served_model(model, threads, max_seqs)
     console = Console(stderr=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(served, config), host=host, port=port, log_level="warning"))
+    from ttscale.store import Store
+
+    kept = None
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+        kept = Store(store / "store.sqlite")
+    server = uvicorn.Server(uvicorn.Config(create_app(served, config, kept), host=host, port=port,
+                                           log_level="warning"))
 
     async def run() -> None:
         task = asyncio.create_task(server.serve())
@@ -85,3 +98,5 @@ def serve(
         asyncio.run(run())
     finally:
         served.close()
+        if kept is not None:
+            kept.close()

@@ -7,6 +7,11 @@ time (an in-process llama.cpp engine serves one call at a time); a request that 
 
 A chat request is posed with the model's own chat template, as one user turn (a model opened a second
 time in chat style, on first use); conversations of several turns are refused by name, not flattened.
+
+A streamed request (``stream: true``) gets SSE keep-alive comments while its strategy samples, then the
+answer, then the usage if ``stream_options.include_usage`` asks, then ``[DONE]`` (responses.py). A
+client that goes away stops being waited for, but the model call already running finishes (llama.cpp's
+batch is not interrupted), and its complete answer's samples are stored as any other's.
 """
 
 from __future__ import annotations
@@ -19,17 +24,19 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ttscale.backends import Backend
 from ttscale.errors import InputError
-from ttscale.serve.answering import Answered, answer, check_served_strategy
-from ttscale.serve.errors import error_response, param_of
+from ttscale.serve import responses
+from ttscale.serve.answering import SERVED_RUN, Answered, answer, check_served_strategy
+from ttscale.serve.errors import error_body, error_response, param_of
 from ttscale.serve.metrics import ServerMetrics
 from ttscale.serve.protocol import ChatRequest, CompletionRequest, SamplingFields
 from ttscale.serve.served_task import ServedTask
+from ttscale.store import Store
 from ttscale.types import SamplingConfig, stable_hash
 
 
@@ -63,10 +70,27 @@ class ServeConfig:
     max_concurrency: int = 1
     max_queue: int = 8
     max_tokens: int = 256  # when a request gives no max_tokens
+    keep_alive_seconds: float = 5.0  # a streamed request's comment line while its strategy samples
 
 
-def create_app(model: ServedModel, config: ServeConfig) -> FastAPI:
+@dataclass(frozen=True)
+class Admitted:
+    """A request that passed every check and holds a place in the queue."""
+
+    endpoint: str
+    body: SamplingFields
+    task: ServedTask
+    spec: str
+    sampling: SamplingConfig
+
+
+def create_app(model: ServedModel, config: ServeConfig, store: Store | None = None) -> FastAPI:
+    """The application; with ``store``, every answered request's samples land there (run ``serve``, the same
+    schema, seeds and costs as a sweep's rows), written only once the answer is complete."""
     check_served_strategy(config.strategy, ServedTask())  # a bad default fails at start, not per request
+    if store is not None:
+        store.put_model(model.backend.card)
+        store.start_run(SERVED_RUN, {"command": "ttscale serve", "model": model.name})
     app = FastAPI(title="ttscale serve")
     metrics = ServerMetrics()
     slots = asyncio.Semaphore(config.max_concurrency)
@@ -101,13 +125,12 @@ def create_app(model: ServedModel, config: ServeConfig) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def answered(endpoint: str, body: SamplingFields, prompt_of: Callable[[], tuple[Backend, str]]):
+    def admit(endpoint: str, body: SamplingFields) -> Admitted | JSONResponse:
+        """Every check before any work; a place in the queue, or the response that refuses the request."""
         if body.model != model.name:
             metrics.requests.labels(endpoint, "404").inc()
-            return None, error_response(404, f"model: {body.model!r} is not served here (serving {model.name!r})",
-                                        param="model", code="model_not_found")
-        if body.stream:
-            raise InputError("stream: streaming is not served yet; send stream=false")
+            return error_response(404, f"model: {body.model!r} is not served here (serving {model.name!r})",
+                                  param="model", code="model_not_found")
         task = ServedTask(body.stops())
         spec = body.ttscale.strategy if body.ttscale and body.ttscale.strategy else config.strategy
         check_served_strategy(spec, task)
@@ -115,24 +138,32 @@ def create_app(model: ServedModel, config: ServeConfig) -> FastAPI:
                                   max_new_tokens=body.max_tokens or config.max_tokens)
         if waiting["n"] >= config.max_queue:
             metrics.requests.labels(endpoint, "429").inc()
-            return None, error_response(429, f"the queue is full ({config.max_queue} requests waiting); retry "
-                                             "shortly", headers={"Retry-After": "1"})
+            return error_response(429, f"the queue is full ({config.max_queue} requests waiting); retry shortly",
+                                  headers={"Retry-After": "1"})
         waiting["n"] += 1
         metrics.queue.set(waiting["n"])
+        return Admitted(endpoint, body, task, spec, sampling)
+
+    async def run(admitted: Admitted, prompt_of: Callable[[], tuple[Backend, str]]) -> Answered:
+        """Wait for the model, answer, count. A request cancelled while waiting leaves the queue."""
         try:
-            await slots.acquire()  # a request cancelled while waiting leaves the queue too
+            await slots.acquire()
         finally:
             waiting["n"] -= 1
             metrics.queue.set(waiting["n"])
         try:
             backend, prompt = prompt_of()
 
-            def run() -> Answered:
+            def work() -> Answered:
                 with model.lock:
-                    return answer(backend, task, prompt, spec, sampling, body.seed or 0)
+                    result = answer(backend, admitted.task, prompt, admitted.spec, admitted.sampling,
+                                    admitted.body.seed or 0)
+                    if store is not None:  # after the whole answer: a failed request stores nothing
+                        store.put_samples(result.samples)
+                    return result
 
             started = time.perf_counter()
-            result = await run_in_threadpool(run)
+            result = await run_in_threadpool(work)
         finally:
             slots.release()
         metrics.latency.observe(time.perf_counter() - started)
@@ -140,51 +171,53 @@ def create_app(model: ServedModel, config: ServeConfig) -> FastAPI:
         for kind, value in (("prefill", result.prefill_flops), ("decode", result.decode_flops),
                             ("verifier", result.verifier_flops)):
             metrics.flops.labels(kind).inc(value)
-        metrics.requests.labels(endpoint, "200").inc()
-        return result, None
+        metrics.requests.labels(admitted.endpoint, "200").inc()
+        return result
 
-    def usage(result: Answered) -> dict:
-        return {
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-            "total_tokens": result.prompt_tokens + result.completion_tokens,
-            "ttscale": {
-                "strategy": result.strategy,
-                "samples": len(result.samples),
-                "flops": {"prefill": result.prefill_flops, "decode": result.decode_flops,
-                          "verifier": result.verifier_flops, "total": result.infer_flops},
-                "answers": result.answers,
-                "seconds": result.seconds,
-            },
-        }
+    async def respond(endpoint: str, body: SamplingFields, prompt_of: Callable[[], tuple[Backend, str]],
+                      chat: bool, text: str):
+        admitted = admit(endpoint, body)
+        if isinstance(admitted, JSONResponse):
+            return admitted
+        identity = f"{'chatcmpl' if chat else 'cmpl'}-{stable_hash([text, time.time_ns()], 24)}"
+        if not body.stream:
+            result = await run(admitted, prompt_of)
+            return (responses.chat_completion if chat else responses.completion)(identity, model.name, result)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+        async def events():
+            work = asyncio.ensure_future(run(admitted, prompt_of))
+            try:
+                while not work.done():
+                    done, _ = await asyncio.wait({work}, timeout=config.keep_alive_seconds)
+                    if not done:
+                        yield responses.KEEP_ALIVE
+                try:
+                    result = work.result()
+                except InputError as exc:
+                    yield responses.event(error_body(400, str(exc), param_of(str(exc))))
+                    return
+                except Exception as exc:  # the stream has started: the error travels as an event
+                    yield responses.event(error_body(500, f"the server failed to answer: {type(exc).__name__}"))
+                    return
+                for chunk in responses.answer_chunks(identity, model.name, result, chat, include_usage):
+                    yield chunk
+            finally:
+                if not work.done():
+                    work.cancel()  # the client went away: the answer is not waited for (see the module note)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest):
-        result, refused = await answered("/v1/completions", body, lambda: (model.backend, body.prompt))
-        if refused is not None:
-            return refused
-        return {
-            "id": f"cmpl-{stable_hash([body.prompt, time.time_ns()], 24)}", "object": "text_completion",
-            "created": int(time.time()), "model": model.name,
-            "choices": [{"index": 0, "text": result.text, "finish_reason": result.finish_reason, "logprobs": None}],
-            "usage": usage(result),
-        }
+        return await respond("/v1/completions", body, lambda: (model.backend, body.prompt), False, body.prompt)
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest):
         if len(body.messages) != 1 or body.messages[0].role != "user":
             roles = ", ".join(m.role for m in body.messages)
             raise InputError(f"messages: one user message is served (a single turn); got {roles}")
-        result, refused = await answered("/v1/chat/completions", body,
-                                         lambda: (model.chat_backend(), body.messages[0].content))
-        if refused is not None:
-            return refused
-        return {
-            "id": f"chatcmpl-{stable_hash([body.messages[0].content, time.time_ns()], 24)}",
-            "object": "chat.completion", "created": int(time.time()), "model": model.name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                         "finish_reason": result.finish_reason, "logprobs": None}],
-            "usage": usage(result),
-        }
+        content = body.messages[0].content
+        return await respond("/v1/chat/completions", body, lambda: (model.chat_backend(), content), True, content)
 
     return app

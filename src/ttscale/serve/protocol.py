@@ -16,6 +16,12 @@ class TtscaleOptions(BaseModel):
     strategy: str | None = Field(None, description="a strategy spec, e.g. majority:k=8 (default: the server's)")
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
 class SamplingFields(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -27,6 +33,7 @@ class SamplingFields(BaseModel):
     seed: int | None = Field(None, ge=0)
     n: int = Field(1, ge=1, le=1)  # one chosen answer per request: the strategy draws the samples
     stream: bool = False
+    stream_options: StreamOptions | None = None
     ttscale: TtscaleOptions | None = None
 
     def stops(self) -> tuple[str, ...]:
