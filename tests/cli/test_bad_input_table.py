@@ -123,6 +123,7 @@ CASES = [
     ("serve", "--threads", ["--threads", "0"], ["--threads", "0"]),
     ("serve", "--max-seqs", ["--max-seqs", "0"], ["--max-seqs", "0"]),
     ("serve", "--store", ["--store", "a_file"], ["--store", "a_file"]),
+    ("serve", "--plan", ["--plan", "missing.json"], ["--plan"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).

@@ -122,6 +122,27 @@ def test_a_streamed_answer_comes_whole_then_usage_then_done(server):
     assert len(deltas) == 1 and deltas[0] is not None
 
 
+def test_the_async_client_gets_each_concurrent_request_answered(server):
+    import asyncio
+
+    base, served, store = server
+
+    async def three():
+        async_client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        replies = await asyncio.gather(*(async_client.completions.create(
+            model=served.name, prompt=f"Count: {i},", max_tokens=4, seed=i,
+            extra_body={"ttscale": {"strategy": "majority:k=2"}}) for i in range(3)))
+        await async_client.close()
+        return replies
+
+    replies = asyncio.run(three())
+    assert [r.usage.model_extra["ttscale"]["samples"] for r in replies] == [2, 2, 2]
+    for i, reply in enumerate(replies):  # each answer is its own request's, whatever order they ran in
+        offline = answer(served.backend, ServedTask(), f"Count: {i},", "majority:k=2",
+                         SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=4), seed=i)
+        assert reply.choices[0].text == offline.text
+
+
 def test_models_and_metrics(server):
     base, served, store = server
     assert [m.id for m in client(base).models.list()] == [served.name]

@@ -33,10 +33,13 @@ def _served_model(spec: str, threads: int | None, max_seqs: int):
 
 @app.command("serve")
 def serve(
-    model: str = typer.Option(..., "--model", help="The model to serve: any model spec (a model of `ttscale models`, "
-                              "gguf:PATH, BASE@q4_0, tiny:CHECKPOINT)."),
-    strategy: str = typer.Option("majority:k=1", help="The strategy for requests that name none (their "
-                                 "ttscale.strategy), e.g. majority:k=8 or adaptive-vote:conf=0.95,cap=16."),
+    model: Optional[str] = typer.Option(None, "--model", help="The model to serve: any model spec (a model of "
+                                        "`ttscale models`, gguf:PATH, BASE@q4_0, tiny:CHECKPOINT)."),
+    strategy: Optional[str] = typer.Option(None, help="The strategy for requests that name none (their "
+                                           "ttscale.strategy), e.g. majority:k=8 or adaptive-vote:conf=0.95,cap=16 "
+                                           "(default: majority:k=1)."),
+    plan: Optional[Path] = typer.Option(None, "--plan", help="Serve what `ttscale plan --json FILE` chose (its model "
+                                        "and strategy) instead of --model and --strategy."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port (0: any free one, printed once listening)."),
     max_concurrency: int = typer.Option(1, help="Model calls at once (an in-process engine runs one)."),
@@ -53,6 +56,17 @@ def serve(
 
     from ttscale.serve.app import ServeConfig, create_app
 
+    if plan is not None:
+        if model is not None or strategy is not None:
+            raise InputError("--plan: it names the model and the strategy; give --plan or --model/--strategy, "
+                             "not both")
+        from ttscale.serve.plan_choice import served_choice
+
+        model, strategy, origin = served_choice(plan)
+    elif model is None:
+        raise InputError("--model: give the model to serve (or --plan with a plan's choice)")
+    else:
+        strategy, origin = strategy or "majority:k=1", "--model and --strategy"
     for flag, value, low, high in (("--port", port, 0, 65535), ("--max-concurrency", max_concurrency, 1, 64),
                                    ("--max-queue", max_queue, 0, 100_000), ("--max-tokens", max_tokens, 1, 32_768),
                                    ("--threads", threads, 1, 1024), ("--max-seqs", max_seqs, 1, 128)):
@@ -90,8 +104,8 @@ def serve(
             await asyncio.sleep(0.05)
         if server.started:
             bound = server.servers[0].sockets[0].getsockname()[1]
-            console.print(f"serving {served.name} on http://{host}:{bound}/v1 (default strategy {strategy})",
-                          highlight=False)
+            console.print(f"serving {served.name} on http://{host}:{bound}/v1 (default strategy {strategy}, "
+                          f"from {origin})", highlight=False, soft_wrap=True)  # one line: scripts read the port
         await task
 
     try:
