@@ -27,7 +27,6 @@ already-trained teacher (the teacher's own training is not included).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +36,7 @@ from ttscale import flops
 from ttscale.errors import InputError
 from ttscale.tiny import trainer
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card
-from ttscale.tiny.trainer import Documents, TrainHyper, batches, lr_at
+from ttscale.tiny.trainer import Documents, TrainHyper
 from ttscale.types import ModelCard
 
 
@@ -150,36 +149,20 @@ def distill(
     tokens_per_step = batch_size * seq_len
     steps = math.ceil(train_tokens / tokens_per_step)
     teacher.eval()
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with trainer.torch_threads(threads):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             student = TinyGPT(student_config)
-        student.train()
-        optimizer = trainer.optimizer_for(student, hyper)
-        losses: list[float] = []
-        started = time.perf_counter()
-        data = batches(documents, batch_size, seq_len)
-        for step in range(steps):
-            x, y = next(data)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, steps, hyper)
+
+        def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             teacher_logits = None
             if alpha > 0:
                 with torch.no_grad():
                     teacher_logits, _ = teacher(x)  # (B, T, vocab)
             logits, _ = student(x)  # (B, T, vocab)
-            loss = distillation_loss(logits, teacher_logits, y, temperature, alpha)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), hyper.grad_clip, foreach=True)
-            optimizer.step()
-            losses.append(loss.item())
-        wall = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(previous_threads)
+            return distillation_loss(logits, teacher_logits, y, temperature, alpha)
+
+        losses, wall = trainer.fit(student, loss_of, documents, batch_size, seq_len, steps, hyper)
     student.eval()
     trained = steps * tokens_per_step
     name = name or f"tiny-d{student_config.d_model}-l{student_config.n_layers}-{trained // 1000}k-distilled"

@@ -18,7 +18,6 @@ The sampler that uses the heads is ``ttscale.tiny.early_exit``.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from torch import nn
 from ttscale.errors import InputError
 from ttscale.tiny import trainer
 from ttscale.tiny.model import TinyConfig, TinyGPT, model_card, rms_norm
-from ttscale.tiny.trainer import Documents, TrainHyper, batches, lr_at
+from ttscale.tiny.trainer import Documents, TrainHyper
 from ttscale.types import ModelCard
 
 
@@ -175,37 +174,22 @@ def train_exit_heads(
     steps = math.ceil(train_tokens / tokens_per_step)
     model.eval()
     unembedding = model.wte.weight.detach()  # frozen: gradients flow through it to the heads only
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with trainer.torch_threads(threads):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             heads = ExitHeads(model.config, layers).to(unembedding.dtype)
-        heads.train()
-        optimizer = trainer.optimizer_for(heads, hyper)
-        curve: list[float] = []
         per_head: dict[int, list[float]] = {layer: [] for layer in heads.layers}
-        started = time.perf_counter()
-        data = batches(documents, batch_size, seq_len)
-        for step in range(steps):
-            x, y = next(data)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, steps, hyper)
+
+        def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             hidden = trunk_hidden(model, x, heads.layers)
             losses = {layer: F.cross_entropy(heads(hidden[layer], layer, unembedding).flatten(0, 1), y.flatten())
                       for layer in heads.layers}
-            loss = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(heads.parameters(), hyper.grad_clip, foreach=True)
-            optimizer.step()
             for layer, value in losses.items():
                 per_head[layer].append(value.item())
-            curve.append(float(loss.item()) / len(losses))
-        wall = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(previous_threads)
+            return sum(losses.values())
+
+        totals, wall = trainer.fit(heads, loss_of, documents, batch_size, seq_len, steps, hyper)
+        curve = [total / len(heads.layers) for total in totals]
     heads.eval()
     trained = steps * tokens_per_step
     card = model_card(model.config, name="trunk", train_tokens=None, train_flops=None)

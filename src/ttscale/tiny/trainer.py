@@ -27,6 +27,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -146,6 +147,44 @@ def optimizer_for(model: TinyGPT, hyper: TrainHyper) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=hyper.lr, betas=(hyper.beta1, hyper.beta2), foreach=True)
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` for the block (unchanged when None), restored after."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def fit(module: torch.nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], documents: Documents,
+        batch_size: int, seq_len: int, steps: int, hyper: TrainHyper,
+        progress: ProgressFn | None = None) -> tuple[list[float], float]:
+    """The optimisation loop every trainer here shares: ``steps`` AdamW steps on ``module``'s parameters,
+    each on the next (x, y) window of ``documents``, with the warmup-cosine rate and gradient clipping;
+    ``loss_of(x, y)`` is the step's loss. Returns each step's loss and the loop's wall seconds."""
+    module.train()
+    optimizer = optimizer_for(module, hyper)
+    losses: list[float] = []
+    started = time.perf_counter()
+    data = batches(documents, batch_size, seq_len)
+    for step in range(steps):
+        x, y = next(data)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, hyper)
+        loss = loss_of(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), hyper.grad_clip, foreach=True)
+        optimizer.step()
+        losses.append(loss.item())
+        if progress:
+            progress(batch_size * seq_len)
+    return losses, time.perf_counter() - started
+
+
 def train(
     config: TinyConfig,
     documents: Documents,
@@ -183,37 +222,19 @@ def train(
     seq_len = config.context_length
     tokens_per_step = batch_size * seq_len
     steps = math.ceil(train_tokens / tokens_per_step)
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         if init is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 model = TinyGPT(config)
         else:
             model = copy.deepcopy(init)
-        model.train()
-        optimizer = optimizer_for(model, hyper)
-        losses: list[float] = []
-        started = time.perf_counter()
-        data = batches(documents, batch_size, seq_len)
-        for step in range(steps):
-            x, y = next(data)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, steps, hyper)
+
+        def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             logits, _ = model(x)  # (B, T, vocab)
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), hyper.grad_clip, foreach=True)
-            optimizer.step()
-            losses.append(loss.item())
-            if progress:
-                progress(tokens_per_step)
-        wall = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(previous_threads)
+            return F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
+
+        losses, wall = fit(model, loss_of, documents, batch_size, seq_len, steps, hyper, progress)
     model.eval()
     trained = steps * tokens_per_step
     name = name or f"tiny-d{config.d_model}-l{config.n_layers}-{trained // 1000}k"
