@@ -25,6 +25,24 @@ from ttscale.tiny.model import TinyGPT
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
 
+def by_sample_count(prompts: Sequence[str], seeds: Sequence[Sequence[int]], stop: Stop, draw) -> list[list[Generation]]:
+    """Generations of a call made of sampler calls: the tiny samplers draw the same number of samples for
+    every prompt of a call, and a resumed pool may miss different indices per problem, so prompts are
+    grouped by how many samples they still need; ``draw(prompts, seed lists, n, stop)`` draws one group.
+    The samplers stop on one string; with several, samples stop at the first and the task cuts at the
+    others when it grades."""
+    one_stop = (stop_strings(stop) or ("",))[0]
+    results: list[list[Generation] | None] = [None] * len(prompts)
+    by_count: dict[int, list[int]] = {}
+    for i, s in enumerate(seeds):
+        by_count.setdefault(len(s), []).append(i)
+    for count, indices in by_count.items():
+        pools = draw([prompts[i] for i in indices], [list(seeds[i]) for i in indices], count, one_stop)
+        for i, pool in zip(indices, pools):
+            results[i] = pool
+    return [r if r is not None else [] for r in results]
+
+
 @dataclass
 class TinyBackend:
     name: str
@@ -40,30 +58,9 @@ class TinyBackend:
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[Generation]]:
-        # The sampler stops on one string; with several, samples stop at the
-        # first and the task cuts at the others when it grades.
-        stop = (stop_strings(stop) or ("",))[0]
-        # The sampler draws the same number of samples for every prompt of a
-        # call; a resumed pool may miss different indices per problem, so
-        # prompts are grouped by how many samples they still need.
-        results: list[list[Generation] | None] = [None] * len(prompts)
-        by_count: dict[int, list[int]] = {}
-        for i, s in enumerate(seeds):
-            by_count.setdefault(len(s), []).append(i)
-        for count, indices in by_count.items():
-            pools = sampler.sample_pools(
-                self.model,
-                tokenizer,
-                [prompts[i] for i in indices],
-                n=count,
-                config=config,
-                seeds=[list(seeds[i]) for i in indices],
-                stop=stop,
-                max_batch_rows=self.max_batch_rows,
-            )
-            for i, pool in zip(indices, pools):
-                results[i] = pool
-        return [r if r is not None else [] for r in results]
+        return by_sample_count(prompts, seeds, stop, lambda group, seed_lists, n, one_stop: sampler.sample_pools(
+            self.model, tokenizer, group, n=n, config=config, seeds=seed_lists, stop=one_stop,
+            max_batch_rows=self.max_batch_rows))
 
     def close(self) -> None:
         """Nothing to free: the model belongs to the caller."""

@@ -17,7 +17,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ttscale.backends import Stop, stop_strings
+from ttscale.backends import Stop
+from ttscale.backends.tiny import by_sample_count
 from ttscale.tiny import tokenizer
 from ttscale.tiny.early_exit import (
     ExitHeads,
@@ -54,24 +55,9 @@ class EarlyExitBackend:
     def generate(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> list[list[Generation]]:
-        # One stop string for the sampler, as in TinyBackend: the task cuts at the others when it grades.
-        stop = (stop_strings(stop) or ("",))[0]
-        # The sampler draws as many samples for every prompt of a call, so prompts are grouped by
-        # how many they still need (a resumed pool may miss different indices per problem).
-        results: list[list[Generation] | None] = [None] * len(prompts)
-        by_count: dict[int, list[int]] = {}
-        for i, s in enumerate(seeds):
-            by_count.setdefault(len(s), []).append(i)
-        for count, indices in by_count.items():
-            pools = sample_pools_early_exit(
-                self.model, self.heads, self.threshold, tokenizer,
-                [prompts[i] for i in indices], n=count, config=config,
-                seeds=[list(seeds[i]) for i in indices], stop=stop,
-                max_batch_rows=self.max_batch_rows, stats=self.layers_used,
-            )
-            for i, pool in zip(indices, pools):
-                results[i] = pool
-        return [r if r is not None else [] for r in results]
+        return by_sample_count(prompts, seeds, stop, lambda group, seed_lists, n, one_stop: sample_pools_early_exit(
+            self.model, self.heads, self.threshold, tokenizer, group, n=n, config=config, seeds=seed_lists,
+            stop=one_stop, max_batch_rows=self.max_batch_rows, stats=self.layers_used))
 
     def close(self) -> None:
         """Nothing to free: the model and heads belong to the caller."""
