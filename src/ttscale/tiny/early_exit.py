@@ -33,7 +33,6 @@ computes more than it counts; the count is the method's cost, not this code's.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from ttscale.tiny.exit_heads import (
     train_exit_heads,
 )
 from ttscale.tiny.model import KVCache, TinyGPT, model_card, rms_norm
-from ttscale.tiny.sampler import DEFAULT_MAX_BATCH_ROWS, choose_tokens, seed_key
+from ttscale.tiny.sampler import DEFAULT_MAX_BATCH_ROWS
 from ttscale.types import Generation, ModelCard, SamplingConfig
 
 # The early-exit API in one place: the heads and their training are re-exported from exit_heads.
@@ -165,47 +164,6 @@ def exit_step(
     return logits, spent, depth
 
 
-def _decode_rows(
-    model: TinyGPT, heads: ExitHeads, threshold: float, costs: DecodeCosts, stats: ExitStats | None,
-    cache: KVCache, logits: torch.Tensor, keys: torch.Tensor, prompt_len: int, config: SamplingConfig,
-    stop_ids: list[int], banned: Sequence[int], compact_fraction: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``sampler``'s row decoding with early-exit steps; also returns each row's decode FLOPs (R,)."""
-    R = logits.shape[0]
-    steps = sampler.max_steps(model, prompt_len, config)
-    out = torch.zeros(R, steps, dtype=torch.int64)
-    n_tokens = torch.zeros(R, dtype=torch.int64)
-    total_logprob = torch.zeros(R, dtype=torch.float64)
-    decode = torch.zeros(R, dtype=torch.float64)
-    stopped = torch.zeros(R, dtype=torch.bool)
-    stop = torch.tensor(stop_ids, dtype=torch.int64)
-    rows = torch.arange(R)  # batch row -> output row
-    live = torch.ones(R, dtype=torch.bool)  # batch rows still generating
-    for step in range(steps):
-        tokens, logprob = choose_tokens(logits, keys, step, config, banned)
-        idx = rows[live]
-        out[idx, step] = tokens[live]
-        total_logprob[idx] += logprob[live]
-        n_tokens[idx] = step + 1
-        if step + 1 >= len(stop):
-            hit = (out[rows, step + 1 - len(stop) : step + 1] == stop).all(dim=1) & live
-            stopped[rows[hit]] = True
-            live &= ~hit
-        if step + 1 == steps or not live.any():
-            break
-        dead = int((~live).sum())
-        if dead and dead >= compact_fraction * live.numel():
-            keep = live.nonzero().squeeze(1)
-            cache, rows, keys, tokens = cache.select(keep), rows[keep], keys[keep], tokens[keep]
-            live = torch.ones(keep.numel(), dtype=torch.bool)
-        logits, spent, depth = exit_step(model, heads, threshold, costs, cache, tokens, prompt_len + step)
-        # Finished rows still in the batch are computed but belong to no sample: not counted.
-        decode[rows[live]] += spent[live]
-        if stats is not None:
-            stats.add(depth[live])
-    return out, n_tokens, total_logprob, stopped, decode
-
-
 def sample_pools_early_exit(
     model: TinyGPT,
     heads: ExitHeads,
@@ -228,50 +186,13 @@ def sample_pools_early_exit(
     """
     check_heads(model, heads)
     threshold = check_threshold(threshold)
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise InputError(f"n: must be a positive int, got {n!r}")
-    if len(seeds) != len(prompts):
-        raise InputError(f"seeds: need one list per prompt ({len(prompts)}), got {len(seeds)}")
-    for i, s in enumerate(seeds):
-        if len(s) != n:
-            raise InputError(f"seeds[{i}]: need n={n} seeds, got {len(s)}")
-    if max_batch_rows <= 0:
-        raise InputError(f"max_batch_rows: must be positive, got {max_batch_rows!r}")
-    stop_ids = sampler.stop_ids_of(tokenizer, stop)
-    banned = tuple(getattr(tokenizer, "SPECIAL_IDS", ()))
-    context = model.config.context_length
-    encoded = [sampler.prompt_ids_of(tokenizer, p, i) for i, p in enumerate(prompts)]
-    for i, ids in enumerate(encoded):
-        if len(ids) > context:
-            raise InputError(f"prompts[{i}]: {len(ids)} tokens (with BOS) exceed context_length={context}")
     costs = DecodeCosts.of(model_card(model.config, name="early-exit", train_tokens=None, train_flops=None))
 
-    by_length: dict[int, list[int]] = {}
-    for i, ids in enumerate(encoded):
-        by_length.setdefault(len(ids), []).append(i)
-    results: list[list[Generation | None]] = [[None] * n for _ in prompts]
-    prompts_per_batch = max(1, max_batch_rows // n)
-    with torch.inference_mode():
-        for length, members in sorted(by_length.items()):
-            capacity = min(context, length + config.max_new_tokens - 1)
-            for start in range(0, len(members), prompts_per_batch):
-                chunk = members[start : start + prompts_per_batch]
-                idx = torch.tensor([encoded[i] for i in chunk], dtype=torch.int64)  # (g, P)
-                logits, cache = model(idx)  # one prefill per prompt, every layer
-                last = logits[:, -1]  # (g, vocab)
-                row_prompt = torch.arange(len(chunk)).repeat_interleave(n)  # row r: sample r % n of chunk[r // n]
-                for r0 in range(0, len(chunk) * n, max_batch_rows):
-                    part = row_prompt[r0 : r0 + max_batch_rows]
-                    owners = [(chunk[int(p)], (r0 + j) % n) for j, p in enumerate(part)]
-                    keys = torch.tensor([seed_key(seeds[i][k]) for i, k in owners], dtype=torch.int64)
-                    out, n_tok, logprob, stopped, decode = _decode_rows(
-                        model, heads, threshold, costs, stats, cache.select(part, capacity),
-                        last.index_select(0, part), keys, length, config, stop_ids, banned, compact_fraction,
-                    )
-                    for j, (i, k) in enumerate(owners):
-                        ids = out[j, : int(n_tok[j])].tolist()
-                        made = sampler.generation_of(
-                            tokenizer, ids, float(logprob[j]), bool(stopped[j]), len(stop_ids), seeds[i][k]
-                        )
-                        results[i][k] = dataclasses.replace(made, decode_flops=float(decode[j]))
-    return [[g for g in pool if g is not None] for pool in results]
+    def step(cache: KVCache, tokens: torch.Tensor, pos: int, live: torch.Tensor):
+        logits, spent, depth = exit_step(model, heads, threshold, costs, cache, tokens, pos)
+        if stats is not None:
+            stats.add(depth[live])
+        return logits, spent
+
+    return sampler.sample_pools(model, tokenizer, prompts, n, config, seeds, stop=stop,
+                                max_batch_rows=max_batch_rows, compact_fraction=compact_fraction, step_fn=step)

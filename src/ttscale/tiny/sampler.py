@@ -27,7 +27,8 @@ the full vocabulary (the raw scorer), whatever the sampling settings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -147,6 +148,22 @@ def max_steps(model: TinyGPT, prompt_len: int, config: SamplingConfig) -> int:
 # --------------------------------------------------------------------------- batched sampler
 
 
+# One decode step: feed each row's token (R,) at ``pos`` into the model and ``cache`` (written in place);
+# return the next logits (R, vocab) and, for a step whose cost varies by row, each row's FLOPs (R,), else
+# None. ``live`` marks the rows that still belong to a sample (the others are computed but not counted).
+DecodeStep = Callable[[KVCache, torch.Tensor, int, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def full_model_step(model: TinyGPT) -> DecodeStep:
+    """The plain step: every layer for every row; its cost is the card's formula (None here)."""
+
+    def step(cache: KVCache, tokens: torch.Tensor, pos: int, live: torch.Tensor):
+        logits, _ = model(tokens[:, None], kv_cache=cache, start_pos=pos)
+        return logits[:, -1], None  # (R_live, vocab)
+
+    return step
+
+
 def _decode_rows(
     model: TinyGPT,
     cache: KVCache,
@@ -157,10 +174,12 @@ def _decode_rows(
     stop_ids: list[int],
     banned: Sequence[int],
     compact_fraction: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    step_fn: DecodeStep,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Decode R rows that share a prompt length. logits (R, vocab) give each row's first token.
 
-    Returns (tokens (R, steps), n_tokens (R,), logprob (R,), stopped (R,)).
+    Returns (tokens (R, steps), n_tokens (R,), logprob (R,), stopped (R,), decode FLOPs (R,) float64: what
+    ``step_fn`` reported for each row's tokens, zeros when it reports none).
     """
     R = logits.shape[0]
     steps = max_steps(model, prompt_len, config)
@@ -168,6 +187,7 @@ def _decode_rows(
     n_tokens = torch.zeros(R, dtype=torch.int64)
     total_logprob = torch.zeros(R, dtype=torch.float64)
     stopped = torch.zeros(R, dtype=torch.bool)
+    decode = torch.zeros(R, dtype=torch.float64)
     stop = torch.tensor(stop_ids, dtype=torch.int64)
     rows = torch.arange(R)  # batch row -> output row
     live = torch.ones(R, dtype=torch.bool)  # batch rows still generating
@@ -188,9 +208,10 @@ def _decode_rows(
             keep = live.nonzero().squeeze(1)
             cache, rows, keys, tokens = cache.select(keep), rows[keep], keys[keep], tokens[keep]
             live = torch.ones(keep.numel(), dtype=torch.bool)
-        logits, cache = model(tokens[:, None], kv_cache=cache, start_pos=prompt_len + step)
-        logits = logits[:, -1]  # (R_live, vocab)
-    return out, n_tokens, total_logprob, stopped
+        logits, spent = step_fn(cache, tokens, prompt_len + step, live)
+        if spent is not None:  # finished rows still in the batch belong to no sample: not counted
+            decode[rows[live]] += spent[live]
+    return out, n_tokens, total_logprob, stopped, decode
 
 
 def sample_pools(
@@ -203,8 +224,12 @@ def sample_pools(
     stop: str = "\n",
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     compact_fraction: float = 0.125,
+    step_fn: DecodeStep | None = None,
 ) -> list[list[Generation]]:
     """n samples for each prompt: one list of Generations per prompt, in seed order.
+
+    ``step_fn`` replaces the plain decode step (``full_model_step``), e.g. by an early exit; a step that
+    reports its FLOPs puts each sample's total in ``Generation.decode_flops``.
 
     ``seeds[i]`` holds the n seeds of prompt i. ``max_batch_rows`` bounds the
     rows decoded at once (memory: rows x n_layers x 2 x positions x d_model
@@ -233,13 +258,14 @@ def sample_pools(
         by_length.setdefault(len(ids), []).append(i)
     results: list[list[Generation | None]] = [[None] * n for _ in prompts]
     prompts_per_batch = max(1, max_batch_rows // n)
+    step = step_fn or full_model_step(model)
     with torch.inference_mode():
         for length, members in sorted(by_length.items()):
             capacity = min(context, length + config.max_new_tokens - 1)
             for start in range(0, len(members), prompts_per_batch):
                 chunk = members[start : start + prompts_per_batch]
                 idx = torch.tensor([encoded[i] for i in chunk], dtype=torch.int64)  # (g, P)
-                logits, cache = model(idx)  # one prefill per prompt
+                logits, cache = model(idx)  # one prefill per prompt, every layer
                 last = logits[:, -1]  # (g, vocab)
                 # Row r of the chunk is sample r % n of prompt chunk[r // n].
                 row_prompt = torch.arange(len(chunk)).repeat_interleave(n)
@@ -247,15 +273,17 @@ def sample_pools(
                     part = row_prompt[r0 : r0 + max_batch_rows]
                     owners = [(chunk[int(p)], (r0 + j) % n) for j, p in enumerate(part)]
                     keys = torch.tensor([seed_key(seeds[i][k]) for i, k in owners], dtype=torch.int64)
-                    out, n_tok, logprob, stopped = _decode_rows(
+                    out, n_tok, logprob, stopped, decode = _decode_rows(
                         model, cache.select(part, capacity), last.index_select(0, part), keys,
-                        length, config, stop_ids, banned, compact_fraction,
+                        length, config, stop_ids, banned, compact_fraction, step,
                     )
                     for j, (i, k) in enumerate(owners):
                         ids = out[j, : int(n_tok[j])].tolist()
-                        results[i][k] = generation_of(
+                        made = generation_of(
                             tokenizer, ids, float(logprob[j]), bool(stopped[j]), len(stop_ids), seeds[i][k]
                         )
+                        results[i][k] = made if step_fn is None else dataclasses.replace(
+                            made, decode_flops=float(decode[j]))
     return [[g for g in pool if g is not None] for pool in results]
 
 
