@@ -21,9 +21,7 @@ from ttscale.strategies.base import LIVE, LiveContext, spec_of
 from ttscale.serve.served_task import ServedTask
 from ttscale.types import Sample, SamplingConfig
 
-# Strategies whose live mode answers from drawn samples on one model (tree searches build their answer
-# from steps, and multi-model strategies need a second served model: not served yet).
-SERVED_RUN = "serve"
+SERVED_RUN = "serve"  # the run served samples are stored under
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,9 @@ class Answered:
 
 
 def check_served_strategy(spec: str, task: ServedTask) -> str:
-    """The canonical spec of a strategy the server can run on a request, else one line naming it."""
+    """The canonical spec of a strategy the server can run on a request, else one line naming it: a live
+    strategy that answers from drawn samples on one model (tree searches build their answer from steps, and
+    multi-model strategies need a second served model: not served yet)."""
     try:
         strategy, settings = resolve(spec)
     except InputError as exc:
