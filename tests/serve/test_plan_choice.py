@@ -25,7 +25,7 @@ def test_a_measured_choice_is_served_as_it_is(tmp_path):
     path.write_text(json.dumps(chosen))
     model, strategy, words = served_choice(path)
     config = chosen["choice"] if chosen["choice"]["source"] == "measured" else chosen["choice"]["nearest_measured"]
-    assert (model, strategy) == (config["model"], config["budget"])
+    assert (model, strategy) == ([config["model"]], config["budget"])
     assert strategy.startswith("majority:k=") and "choice" in words
 
 
@@ -36,7 +36,15 @@ def test_an_interpolated_choice_serves_its_nearest_measured_configuration(tmp_pa
                                             "performance": 0.65}
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(chosen))
-    assert served_choice(path)[:2] == ("large", "majority:k=1")
+    assert served_choice(path)[:2] == (["large"], "majority:k=1")
+
+
+def test_a_cascade_choice_serves_its_two_models_small_then_large(tmp_path):
+    chosen = plan(_points(), inferences=1e3, target=0.6)
+    chosen["choice"].update(source="measured", model="small+large", budget="cascade:k_small=2,k_large=1,threshold=0.6")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(chosen))
+    assert served_choice(path)[:2] == (["small", "large"], "cascade:k_small=2,k_large=1,threshold=0.6")
 
 
 def test_a_file_that_is_no_plan_is_refused_by_name(tmp_path):

@@ -4,9 +4,6 @@ OpenAI envelope, and the same answer and cost as the offline live strategy for t
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import pytest
 
@@ -26,6 +23,8 @@ PROMPT = "The capital of France is"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    from conftest import running
+
     from ttscale.cli.serve_cmd import _served_model
     from ttscale.serve.app import ServeConfig, create_app
     from ttscale.store import Store
@@ -33,21 +32,18 @@ def server(tmp_path_factory):
     served = _served_model(MODEL, threads=1, max_seqs=8)
     store = Store(tmp_path_factory.mktemp("served") / "store.sqlite")
     app = create_app(served, ServeConfig(strategy="majority:k=1", max_tokens=8), store)
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{base}/health").json()["status"] == "ok"
-    yield base, served, store
-    instance.should_exit = True
-    thread.join(timeout=30)
+    with running(app) as base:
+        assert httpx.get(f"{base}/health").json()["status"] == "ok"
+        yield base, served, store
     served.close()
     store.close()
+
+
+def offline(served, prompt: str, spec: str, temperature: float, max_tokens: int, seed: int):
+    """The same request answered by the same live strategy offline, on the model's own backend: its one answer."""
+    (one,) = answer([served.backend], ServedTask(), [prompt], spec,
+                    SamplingConfig(temperature=temperature, top_p=1.0, max_new_tokens=max_tokens), seed=seed).answers
+    return one
 
 
 def client(base: str):
@@ -65,16 +61,16 @@ def test_a_vote_of_four_answers_with_one_choice_and_counts_every_sample(server):
     assert reply.usage.completion_tokens >= 4  # every token of every sample, not of the one returned
     assert extra["flops"]["decode"] > 0 and extra["flops"]["prefill"] > 0
     # The same request answered offline by the same live strategy: the same answer and cost.
-    offline = answer(served.backend, ServedTask(), PROMPT, "majority:k=4",
-                     SamplingConfig(temperature=0.8, top_p=1.0, max_new_tokens=6), seed=3)
-    assert reply.choices[0].text == offline.text
-    assert extra["flops"]["total"] == pytest.approx(offline.infer_flops)
-    assert reply.usage.completion_tokens == offline.completion_tokens
+    alone = offline(served, PROMPT, "majority:k=4", 0.8, 6, seed=3)
+    assert reply.choices[0].text == alone.text
+    assert extra["flops"]["total"] == pytest.approx(alone.infer_flops)
+    assert extra["flops"]["by_model"] == {served.name: pytest.approx(alone.infer_flops)}
+    assert reply.usage.completion_tokens == alone.completion_tokens
     # Served traffic is data: the store holds the request's four samples, as a sweep would.
     problem_id = ServedTask().problem(PROMPT).problem_id
     kept = [s for s in store.samples("serve", model=served.name) if s.key.problem_id == problem_id]
     assert sorted(s.key.sample_index for s in kept) == [0, 1, 2, 3]
-    assert sorted(s.completion for s in kept) == sorted(s.completion for s in offline.samples)
+    assert sorted(s.completion for s in kept) == sorted(s.completion for s in alone.samples)
 
 
 def test_chat_is_posed_in_the_model_template(server):
@@ -112,10 +108,9 @@ def test_a_streamed_answer_comes_whole_then_usage_then_done(server):
                                              extra_body={"ttscale": {"strategy": "majority:k=4"}})
     chunks = list(stream)
     texts = [c.choices[0].text for c in chunks if c.choices]
-    offline = answer(served.backend, ServedTask(), PROMPT, "majority:k=4",
-                     SamplingConfig(temperature=0.8, top_p=1.0, max_new_tokens=6), seed=3)
-    assert texts == [offline.text]
-    assert chunks[-1].usage.completion_tokens == offline.completion_tokens
+    alone = offline(served, PROMPT, "majority:k=4", 0.8, 6, seed=3)
+    assert texts == [alone.text]
+    assert chunks[-1].usage.completion_tokens == alone.completion_tokens
     chat = client(base).chat.completions.create(model=served.name, max_tokens=6, seed=1, stream=True,
                                                 messages=[{"role": "user", "content": "Say hello."}])
     deltas = [c.choices[0].delta.content for c in chat if c.choices]
@@ -138,9 +133,7 @@ def test_the_async_client_gets_each_concurrent_request_answered(server):
     replies = asyncio.run(three())
     assert [r.usage.model_extra["ttscale"]["samples"] for r in replies] == [2, 2, 2]
     for i, reply in enumerate(replies):  # each answer is its own request's, whatever order they ran in
-        offline = answer(served.backend, ServedTask(), f"Count: {i},", "majority:k=2",
-                         SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=4), seed=i)
-        assert reply.choices[0].text == offline.text
+        assert reply.choices[0].text == offline(served, f"Count: {i},", "majority:k=2", 1.0, 4, seed=i).text
 
 
 def test_models_and_metrics(server):

@@ -20,6 +20,7 @@ so a new wave copies what it shares with the last one (``copy_prefix``) before d
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -34,6 +35,10 @@ from ttscale.backends.streaming import FinishedSample, SampleSink
 from ttscale.backends.threads import MAX_AUTO_THREADS, threads_or_free
 from ttscale.errors import InputError
 from ttscale.types import Generation, ModelCard, SamplingConfig
+
+
+def _kept(prompt_index: int) -> bool:
+    return False
 
 
 @dataclass
@@ -51,6 +56,7 @@ class _Sequence:
     logprob: float = 0.0
     done: bool = False
     stopped: bool = False
+    dropped: bool = False  # its prompt was dropped before it finished (generate_dropping)
     text: str = ""
 
     def generation(self) -> Generation:
@@ -143,6 +149,15 @@ class LlamaCppBackend:
         ``backends.streaming``): a slow wave is stored sample by sample, not when the call returns."""
         return self._generate(prompts, seeds, config, stop, finished, reuse=False)[0]
 
+    def generate_dropping(
+        self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop,
+        dropped: Callable[[int], bool],
+    ) -> list[list[Generation]]:
+        """``generate``, where a prompt for which ``dropped(index)`` turns true stops decoding at the next step
+        (its sequences leave the batch, the others go on); a dropped prompt's list holds only the samples that
+        finished before. A server drops the prompts of a request whose client went away."""
+        return self._generate(prompts, seeds, config, stop, lambda finished: None, reuse=False, dropped=dropped)[0]
+
     def generate_reusing(
         self, prompts: Sequence[str], seeds: Sequence[Sequence[int]], config: SamplingConfig, stop: Stop
     ) -> tuple[list[list[Generation]], list[tuple[int, ...]]]:
@@ -153,8 +168,8 @@ class LlamaCppBackend:
         self.engine.clear()
         self._held = {}
 
-    def _generate(self, prompts, seeds, config: SamplingConfig, stop: Stop, finished: SampleSink, reuse: bool
-                  ) -> tuple[list[list[Generation]], list[tuple[int, ...]]]:
+    def _generate(self, prompts, seeds, config: SamplingConfig, stop: Stop, finished: SampleSink, reuse: bool,
+                  dropped: Callable[[int], bool] = _kept) -> tuple[list[list[Generation]], list[tuple[int, ...]]]:
         if len(prompts) != len(seeds):
             raise InputError(f"generate: {len(prompts)} prompts but {len(seeds)} seed lists")
         encoded = [self._tokenize(p) for p in prompts]
@@ -167,13 +182,17 @@ class LlamaCppBackend:
         results: list[list[Generation | None]] = [[None] * len(s) for s in seeds]
         cached: list[list[int]] = [[] for _ in prompts]
         for wave in self._waves(encoded, seeds, config.max_new_tokens):
+            wave = [part for part in wave if not dropped(part[0])]  # a dropped prompt's later waves never start
+            if not wave:
+                continue
             try:
-                decoded = self._decode_wave(wave, encoded, config, stop, finished, reuse, cached)
+                decoded = self._decode_wave(wave, encoded, config, stop, finished, reuse, cached, dropped)
             except BaseException:  # the cache is in an unknown state: the next call must not trust it
                 self.forget_cache()
                 raise
             for seq in decoded:
-                results[seq.prompt_index][seq.slot] = seq.generation()
+                if not seq.dropped:
+                    results[seq.prompt_index][seq.slot] = seq.generation()
         return [[g for g in pool if g is not None] for pool in results], [tuple(c) for c in cached]
 
     def _waves(self, encoded, seeds, max_new: int) -> list[list[tuple[int, int, list[int]]]]:
@@ -202,7 +221,7 @@ class LlamaCppBackend:
         return waves
 
     def _decode_wave(self, wave, encoded, config: SamplingConfig, stop: Stop, finished: SampleSink,
-                     reuse: bool, cached: list[list[int]]) -> list[_Sequence]:
+                     reuse: bool, cached: list[list[int]], dropped: Callable[[int], bool]) -> list[_Sequence]:
         """Decode one wave; ``cached[prompt]`` gets the tokens its samples found in the cache."""
         engine = self.engine
         held = self._held if reuse else {}
@@ -244,7 +263,10 @@ class LlamaCppBackend:
             )
             for seq, token, logprob in zip(live, tokens, logprobs):
                 self._append(seq, int(token), float(logprob), stop, config.max_new_tokens)
-            done = [s for s in live if s.done]
+            for s in live:
+                if not s.done and dropped(s.prompt_index):
+                    s.done = s.dropped = True
+            done = [s for s in live if s.done and not s.dropped]
             if done:
                 finished([FinishedSample(s.prompt_index, s.slot, s.generation()) for s in done])
             live = [s for s in live if not s.done]

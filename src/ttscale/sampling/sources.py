@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from ttscale.backends import Backend
 from ttscale.backends.chat_posing import posed
-from ttscale.errors import InputError
+from ttscale.errors import InputError, TtscaleError
 from ttscale.sampling.draw import sample_seed, to_sample
 from ttscale.store import Store
 from ttscale.types import ModelCard, Problem, Sample, SamplingConfig, Task
@@ -29,6 +29,15 @@ def stored_by_problem(store: Store, run: str, model: str, task: str, config: str
     for sample in store.samples(run, model=model, task=task, config=config):
         found.setdefault(sample.key.problem_id, {})[sample.key.sample_index] = sample
     return found
+
+
+class SampleFailed(TtscaleError):
+    """A backend could not produce a sample (an infrastructure failure, after its retries): nothing is kept.
+    ``cause`` is the backend's own message (e.g. ``HTTP 503 from URL: ...``)."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class BackendSamples:
@@ -70,8 +79,8 @@ class BackendSamples:
                      for i, g in zip(missing, generations, strict=True)]
             failed = [s for s in fresh if s.status != "ok"]
             if failed:
-                raise InputError(f"model {backend.name!r}, problem {problem.problem_id!r}: sample "
-                                 f"{failed[0].key.sample_index} failed: {failed[0].error}")
+                raise SampleFailed(f"model {backend.name!r}, problem {problem.problem_id!r}: sample "
+                                   f"{failed[0].key.sample_index} failed: {failed[0].error}", failed[0].error or "")
             if self.store is not None:
                 self.store.put_samples(fresh)
             known.update({s.key.sample_index: s for s in fresh})

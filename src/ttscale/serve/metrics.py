@@ -19,5 +19,10 @@ class ServerMetrics:
         self.samples = Counter("ttscale_samples", "Samples drawn to answer requests", registry=r)
         self.flops = Counter("ttscale_flops", "Inference FLOPs spent, by kind", ["kind"], registry=r)
         self.queue = Gauge("ttscale_queue_depth", "Requests waiting for the model", registry=r)
+        # Per engine call of an in-process model: how many requests were decoded together, and their sequences.
+        self.batch_requests = Histogram("ttscale_batch_requests", "Requests joined in one engine call", registry=r,
+                                        buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64))
+        self.batch_sequences = Histogram("ttscale_batch_sequences", "Sequences decoded in one engine call",
+                                         registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
         self.latency = Histogram("ttscale_request_seconds", "Wall seconds per answered request", registry=r,
                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))

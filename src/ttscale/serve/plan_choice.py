@@ -14,8 +14,9 @@ from pathlib import Path
 from ttscale.errors import InputError
 
 
-def served_choice(path: Path) -> tuple[str, str, str]:
-    """(model spec, strategy spec, words on where they came from) of the plan in ``path``."""
+def served_choice(path: Path) -> tuple[list[str], str, str]:
+    """(model specs, strategy spec, words on where they came from) of the plan in ``path``; a choice that runs
+    several models (a cascade's ``small+large``) names them in order."""
     try:
         plan = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -31,6 +32,4 @@ def served_choice(path: Path) -> tuple[str, str, str]:
     model, budget = config.get("model"), config.get("budget")
     if not model or not budget:
         raise InputError(f"--plan: {str(path)!r}: {words} names no model and strategy to serve")
-    if "+" in str(model):
-        raise InputError(f"--plan: {str(path)!r}: {words} runs several models ({model}); this server serves one")
-    return str(model), str(budget), f"{words} ({config.get('technique')}, performance {config.get('performance')})"
+    return str(model).split("+"), str(budget), f"{words} ({config.get('technique')}, performance {config.get('performance')})"

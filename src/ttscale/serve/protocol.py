@@ -7,7 +7,9 @@ use (``logit_bias``, ``user`` ...) are accepted and ignored, as OpenAI-compatibl
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_PROMPTS = 64  # prompts one completions request may send
 
 
 class TtscaleOptions(BaseModel):
@@ -43,7 +45,19 @@ class SamplingFields(BaseModel):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str
+    # Several prompts are one request: the strategy answers them together (an allocation spends one budget
+    # across them) and each gets its choice, in order.
+    prompt: str | list[str]
+
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+
+    @field_validator("prompt")
+    @classmethod
+    def _some_prompts(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not 1 <= len(value) <= MAX_PROMPTS:
+            raise ValueError(f"give 1..{MAX_PROMPTS} prompts, got {len(value)}")
+        return value
 
 
 class Message(BaseModel):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 from ttscale import flops
 from ttscale.backends import Backend
@@ -154,9 +155,18 @@ class CodeLines:
 Steps = StepFormat | CodeLines
 
 
+@runtime_checkable
+class StepsOfAnother(Protocol):
+    """A task whose steps are another task's (a served request read as a problem of a named task)."""
+
+    def steps_task(self) -> Task: ...
+
+
 def step_format_for(task: Task) -> Steps:
     """The steps of a task that has them: the lab's scratchpad sums (one column per step),
     HumanEval (one line of code per step)."""
+    if isinstance(task, StepsOfAnother):
+        task = task.steps_task()
     if isinstance(task, HumanEvalTask):
         return CodeLines(ends=task.stop_sequences)
     if isinstance(task, HumanEvalChatTask):  # a whole script, ending at its closing fence

@@ -89,6 +89,16 @@ class HumanEvalTask:
                   "canonical_solution": record["canonical_solution"]},
         )
 
+    def served_problem(self, prompt: str, problem_id: str, task: str) -> Problem:
+        """A served request's prompt as a problem: its entry point is the last function it defines at the top
+        level (HumanEval's shape: imports, helpers, then the function to complete); no reference, no tests."""
+        names = re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", prompt, flags=re.MULTILINE)
+        if not names:
+            raise InputError("prompt: a humaneval request must define the function to complete (a top-level "
+                             "'def name(...)' with its docstring)")
+        return Problem(task=task, problem_id=problem_id, prompt=prompt, reference="",
+                       meta={"entry_point": names[-1]})
+
     def split_size(self, split: str = "test") -> int:
         if split != "test":
             raise InputError(f"humaneval has one split, 'test'; got split={split!r}")
