@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -15,16 +16,32 @@ from ttscale.errors import InputError
 from ttscale.report.json_out import check_folder_target
 
 
-def _served_model(spec: str, threads: int | None, max_seqs: int):
+@dataclass(frozen=True)
+class Upstream:
+    """How an upstream server is called: a shared pool of at most ``concurrency`` requests in flight, each
+    attempt cut at ``timeout_s``, ``attempts`` tries before the request fails (a served client is waiting:
+    a quick 502 it may retry beats minutes of retries)."""
+
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    attempts: int = 2
+
+
+def _served_model(spec: str, threads: int | None, max_seqs: int, card=None, upstream: Upstream = Upstream()):
     from ttscale.backends.chat_posing import PromptStyle
-    from ttscale.backends.openai import OpenAIBackend
-    from ttscale.backends.registry import backend_from_spec
+    from ttscale.backends.registry import backend_from_spec, spec_kind
     from ttscale.serve.served_model import ServedModel
 
-    backend = backend_from_spec(spec, threads=threads, max_seqs=max_seqs)
-    if isinstance(backend, OpenAIBackend):  # an upstream server: it poses its own chat, and pools its connections
-        backend.check_reachable()
+    if spec_kind(spec) == "openai":  # an upstream server: it poses its own chat, and pools its connections
+        backend = backend_from_spec(spec, max_concurrency=upstream.concurrency, timeout_s=upstream.timeout_s,
+                                    max_attempts=upstream.attempts, **({"card": card} if card else {}))
+        try:
+            backend.check_reachable()
+        except BaseException:
+            backend.close()
+            raise
         return ServedModel(backend.name, backend, remote=True)
+    backend = backend_from_spec(spec, threads=threads, max_seqs=max_seqs, **({"card": card} if card else {}))
     open_chat = None
     if getattr(backend, "model_path", None) is not None:
         from ttscale.backends.chat_posing import chat_template_of
@@ -36,10 +53,13 @@ def _served_model(spec: str, threads: int | None, max_seqs: int):
 
 
 def _check_options(port: int, max_concurrency: int, max_queue: int, max_tokens: int, threads: int | None,
-                   max_seqs: int, host: str) -> None:
+                   max_seqs: int, host: str, upstream: Upstream) -> None:
     for flag, value, low, high in (("--port", port, 0, 65535), ("--max-concurrency", max_concurrency, 1, 256),
                                    ("--max-queue", max_queue, 0, 100_000), ("--max-tokens", max_tokens, 1, 32_768),
-                                   ("--threads", threads, 1, 1024), ("--max-seqs", max_seqs, 1, 128)):
+                                   ("--threads", threads, 1, 1024), ("--max-seqs", max_seqs, 1, 128),
+                                   ("--upstream-concurrency", upstream.concurrency, 1, 1024),
+                                   ("--upstream-timeout", upstream.timeout_s, 0.1, 3600),
+                                   ("--upstream-attempts", upstream.attempts, 1, 20)):
         if value is not None and not low <= value <= high:
             raise InputError(f"{flag} must be in {low}..{high}, got {value}")
     try:
@@ -70,6 +90,13 @@ def serve(
     max_tokens: int = typer.Option(256, help="New tokens per sample when a request gives no max_tokens."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for the model (default: the free cores)."),
     max_seqs: int = typer.Option(16, help="Sequences one model call decodes together."),
+    card: list[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of an upstream "
+                                   "--model (openai:URL#NAME), for its FLOPs, e.g. smol=smollm2-135m."),
+    upstream_concurrency: int = typer.Option(8, help="Requests in flight to an upstream server at most (one pool "
+                                             "shared by every served request)."),
+    upstream_timeout: float = typer.Option(60.0, help="Seconds one upstream attempt may take."),
+    upstream_attempts: int = typer.Option(2, help="Tries of an upstream request before its served request fails "
+                                          "with 502/503 (x-should-retry: true)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Keep every answered request's samples in "
                                          "DIR/store.sqlite (run 'serve'), as a sweep keeps its own."),
 ) -> None:
@@ -90,7 +117,8 @@ def serve(
         raise InputError("--model: give the model to serve (or --plan with a plan's choice)")
     else:
         strategy, origin = strategy or "majority:k=1", "--model and --strategy"
-    _check_options(port, max_concurrency, max_queue, max_tokens, threads, max_seqs, host)
+    upstream = Upstream(upstream_concurrency, upstream_timeout, upstream_attempts)
+    _check_options(port, max_concurrency, max_queue, max_tokens, threads, max_seqs, host, upstream)
     config = ServeConfig(strategy=strategy, max_concurrency=max_concurrency, max_queue=max_queue,
                          max_tokens=max_tokens)
     from ttscale.serve.answering import check_served_strategy
@@ -109,10 +137,13 @@ def serve(
         raise InputError(f"--strategy: {exc}") from None
     if store is not None:
         check_folder_target(store, "--store")
+    from ttscale.model_sweep import given_cards
+
+    cards = given_cards(card, model)
     served = []
     try:
         for spec in model:
-            served.append(_served_model(spec, threads, max_seqs))
+            served.append(_served_model(spec, threads, max_seqs, cards.get(spec), upstream))
     except BaseException:
         for opened in served:
             opened.close()

@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ttscale.backends import Backend
-from ttscale.backends.http_retry import BackendRequestError, BackendUnreachable
+from ttscale.backends.http_retry import BackendError, BackendRequestError, BackendUnreachable
 from ttscale.errors import InputError
 from ttscale.sampling.sources import SampleFailed
 from ttscale.serve import responses
@@ -107,15 +107,23 @@ def create_app(models: ServedModel | Sequence[ServedModel], config: ServeConfig,
         metrics.requests.labels(request.url.path, "400").inc()
         return error_response(400, str(exc), param=param_of(str(exc)))
 
-    @app.exception_handler(Exception)
-    async def failed(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, RequestCancelled):  # nobody reads it; counted as nginx counts a client that left
-            metrics.requests.labels(request.url.path, "499").inc()
-            return error_response(499, str(exc))
-        response = _upstream_response(exc) or error_response(
-            500, f"the server failed to answer: {type(exc).__name__}: {exc}")
+    @app.exception_handler(RequestCancelled)
+    async def left(request: Request, exc: RequestCancelled) -> JSONResponse:
+        metrics.requests.labels(request.url.path, "499").inc()  # nobody reads it; counted as nginx counts it
+        return error_response(499, str(exc))
+
+    # Expected failures of an upstream server are answered here, not as unexpected errors (no traceback logged).
+    @app.exception_handler(SampleFailed)
+    @app.exception_handler(BackendError)
+    async def upstream(request: Request, exc: Exception) -> JSONResponse:
+        response = _upstream_response(exc) or error_response(502, f"the upstream server failed: {exc}")
         metrics.requests.labels(request.url.path, str(response.status_code)).inc()
         return response
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        metrics.requests.labels(request.url.path, "500").inc()
+        return error_response(500, f"the server failed to answer: {type(exc).__name__}: {exc}")
 
     @app.get("/health")
     async def health() -> dict:
