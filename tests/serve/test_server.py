@@ -4,6 +4,8 @@ OpenAI envelope, and the same answer and cost as the offline live strategy for t
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -141,3 +143,29 @@ def test_models_and_metrics(server):
     assert [m.id for m in client(base).models.list()] == [served.name]
     text = httpx.get(f"{base}/metrics").text
     assert "ttscale_requests_total" in text and "ttscale_samples_total" in text and "ttscale_flops_total" in text
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_client_that_goes_away_cancels_its_request_and_nothing_of_it_is_stored(server, stream):
+    base, served, store = server
+    prompt = f"A long story, told {'streamed' if stream else 'plainly'}:"
+    body = {"model": served.name, "prompt": prompt, "max_tokens": 200, "temperature": 1.0, "stream": stream,
+            "ttscale": {"strategy": "majority:k=8"}}
+    before = cancelled_count(base)
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up long before 8 x 200 tokens are drawn
+        with httpx.stream("POST", f"{base}/v1/completions", json=body, timeout=0.5) as response:
+            response.read()
+    deadline = time.monotonic() + 30
+    while cancelled_count(base) != before + 1:
+        assert time.monotonic() < deadline, "the request was not cancelled"
+        time.sleep(0.1)
+    problem_id = ServedTask().problem(prompt).problem_id
+    assert not [s for s in store.samples("serve", model=served.name) if s.key.problem_id == problem_id]
+    # The model is free again: the next request is answered.
+    assert client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=2).choices[0].text is not None
+
+
+def cancelled_count(base: str) -> float:
+    line = '_requests_total{endpoint="/v1/completions",status="499"} '
+    found = [row for row in httpx.get(f"{base}/metrics").text.splitlines() if line in row]
+    return float(found[0].split()[-1]) if found else 0.0

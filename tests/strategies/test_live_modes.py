@@ -48,6 +48,8 @@ def swept(tmp_path_factory):
     ("window-vote:window=2,cap=8", SUMS),
     ("cascade:k_small=3,k_large=2,threshold=0.7", SUMS),
     ("ensemble:k=2", SUMS),
+    ("allocate:budget=3,probe=2", SUMS),  # one budget across the six problems
+    ("allocate:budget=2,probe=1", FACTOR),  # with the verifier: a problem with a verified sample is settled
 ])
 def test_live_on_a_backend_equals_live_on_the_stored_samples(swept, spec, task_spec):
     path, problems = swept
@@ -67,9 +69,9 @@ def test_live_on_a_backend_equals_live_on_the_stored_samples(swept, spec, task_s
 
 def test_modes_are_declared_and_checked():
     assert STRATEGIES.get("pass").traits.modes == {REPLAY}  # an oracle needs the grader: never deployable
-    assert STRATEGIES.get("allocate").traits.modes == {REPLAY}
     assert STRATEGIES.get("beam").traits.modes == {LIVE} and STRATEGIES.get("mcts").traits.modes == {LIVE}
-    for name in ("majority", "best-of-n", "first-verified", "adaptive-vote", "window-vote", "cascade", "ensemble"):
+    for name in ("majority", "best-of-n", "first-verified", "adaptive-vote", "window-vote", "cascade", "ensemble",
+                 "allocate"):
         assert STRATEGIES.get(name).traits.modes == {REPLAY, LIVE}, name
     with pytest.raises(InputError, match="strategy 'beam' has no replay mode"):
         check_mode(STRATEGIES.get("beam"), REPLAY)

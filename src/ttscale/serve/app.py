@@ -109,8 +109,7 @@ def create_app(models: ServedModel | Sequence[ServedModel], config: ServeConfig,
 
     @app.exception_handler(RequestCancelled)
     async def left(request: Request, exc: RequestCancelled) -> JSONResponse:
-        metrics.requests.labels(request.url.path, "499").inc()  # nobody reads it; counted as nginx counts it
-        return error_response(499, str(exc))
+        return error_response(499, str(exc))  # nobody reads it; run() counted it
 
     # Expected failures of an upstream server are answered here, not as unexpected errors (no traceback logged).
     @app.exception_handler(SampleFailed)
@@ -186,9 +185,12 @@ def create_app(models: ServedModel | Sequence[ServedModel], config: ServeConfig,
                 if not job.done() and await request.is_disconnected():
                     cancel.set()
             result = job.result()
+        except (RequestCancelled, asyncio.CancelledError):  # the client left (a stream closed: the handler's cancel)
+            metrics.requests.labels(admitted.endpoint, "499").inc()  # as nginx counts a client that closed
+            raise
         finally:
             if not job.done():
-                cancel.set()  # the handler itself was cancelled (a stream closed): stop the model work
+                cancel.set()  # stop the model work: its samples leave the batch, nothing is stored
         metrics.latency.observe(time.perf_counter() - started)
         metrics.samples.inc(sum(a.draws for a in result.answers))
         for a in result.answers:

@@ -33,6 +33,10 @@ Gain is divided by the problem's marginal cost: the mean decode (+ verifier)
 FLOPs of its samples drawn so far (+ the prompt prefill when the backend does
 not share it).
 
+Live (a served request's prompts, a live run's problems): the same greedy on samples drawn as it decides,
+sample t of a problem carrying the sweep's seed for t, so a live allocation is the replay of the pool
+drawn in index order.
+
 Hopeless (no more samples): the 95% upper credible bound of the leader's share
 of draws (votes), or of the verifier pass rate (verifier tasks), is below
 ``hopeless``, from a uniform Beta prior. A problem also stops at its pool size.
@@ -43,7 +47,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 from scipy.special import betainc, betaln, gammaln
@@ -53,7 +57,10 @@ from pydantic import Field, model_validator
 from ttscale.sampling.pools import Pool
 from ttscale.settings import TypedSettings
 from ttscale.strategies.adaptive_vote import correct_by_class, pool_classes, random_orders
-from ttscale.strategies.base import REPLAY, Evaluation, StrategyTraits, one_model_pools, replayed
+from ttscale.errors import InputError
+from ttscale.strategies.base import (Evaluation, LiveAnswer, LiveContext, SampleSource, StrategyTraits, live_answer,
+                                     live_cost, one_model_pools, replayed, vote_correct)
+from ttscale.types import Problem, Sample
 from ttscale.strategies.registry import STRATEGIES
 from ttscale.strategies.stopping import VoteTally, leader_is_mode_probability
 
@@ -72,6 +79,7 @@ class AllocationSettings(TypedSettings):
             raise ValueError(f"parameter 'probe' must be <= budget={self.budget:g}, got {self.probe}")
         return self
 HORIZONS = (1, 2, 4, 8, 16)
+LIVE_POOL_FACTOR = 8  # live, a problem stops at 8 x budget samples: the pool a sweep would draw for it
 HOPELESS_CREDIBILITY = 0.95
 
 
@@ -189,46 +197,71 @@ def _priority(state: _State, verify: bool, gain_tables: np.ndarray, rows) -> np.
     return gain / state.mean_cost(rows)
 
 
-def allocate(
-    pools: Sequence[Pool], budget: float, probe: int, conf: float, hopeless: float, orders: Sequence[np.ndarray]
-) -> AllocationReplay:
-    """Replay the allocation under each order: ``orders[i]`` is (orders, n_i), a permutation of pool i per row."""
-    problems, n_orders = len(pools), orders[0].shape[0]
-    sizes = np.array([p.n for p in pools])
-    classes = [pool_classes(p) for p in pools]
-    width = max(c.n_classes for c in classes)
-    verify = all(p.verified is not None for p in pools)
-    # Rows are order-major: row = order * problems + problem; columns are draw positions.
-    seq = _gather([np.where(c.ids == c.n_classes, width, c.ids) for c in classes], orders, width)
-    scores = _gather([p.scores for p in pools], orders, 0.0)
-    verified = _gather([p.verified if verify else np.zeros(p.n, bool) for p in pools], orders, False)
-    right = _gather([p.correct for p in pools], orders, False)
-    unshared_prefill = [0.0 if p.prefill_shared else p.prefill_flops for p in pools]
-    cost = _gather([p.decode_flops + (p.verifier_flops if verify else 0.0) + extra
-                    for p, extra in zip(pools, unshared_prefill)], orders, 0.0)
-    size_of_row = np.tile(sizes, n_orders)
+@dataclass(frozen=True)
+class _Next:
+    """The next sample of each of some rows: its answer class, score, verdict, correctness (for scoring only)
+    and what it cost (decode, verifier, unshared prefill)."""
+
+    classes: np.ndarray
+    scores: np.ndarray
+    verified: np.ndarray
+    right: np.ndarray
+    cost: np.ndarray
+
+
+class _Draws(Protocol):
+    def next(self, rows: np.ndarray, t: np.ndarray) -> _Next:
+        """Sample ``t[i]`` of row ``rows[i]``."""
+        ...
+
+
+@dataclass(frozen=True)
+class _ReplayDraws:
+    """Samples read from pools in each order, gathered as (rows, draw position) arrays."""
+
+    seq: np.ndarray
+    scores: np.ndarray
+    verified: np.ndarray
+    right: np.ndarray
+    cost: np.ndarray
+
+    def next(self, rows: np.ndarray, t: np.ndarray) -> _Next:
+        return _Next(self.seq[rows, t], self.scores[rows, t], self.verified[rows, t], self.right[rows, t],
+                     self.cost[rows, t])
+
+
+@dataclass(frozen=True)
+class _Spent:
+    state: _State
+    settled: np.ndarray
+    hopeless: np.ndarray
+
+
+def _spend(draws: _Draws, n_orders: int, problems: int, limit_of_row: np.ndarray, width: int, verify: bool,
+           budget: float, probe: int, conf: float, hopeless: float) -> _Spent:
+    """The greedy of the module note over rows = order * problems + problem, each stopping at its limit."""
     all_rows = np.arange(problems * n_orders)
     state = _State(VoteTally.empty(len(all_rows), width), np.zeros(len(all_rows), np.int64),
                    np.zeros(len(all_rows)), np.zeros(len(all_rows), bool))
 
     def draw(rows: np.ndarray) -> None:
         t = state.tally.draws[rows]
-        passed = verified[rows, t]
-        first = rows[passed & (state.passes[rows] == 0)]
-        state.first_verified_correct[first] = right[first, state.tally.draws[first]]
-        state.passes[rows] += passed
-        state.cost_sum[rows] += cost[rows, t]
-        state.tally.add(rows, seq[rows, t], scores[rows, t])
+        drawn = draws.next(rows, t)
+        first = rows[drawn.verified & (state.passes[rows] == 0)]
+        state.first_verified_correct[first] = drawn.right[drawn.verified & (state.passes[rows] == 0)]
+        state.passes[rows] += drawn.verified
+        state.cost_sum[rows] += drawn.cost
+        state.tally.add(rows, drawn.classes, drawn.scores)
 
     for _ in range(probe):
         draw(all_rows)
     remaining = np.full(n_orders, math.floor(budget * problems + 1e-9) - probe * problems)
     round_size = max(1, math.ceil(problems / 8))
-    gain_tables = _top_two_gain_tables(int(sizes.max()) + 1)
+    gain_tables = _top_two_gain_tables(int(limit_of_row.max()) + 1)
     settled, hopeless_now = _judge(state, verify, conf, hopeless, all_rows)
     priority = _priority(state, verify, gain_tables, all_rows)
     while True:
-        eligible = (~settled & ~hopeless_now & (state.tally.draws < size_of_row)).reshape(n_orders, problems)
+        eligible = (~settled & ~hopeless_now & (state.tally.draws < limit_of_row)).reshape(n_orders, problems)
         take = np.minimum(np.minimum(round_size, remaining), eligible.sum(axis=1))
         if not take.any():
             break
@@ -244,6 +277,31 @@ def allocate(
         remaining -= take
         settled[rows], hopeless_now[rows] = _judge(state, verify, conf, hopeless, rows)
         priority[rows] = _priority(state, verify, gain_tables, rows)
+    return _Spent(state, settled, hopeless_now)
+
+
+def allocate(
+    pools: Sequence[Pool], budget: float, probe: int, conf: float, hopeless: float, orders: Sequence[np.ndarray]
+) -> AllocationReplay:
+    """Replay the allocation under each order: ``orders[i]`` is (orders, n_i), a permutation of pool i per row."""
+    problems, n_orders = len(pools), orders[0].shape[0]
+    sizes = np.array([p.n for p in pools])
+    classes = [pool_classes(p) for p in pools]
+    width = max(c.n_classes for c in classes)
+    verify = all(p.verified is not None for p in pools)
+    # Rows are order-major: row = order * problems + problem; columns are draw positions.
+    unshared_prefill = [0.0 if p.prefill_shared else p.prefill_flops for p in pools]
+    draws = _ReplayDraws(
+        seq=_gather([np.where(c.ids == c.n_classes, width, c.ids) for c in classes], orders, width),
+        scores=_gather([p.scores for p in pools], orders, 0.0),
+        verified=_gather([p.verified if verify else np.zeros(p.n, bool) for p in pools], orders, False),
+        right=_gather([p.correct for p in pools], orders, False),
+        cost=_gather([p.decode_flops + (p.verifier_flops if verify else 0.0) + extra
+                      for p, extra in zip(pools, unshared_prefill)], orders, 0.0),
+    )
+    size_of_row = np.tile(sizes, n_orders)
+    spent = _spend(draws, n_orders, problems, size_of_row, width, verify, budget, probe, conf, hopeless)
+    state = spent.state
     problem_of_row = np.tile(np.arange(problems), n_orders)
     voted = correct_by_class(classes, width)[problem_of_row, state.tally.leader]
     correct = np.where(state.passes > 0, state.first_verified_correct, voted) if verify else voted
@@ -251,21 +309,45 @@ def allocate(
     return AllocationReplay(
         draws=state.tally.draws.reshape(shape),
         correct=correct.reshape(shape),
-        settled=settled.reshape(shape),
-        hopeless=hopeless_now.reshape(shape),
+        settled=spent.settled.reshape(shape),
+        hopeless=spent.hopeless.reshape(shape),
         exhausted=(state.tally.draws >= size_of_row).reshape(shape),
     )
 
 
+class _LiveDraws:
+    """Sample t of a problem drawn from a live source (the sweep's seed for t), its answer numbered by first
+    appearance in the problem's draws."""
+
+    def __init__(self, source: SampleSource, problems: Sequence[Problem], verify: bool, width: int) -> None:
+        self.source, self.problems, self.verify, self.width = source, problems, verify, width
+        self.ids: list[dict[str, int]] = [{} for _ in problems]
+        self.drawn: list[list[Sample]] = [[] for _ in problems]
+
+    def next(self, rows: np.ndarray, t: np.ndarray) -> _Next:
+        picked = []
+        for row, index in zip(rows.tolist(), t.tolist()):
+            (sample,) = self.source.draw(0, self.problems[row], [index])
+            self.drawn[row].append(sample)
+            picked.append((row, sample))
+        return _Next(
+            classes=np.array([self.width if s.answer is None else self.ids[r].setdefault(s.answer, len(self.ids[r]))
+                              for r, s in picked], dtype=np.int64),
+            scores=np.array([s.mean_logprob for _, s in picked]),
+            verified=np.array([self.verify and bool(s.verified) for _, s in picked]),
+            right=np.array([s.correct for _, s in picked]),
+            cost=np.array([s.decode_flops + (s.verifier_flops if self.verify else 0.0)
+                           + (0.0 if s.prefill_shared else s.prefill_flops) for _, s in picked]),
+        )
+
+
 @dataclass(frozen=True)
 class DifficultyAwareAllocation:
-    """Replay only, for now: a live mode would spend one budget across the problems of a batch request."""
-
     name: str = "allocate"
     # uses_verifier is decided per evaluation: the verifier is used (and paid) when the pools have one.
     traits: StrategyTraits = StrategyTraits(
         "one budget for the whole set: probe each problem, then sample where gain per FLOP is highest",
-        AllocationSettings, modes=frozenset({REPLAY}), pool_params=("budget",))
+        AllocationSettings, pool_params=("budget",))
 
     def needs_calibration(self, settings: AllocationSettings) -> bool:
         return False
@@ -282,6 +364,30 @@ class DifficultyAwareAllocation:
             "hopeless_rate": float(replay.hopeless.mean()),
             "exhausted_rate": float(replay.exhausted.mean()),
         })
+
+
+    def live(self, context: LiveContext, problems: Sequence[Problem], settings: AllocationSettings
+             ) -> list[LiveAnswer]:
+        """The same greedy on samples drawn as it decides (one per call). With no pool to run out of, a problem
+        stops at ``LIVE_POOL_FACTOR`` x budget samples, the pool a sweep would draw for it."""
+        if context.samples is None:
+            raise InputError(f"strategy {self.name!r}: a live run needs a sample source")
+        total = math.floor(settings.budget * len(problems) + 1e-9)
+        limit = min(total, math.ceil(LIVE_POOL_FACTOR * settings.budget))
+        verify = context.task.has_verifier
+        draws = _LiveDraws(context.samples, problems, verify, width=limit)
+        spent = _spend(draws, 1, len(problems), np.full(len(problems), limit), limit, verify, settings.budget,
+                       settings.probe, settings.conf, settings.hopeless)
+        answers = []
+        for row, problem in enumerate(problems):
+            drawn = draws.drawn[row]
+            first = next((s for s in drawn if s.verified), None) if verify else None
+            names = {i: a for a, i in draws.ids[row].items()}
+            answer = first.answer if first is not None else names.get(int(spent.state.tally.leader[row]))
+            correct = first.correct if first is not None else vote_correct(drawn, answer)
+            answers.append(live_answer(problem, drawn, answer, correct, live_cost(drawn, len(drawn), verify), {
+                "settled": float(spent.settled[row]), "hopeless": float(spent.hopeless[row])}))
+        return answers
 
 
 ALLOCATE = STRATEGIES.register("allocate")(DifficultyAwareAllocation())
