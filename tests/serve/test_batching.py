@@ -151,3 +151,80 @@ def test_a_dropped_prompt_leaves_the_batch_and_the_others_finish(model):
     assert len(pools[0]) < 4  # its unfinished samples were dropped, not returned half-done
     assert all(len(g.token_ids) <= 3 for g in pools[0])
     assert len(pools[1]) == 1 and len(pools[1][0].token_ids) > 3
+
+
+# -- continuous batching: the llama.cpp model itself behind the batcher ------------------------------------------
+
+
+@pytest.fixture
+def own_model():
+    """A model of the test's own: closing its batcher closes it."""
+    from ttscale.backends.registry import backend_from_spec
+
+    return backend_from_spec(MODEL, threads=1, max_seqs=8)
+
+
+def test_a_call_that_arrives_mid_decode_joins_the_running_batch_and_leaves_when_done(own_model):
+    model = own_model
+    steps: list[tuple[int, int]] = []
+    first_step = threading.Event()
+
+    def observe(requests: int, sequences: int) -> None:
+        steps.append((requests, sequences))
+        first_step.set()
+
+    batcher = BatchingBackend(model, observe=observe)
+    long_config = SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=48)
+    short_config = SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=3)  # other settings: still joins
+    finished: list[str] = []
+
+    def call(name, prompt, seeds, config):
+        def run():
+            result = batcher.generate([prompt], [seeds], config, ())
+            finished.append(name)
+            return result
+        return run
+
+    long_thread, long_box = in_thread(call("long", "def fibonacci(n):", [1, 2], long_config))
+    assert first_step.wait(30)  # the long call is decoding
+    short_thread, short_box = in_thread(call("short", "The sky is", [3], short_config))
+    short_thread.join(60)
+    long_thread.join(60)
+    long_pool = long_box["result"][0]
+    assert all(len(g.token_ids) > 6 for g in long_pool)  # it was still running when the short call came
+    assert finished == ["short", "long"]  # the short call did not wait for the long one to end
+    assert (2, 3) in steps  # one decode step held both calls' sequences
+    # A short greedy sample is the call's own alone. (A long one may part from it at a near tie: llama.cpp's
+    # float rounding differs when a step also prefills another prompt; see backends.llama_cpp_continuous.)
+    assert [g.text for g in short_box["result"][0]] == [g.text for g in model.generate(["The sky is"], [[3]],
+                                                                                        short_config, ())[0]]
+    batcher.close()
+
+
+def test_a_running_call_whose_client_left_leaves_the_batch_at_the_next_step(own_model):
+    model = own_model
+    steps: list[tuple[int, int]] = []
+    decoding = threading.Event()
+
+    def observe(requests: int, sequences: int) -> None:
+        steps.append((requests, sequences))
+        decoding.set()
+
+    batcher = BatchingBackend(model, observe=observe)
+    gone = threading.Event()
+
+    def cancelled_request():
+        with cancelled_by(gone):
+            return batcher.generate(["Once upon a time"], [[1, 2, 3, 4]],
+                                    SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=400), ())
+
+    thread, box = in_thread(cancelled_request)
+    assert decoding.wait(30)
+    gone.set()
+    thread.join(60)
+    assert isinstance(box["error"], RequestCancelled)
+    assert len(steps) < 400  # it stopped long before its 400 tokens
+    # The engine is free and clean for the next call.
+    config = SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=5)
+    assert batcher.generate(["The sky is"], [[3]], config, ()) == model.generate(["The sky is"], [[3]], config, ())
+    batcher.close()

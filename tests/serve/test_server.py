@@ -127,15 +127,21 @@ def test_the_async_client_gets_each_concurrent_request_answered(server):
     async def three():
         async_client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
         replies = await asyncio.gather(*(async_client.completions.create(
-            model=served.name, prompt=f"Count: {i},", max_tokens=4, seed=i,
-            extra_body={"ttscale": {"strategy": "majority:k=2"}}) for i in range(3)))
+            model=served.name, prompt=f"Count: {i},", max_tokens=6, seed=i, temperature=temperature,
+            extra_body={"ttscale": {"strategy": "majority:k=2"}}) for i, temperature in enumerate((0.0, 0.0, 1.0))))
         await async_client.close()
         return replies
 
     replies = asyncio.run(three())
     assert [r.usage.model_extra["ttscale"]["samples"] for r in replies] == [2, 2, 2]
-    for i, reply in enumerate(replies):  # each answer is its own request's, whatever order they ran in
-        assert reply.choices[0].text == offline(served, f"Count: {i},", "majority:k=2", 1.0, 4, seed=i).text
+    # Each answer is its own request's, whatever order they ran in and whoever shared their decode steps: greedy
+    # answers equal the offline ones. (Sampled ones may not: llama.cpp's float rounding differs with the batch's
+    # shape, and a sample drawn at temperature 1 can turn on it; see backends.llama_cpp_continuous.)
+    for i in (0, 1):
+        assert replies[i].choices[0].text == offline(served, f"Count: {i},", "majority:k=2", 0.0, 6, seed=i).text
+    kept = [s for s in store.samples("serve", model=served.name)
+            if s.key.problem_id == ServedTask().problem("Count: 2,").problem_id]
+    assert replies[2].choices[0].text in {s.completion for s in kept} and len(kept) == 2
 
 
 def test_models_and_metrics(server):

@@ -9,8 +9,8 @@ seed, so a sample depends on (model, prompt, seed, settings) — up to the float
 rounding of llama.cpp's batched kernels, which can differ slightly with the
 batch's shape.
 
-A sequence ends at the first stop string (cut from the text; its tokens are kept),
-at an end-of-generation token, or at ``max_new_tokens``.
+A sequence ends at the first stop string, at an end-of-generation token, or at
+``max_new_tokens`` (``llama_cpp_sequences``).
 
 ``generate`` starts every wave from an empty cache. ``generate_reusing`` (``prefix_reuse``)
 keeps the previous wave's cells: waves alternate between two halves of the sequence ids,
@@ -22,14 +22,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from ttscale.backends import Stop, stop_strings, token_sampling
+from ttscale.backends import Stop, token_sampling
 from ttscale.backends.chat_posing import PromptStyle, chat_template_of
 from ttscale.backends.llama_cpp_engine import Entry, LlamaEngine
+from ttscale.backends.llama_cpp_sequences import DecodingSequence, append_token
 from ttscale.backends.prefix_reuse import longest_held_prefix
 from ttscale.backends.streaming import FinishedSample, SampleSink
 from ttscale.backends.threads import MAX_AUTO_THREADS, threads_or_free
@@ -39,28 +39,6 @@ from ttscale.types import Generation, ModelCard, SamplingConfig
 
 def _kept(prompt_index: int) -> bool:
     return False
-
-
-@dataclass
-class _Sequence:
-    """One sample being decoded."""
-
-    prompt_index: int
-    slot: int  # the place of its seed in its prompt's seed list
-    seed: int
-    seq_id: int
-    rng: np.random.Generator
-    pos: int
-    tokens: list[int] = field(default_factory=list)
-    raw: bytearray = field(default_factory=bytearray)
-    logprob: float = 0.0
-    done: bool = False
-    stopped: bool = False
-    dropped: bool = False  # its prompt was dropped before it finished (generate_dropping)
-    text: str = ""
-
-    def generation(self) -> Generation:
-        return Generation(self.text, tuple(self.tokens), self.logprob, self.stopped, self.seed)
 
 
 class LlamaCppBackend:
@@ -126,6 +104,15 @@ class LlamaCppBackend:
         if prompt not in self._posed:  # the same prompt is posed for every draw and tree-search node
             self._posed[prompt] = self.chat.user_turn(prompt)
         return self._posed[prompt]
+
+    @property
+    def choosers(self) -> ThreadPoolExecutor | None:
+        """The threads that choose tokens between llama.cpp calls (None: one thread)."""
+        return self._choosers
+
+    def token_ids(self, text: str) -> list[int]:
+        """The tokens this model prefills for ``text`` (posed text: special-token strings read as tokens)."""
+        return self._tokenize(text)
 
     def _tokenize(self, text: str) -> list[int]:
         if self.chat is None:
@@ -221,20 +208,20 @@ class LlamaCppBackend:
         return waves
 
     def _decode_wave(self, wave, encoded, config: SamplingConfig, stop: Stop, finished: SampleSink,
-                     reuse: bool, cached: list[list[int]], dropped: Callable[[int], bool]) -> list[_Sequence]:
+                     reuse: bool, cached: list[list[int]], dropped: Callable[[int], bool]) -> list[DecodingSequence]:
         """Decode one wave; ``cached[prompt]`` gets the tokens its samples found in the cache."""
         engine = self.engine
         held = self._held if reuse else {}
         if not reuse:
             engine.clear()
         base = self._half * self.max_seqs  # the last wave used the other half of the ids
-        sequences: list[_Sequence] = []
+        sequences: list[DecodingSequence] = []
         prefill: list[Entry] = []
-        first_rows: list[list[_Sequence]] = []
+        first_rows: list[list[DecodingSequence]] = []
         for prompt_index, first_slot, part in wave:
             ids = encoded[prompt_index]
             owned = [
-                _Sequence(prompt_index, first_slot + j, seed, base + len(sequences) + j, np.random.default_rng(seed),
+                DecodingSequence(prompt_index, first_slot + j, seed, base + len(sequences) + j, np.random.default_rng(seed),
                           pos=len(ids))
                 for j, seed in enumerate(part)
             ]
@@ -262,7 +249,7 @@ class LlamaCppBackend:
                 step_logits, [s.rng for s in live], config.temperature, config.top_p, self._choosers
             )
             for seq, token, logprob in zip(live, tokens, logprobs):
-                self._append(seq, int(token), float(logprob), stop, config.max_new_tokens)
+                append_token(engine, seq, int(token), float(logprob), stop, config.max_new_tokens)
             for s in live:
                 if not s.done and dropped(s.prompt_index):
                     s.done = s.dropped = True
@@ -280,25 +267,3 @@ class LlamaCppBackend:
         self._held = {s.seq_id: encoded[s.prompt_index] + s.tokens[:-1] for s in sequences}
         self._half = 1 - self._half
         return sequences
-
-    def _append(self, seq: _Sequence, token: int, logprob: float, stop: str, max_new: int) -> None:
-        engine = self.engine
-        if engine.is_end(token):
-            # End of generation: the model chose to stop; the token is counted
-            # (it was decoded) but adds no text.
-            seq.tokens.append(token)
-            seq.logprob += logprob
-            seq.done = seq.stopped = True
-            seq.text = seq.raw.decode("utf-8", errors="replace")
-            return
-        seq.tokens.append(token)
-        seq.logprob += logprob
-        seq.raw += engine.piece(token)
-        text = seq.raw.decode("utf-8", errors="replace")
-        cut = min((i for s in stop_strings(stop) if (i := text.find(s)) >= 0), default=-1)
-        if cut >= 0:
-            seq.text, seq.done, seq.stopped = text[:cut], True, True
-        elif len(seq.tokens) >= max_new:
-            seq.text, seq.done = text, True
-        else:
-            seq.text = text

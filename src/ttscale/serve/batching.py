@@ -1,11 +1,16 @@
 """Concurrent requests on one in-process model, decoded together.
 
 An in-process engine runs one call at a time, but one call decodes many sequences in each step (up to
-the engine's ``max_seqs``), for little more than the price of one on a CPU. So requests must not take
-turns at the engine: a ``BatchingBackend`` owns it through one worker thread. A request's ``generate``
-call waits in line; whenever the engine is free the worker takes every waiting call, joins those with
-the same sampling settings and stop strings into one engine call (their prompts side by side), and
-hands each caller its own pools. Calls with other settings go in the engine calls that follow.
+the engine's ``max_seqs``), for far less than the price of each alone. So requests must not take
+turns at the engine: a ``BatchingBackend`` owns it through one worker thread, and a request's
+``generate`` call waits in line for it.
+
+- A llama.cpp model is batched continuously (``backends.llama_cpp_continuous``): a call joins the
+  running batch at the next decode step, whatever its settings, and leaves it as soon as its samples
+  are done. A tree search's cache-reusing call runs alone, once the running sequences have drained.
+- Any other in-process backend (the lab's tiny models) is batched per call: whenever the engine is
+  free the worker takes every waiting call, joins those with the same sampling settings and stop
+  strings into one engine call (their prompts side by side), and hands each caller its own pools.
 
 Joining changes no seed and no count: a sample depends on (model, prompt, seed, settings), up to the
 float rounding of llama.cpp's batched kernels (``backends.llama_cpp``). If a joined call fails, each
@@ -28,6 +33,8 @@ from typing import Protocol, runtime_checkable
 
 from ttscale.backends import Backend, Stop, stop_strings
 from ttscale.backends.chat_posing import PosingBackend
+from ttscale.backends.llama_cpp import LlamaCppBackend
+from ttscale.backends.llama_cpp_continuous import ContinuousDecoder
 from ttscale.backends.prefix_reuse import PrefixReusingBackend
 from ttscale.types import Generation, SamplingConfig
 
@@ -104,7 +111,8 @@ class BatchingBackend:
             self.max_seqs = inner.max_seqs
             self.generate_reusing = self._generate_reusing
             self.forget_cache = self._forget_cache
-        self._worker = threading.Thread(target=self._work, name=f"ttscale-batch-{inner.name}", daemon=True)
+        work = self._work_continuously if isinstance(inner, LlamaCppBackend) else self._work
+        self._worker = threading.Thread(target=work, name=f"ttscale-batch-{inner.name}", daemon=True)
         self._worker.start()
 
     @property
@@ -160,6 +168,50 @@ class BatchingBackend:
                 calls, self._waiting = self._waiting, []
             for group in _groups(calls):
                 self._run(group)
+
+    def _work_continuously(self) -> None:
+        decoder = ContinuousDecoder(self.inner)
+        active: dict[int, _Call] = {}  # the calls the decoder holds, by key
+        alone: list[_Call] = []
+        while True:
+            with self._ready:
+                while not (self._waiting or decoder.busy or alone or self._closed):
+                    self._ready.wait()
+                if self._closed and not (self._waiting or decoder.busy or alone):
+                    return
+                arrived, self._waiting = self._waiting, []
+            for call in arrived:
+                if call.run_alone is not None:
+                    alone.append(call)
+                    continue
+                try:
+                    decoder.add(id(call), call.prompts, call.seeds, call.config, call.stop)
+                    active[id(call)] = call
+                except BaseException as exc:  # its own fault (a prompt too long): the others go on
+                    call.finish(error=exc)
+            for key, call in list(active.items()):
+                if call.cancelled:
+                    decoder.drop(key)
+                    del active[key]
+                    call.finish(error=RequestCancelled("the client went away while its samples were drawn"))
+            if alone and not decoder.running:
+                decoder.lend_engine()
+                for call in alone:
+                    self._run([call])
+                alone = []
+                continue
+            try:
+                completed = decoder.step(admit=not alone)  # a waiting search lets the batch drain first
+            except BaseException as exc:  # the engine failed mid-step: every call in it fails, the next start clean
+                for call in active.values():
+                    call.finish(error=exc)
+                active.clear()
+                decoder = ContinuousDecoder(self.inner)
+                continue
+            if self._observe is not None and decoder.running_calls:
+                self._observe(decoder.running_calls, decoder.running_sequences)
+            for key, pools in completed:
+                active.pop(key).finish(pools)
 
     def _run(self, group: list[_Call]) -> None:
         for call in group:
