@@ -1,6 +1,8 @@
 """Adaptive voting: replay over random orders, its limits and settings, and live runs
 on a real TinyGPT that match the replay of the same stored samples."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -54,6 +56,19 @@ def test_replay_of_each_order_equals_the_single_stream_rule(make_mixed_pool):
                 stream = [pool.answers[k] for k in order]
                 expected = stopping_point(stream, rule, cap=12, min_draws=2, scores=pool.scores[order])
                 assert (int(replay.draws[i, j]), replay.answer(i, j)) == expected
+
+
+def test_in_rounds_the_rule_is_read_only_after_a_whole_round(make_mixed_pool):
+    rng = np.random.default_rng(2)
+    pools = [make_mixed_pool(f"p{i}", 24, {"a": 0.7, "b": 0.2}, rng) for i in range(6)]
+    orders = random_orders(pools, perms=30, length=24, seed=4)
+    one = replay_votes(pools, PosteriorRule(0.9), cap=14, min_draws=1, orders=orders)
+    rounds = replay_votes(pools, PosteriorRule(0.9), cap=14, min_draws=1, orders=orders, step=4)
+    assert set(np.unique(rounds.draws)) <= {4, 8, 12, 14}  # whole rounds, or the cap
+    # A round stops at the first round end at or after where one-at-a-time stopped (the rule, once settled on a
+    # stream, may unsettle later: so "at or after", with equality where the leader stays settled).
+    assert (rounds.draws >= np.minimum(np.ceil(one.draws / 4) * 4, 14)).all()
+    assert (rounds.draws == np.minimum(np.ceil(one.draws / 4) * 4, 14)).mean() > 0.8
 
 
 def test_same_seed_same_result_and_a_problem_ignores_its_neighbours(make_mixed_pool):
@@ -137,20 +152,21 @@ def live_setup(tmp_path_factory):
     return backend, task, problems, [by_id[p.problem_id] for p in problems]
 
 
-@pytest.mark.parametrize("spec", ["adaptive-vote:conf=0.9", "window-vote:window=3"])
+@pytest.mark.parametrize("spec", ["adaptive-vote:conf=0.9", "window-vote:window=3", "adaptive-vote:conf=0.9,step=3"])
 def test_live_run_equals_the_replay_of_the_stored_samples_in_index_order(live_setup, spec):
     backend, task, problems, pools = live_setup
     strategy, settings = strategies.resolve(f"{spec},cap={CAP}")
     identity = [np.arange(p.n)[None, :] for p in pools]
-    replay = replay_votes(pools, strategy.make_rule(settings), CAP, 1, identity)
+    replay = replay_votes(pools, strategy.make_rule(settings), CAP, 1, identity, settings.step)
     context = LiveContext(task=task, samples=BackendSamples([backend], task, CONFIG, run_seed=11, run="r"))
     draws, right = [], []
     for i, (live, pool) in enumerate(zip(strategy.live(context, problems, settings), pools)):
         assert (live.answer, live.correct, live.draws) == (replay.answer(i, 0), bool(replay.correct[i, 0]),
                                                            int(replay.draws[i, 0]))
         assert [s.answer for s in live.samples] == list(pool.answers[: live.draws])
-        # One backend call per draw, each prefilling the prompt, plus every draw's decode.
-        expected = pool.prefill_flops * live.draws + float(pool.decode_flops[: live.draws].sum())
+        # One backend call per round, each prefilling the prompt, plus every draw's decode.
+        expected = pool.prefill_flops * math.ceil(live.draws / settings.step) + float(
+            pool.decode_flops[: live.draws].sum())
         assert live.infer_flops == pytest.approx(expected)
         draws.append(live.draws)
         right.append(live.correct)

@@ -16,8 +16,12 @@ evaluated with it) and correctness and draws are averaged over them. Compute is
 ``pool.inference_flops(mean draws)``: the shared prompt prefill once, and the
 pool's mean per-sample decode cost per draw.
 
-Live: draws one sample at a time (sample i has the sweep's seed i) until the
-rule stops, so its answer equals the replay of a stored pool read in index order.
+``step`` draws samples in rounds: the rule is read after each round of ``step`` draws (and at ``cap``).
+On a batched engine a round costs little more than one sample in wall time, so ``step=4`` trades a
+few extra samples for far fewer sequential passes (BENCHMARKS.md, ttscale serve: adaptive vote).
+
+Live: draws a round at a time (sample i has the sweep's seed i; one backend call per round) until
+the rule stops, so its answer equals the replay of a stored pool read in index order.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ from ttscale.types import Problem
 class VoteSettings(TypedSettings):
     cap: int = Field(32, ge=1, le=1_000_000, description="most samples per problem (at most the pool size)")
     min: int = Field(1, ge=1, le=1_000_000, description="fewest samples per problem before the rule may stop")
+    step: int = Field(1, ge=1, le=1_000_000, description="samples drawn per round; the rule is read after each "
+                                                         "round (a batched engine draws a round for little more "
+                                                         "than one sample)")
     perms: int = Field(200, ge=1, le=100_000, description="random orders of each pool averaged by the replay")
 
     @model_validator(mode="after")
@@ -138,7 +145,7 @@ class VoteReplay:
 
 
 def replay_votes(
-    pools: Sequence[Pool], rule: StoppingRule, cap: int, min_draws: int, orders: Sequence[np.ndarray]
+    pools: Sequence[Pool], rule: StoppingRule, cap: int, min_draws: int, orders: Sequence[np.ndarray], step: int = 1
 ) -> VoteReplay:
     """Run the stopping rule on every given order of every pool (all rows advance together)."""
     classes = tuple(pool_classes(p) for p in pools)
@@ -153,7 +160,7 @@ def replay_votes(
         if rows.size == 0:
             break
         tally.add(rows, seq[rows, t], scores[rows, t])
-        active &= ~should_stop(tally, rule, cap, min_draws)
+        active &= ~should_stop(tally, rule, cap, min_draws, step)
     shape = (len(pools), n_orders.pop())
     problem = np.repeat(np.arange(len(pools)), shape[1])
     correct = correct_by_class(classes, width)[problem, tally.leader]
@@ -181,12 +188,12 @@ class AdaptiveVote:
         cap, min_draws = settings.cap, settings.min
         pools = one_model_pools(self.name, cells, "cap", cap)
         orders = random_orders(pools, settings.perms, cap, seed)
-        replay = replay_votes(pools, self.make_rule(settings), cap, min_draws, orders)
+        replay = replay_votes(pools, self.make_rule(settings), cap, min_draws, orders, settings.step)
         return replayed(pools, replay.correct.mean(axis=1), replay.draws.mean(axis=1), False,
                         {"capped_rate": float(1.0 - replay.settled.mean())})
 
     def live(self, context: LiveContext, problems: Sequence[Problem], settings: VoteSettings) -> list[LiveAnswer]:
-        """Draw one sample at a time until the rule stops (``perms`` is the replay's only)."""
+        """Draw a round of ``step`` samples at a time until the rule stops (``perms`` is the replay's only)."""
         if context.samples is None:
             raise InputError(f"strategy {self.name!r}: a live run needs a sample source")
         rule = self.make_rule(settings)
@@ -195,16 +202,19 @@ class AdaptiveVote:
             ids: dict[str, int] = {}
             tally = VoteTally.empty(1, settings.cap)  # cap draws hold at most cap distinct answers
             one = np.zeros(1, dtype=np.int64)
-            drawn = []
-            while not drawn or not should_stop(tally, rule, settings.cap, settings.min)[0]:
-                (sample,) = context.samples.draw(0, problem, [len(drawn)])
-                drawn.append(sample)
-                answer_id = settings.cap if sample.answer is None else ids.setdefault(sample.answer, len(ids))
-                tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
+            drawn: list = []
+            calls = 0
+            while not drawn or not should_stop(tally, rule, settings.cap, settings.min, settings.step)[0]:
+                indices = list(range(len(drawn), min(len(drawn) + settings.step, settings.cap)))
+                for sample in context.samples.draw(0, problem, indices):  # a round: one backend call
+                    drawn.append(sample)
+                    answer_id = settings.cap if sample.answer is None else ids.setdefault(sample.answer, len(ids))
+                    tally.add(one, np.array([answer_id]), np.array([sample.mean_logprob]))
+                calls += 1
             names = {i: a for a, i in ids.items()}
             answer = names.get(int(tally.leader[0]))
             answers.append(live_answer(problem, drawn, answer, vote_correct(drawn, answer),
-                                       live_cost(drawn, len(drawn), with_verifier=False)))
+                                       live_cost(drawn, calls, with_verifier=False)))
         return answers
 
 

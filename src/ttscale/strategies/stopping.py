@@ -134,9 +134,11 @@ class WindowRule:
         return tally.streak >= self.window
 
 
-def should_stop(tally: VoteTally, rule: StoppingRule, cap: int, min_draws: int) -> np.ndarray:
-    """Per row: stop now? Never before ``min_draws``; always at ``cap``."""
-    return (rule.settled(tally) & (tally.draws >= min_draws)) | (tally.draws >= cap)
+def should_stop(tally: VoteTally, rule: StoppingRule, cap: int, min_draws: int, step: int = 1) -> np.ndarray:
+    """Per row: stop now? Never before ``min_draws``; only after a whole round of ``step`` draws (the rule is
+    read once per round); always at ``cap``."""
+    round_done = tally.draws % step == 0
+    return (rule.settled(tally) & (tally.draws >= min_draws) & round_done) | (tally.draws >= cap)
 
 
 def stopping_point(
