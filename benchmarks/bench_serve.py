@@ -98,7 +98,7 @@ def main() -> None:
             figures["direct seconds per request (median)"] = statistics.median(direct_s)
 
             # The ceiling: the engine given every request's samples in one call (the seeds the server would use).
-            seeds = [[sample_seed(i, served.name, ServedTask().name, ServedTask().problem(t).problem_id, j)
+            seeds = [[sample_seed(i, served.name, ServedTask().name, ServedTask().problem(t, i).problem_id, j)
                       for j in range(K)] for i, t in enumerate(texts)]
             started = time.perf_counter()
             served.backend.generate(texts, seeds, sampling, ())

@@ -45,7 +45,7 @@ def test_a_burst_beyond_the_queue_is_refused_with_429s_only_and_stores_exactly_w
             kept = {s.key.problem_id for s in store.samples("serve")}
             from ttscale.serve.served_task import ServedTask
 
-            refused = {ServedTask().problem(f"Request {i}: the answer is").problem_id
+            refused = {ServedTask().problem(f"Request {i}: the answer is", seed=i).problem_id
                        for i, r in enumerate(replies) if r.status_code == 429}
             assert not kept & refused
             assert httpx.get(f"{base}/health").status_code == 200

@@ -69,7 +69,7 @@ def test_a_vote_of_four_answers_with_one_choice_and_counts_every_sample(server):
     assert extra["flops"]["by_model"] == {served.name: pytest.approx(alone.infer_flops)}
     assert reply.usage.completion_tokens == alone.completion_tokens
     # Served traffic is data: the store holds the request's four samples, as a sweep would.
-    problem_id = ServedTask().problem(PROMPT).problem_id
+    problem_id = ServedTask().problem(PROMPT, seed=3).problem_id
     kept = [s for s in store.samples("serve", model=served.name) if s.key.problem_id == problem_id]
     assert sorted(s.key.sample_index for s in kept) == [0, 1, 2, 3]
     assert sorted(s.completion for s in kept) == sorted(s.completion for s in alone.samples)
@@ -140,7 +140,7 @@ def test_the_async_client_gets_each_concurrent_request_answered(server):
     for i in (0, 1):
         assert replies[i].choices[0].text == offline(served, f"Count: {i},", "majority:k=2", 0.0, 6, seed=i).text
     kept = [s for s in store.samples("serve", model=served.name)
-            if s.key.problem_id == ServedTask().problem("Count: 2,").problem_id]
+            if s.key.problem_id == ServedTask().problem("Count: 2,", seed=2).problem_id]
     assert replies[2].choices[0].text in {s.completion for s in kept} and len(kept) == 2
 
 
@@ -165,7 +165,7 @@ def test_a_client_that_goes_away_cancels_its_request_and_nothing_of_it_is_stored
     while cancelled_count(base) != before + 1:
         assert time.monotonic() < deadline, "the request was not cancelled"
         time.sleep(0.1)
-    problem_id = ServedTask().problem(prompt).problem_id
+    problem_id = ServedTask().problem(prompt, seed=0).problem_id
     assert not [s for s in store.samples("serve", model=served.name) if s.key.problem_id == problem_id]
     # The model is free again: the next request is answered.
     assert client(base).completions.create(model=served.name, prompt=PROMPT, max_tokens=2).choices[0].text is not None
@@ -175,3 +175,17 @@ def cancelled_count(base: str) -> float:
     line = '_requests_total{endpoint="/v1/completions",status="499"} '
     found = [row for row in httpx.get(f"{base}/metrics").text.splitlines() if line in row]
     return float(found[0].split()[-1]) if found else 0.0
+
+
+def test_a_prompt_asked_again_with_another_seed_adds_its_samples_and_with_the_same_seed_adds_none(server):
+    base, served, store = server
+    prompt = "Asked three times:"
+
+    def kept() -> int:
+        ids = {ServedTask().problem(prompt, seed).problem_id for seed in (7, 8)}
+        return len([s for s in store.samples("serve", model=served.name) if s.key.problem_id in ids])
+
+    for seed in (7, 8, 7):
+        client(base).completions.create(model=served.name, prompt=prompt, max_tokens=3, seed=seed,
+                                        extra_body={"ttscale": {"strategy": "majority:k=2"}})
+    assert kept() == 4  # seeds 7 and 8: two samples each; seed 7 again draws the same two, stored once

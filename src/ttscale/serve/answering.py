@@ -97,7 +97,7 @@ def answer(backends: Sequence[Backend], task: ServedTask, prompts: Sequence[str]
     """``prompts`` answered by the strategy ``spec`` on ``backends`` (see the module docstring)."""
     canonical = check_served_strategy(spec, task, len(backends))
     strategy, settings = resolve(canonical)
-    problems = [task.problem(p) for p in prompts]
+    problems = [task.problem(p, seed) for p in prompts]
     context = LiveContext(task, samples=BackendSamples(list(backends), task, config, run_seed=seed, run=SERVED_RUN,
                                                        store=store), backends=list(backends), run_seed=seed)
     started = time.perf_counter()

@@ -61,9 +61,10 @@ class ServedTask:
     def problems(self, count: int, seed: int, split: str = "test") -> list[Problem]:
         raise InputError("task 'served': its problems are the requests it is sent")
 
-    def problem(self, prompt: str) -> Problem:
-        """A request's prompt as a problem, identified by its content (the same prompt, the same samples)."""
-        problem_id = stable_hash(prompt, 16)
+    def problem(self, prompt: str, seed: int = 0) -> Problem:
+        """A request's prompt as a problem, identified by its content and the request's seed: the same prompt
+        with the same seed draws the same samples (stored once), with another seed other samples (kept too)."""
+        problem_id = f"{stable_hash(prompt, 16)}-s{seed}"
         if isinstance(self.base, ServableTask):  # a task that reads more than the prompt from it
             return self.base.served_problem(prompt, problem_id, self.name)
         return Problem(task=self.name, problem_id=problem_id, prompt=prompt, reference="")
