@@ -124,6 +124,11 @@ CASES = [
     ("serve", "--max-seqs", ["--max-seqs", "0"], ["--max-seqs", "0"]),
     ("serve", "--store", ["--store", "a_file"], ["--store", "a_file"]),
     ("serve", "--plan", ["--plan", "missing.json"], ["--plan"]),
+    ("serve", "--task", ["--task", "humanevil"], ["--task", "humanevil"]),
+    ("serve", "--card", ["--card", "smol"], ["--card", "smol"]),
+    ("serve", "--upstream-concurrency", ["--upstream-concurrency", "0"], ["--upstream-concurrency", "0"]),
+    ("serve", "--upstream-timeout", ["--upstream-timeout", "0"], ["--upstream-timeout", "0"]),
+    ("serve", "--upstream-attempts", ["--upstream-attempts", "0"], ["--upstream-attempts", "0"]),
 ]
 
 # Switches that take no value, so none can be bad on its own (their bad combinations are rows above).

@@ -46,3 +46,19 @@ def test_serve_a_plan_on_port_zero(tmp_path):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--strategy", "ensemble:k=2"], ["--strategy", "every served model", "serves 1"]),
+    (["--strategy", "first-verified:k=4"], ["--strategy", "--task"]),
+    (["--strategy", "cascade:k_small=2", "--model", "gemma3-270m"], ["--strategy", "threshold="]),
+    (["--model", MODEL], ["--model", "served once"]),
+    (["--strategy", "beam:width=2"], ["--strategy", "--task"]),
+])
+def test_a_strategy_the_served_models_and_task_cannot_run_is_refused_before_any_model_loads(args, words):
+    ttscale = Path(sys.executable).with_name("ttscale")
+    done = subprocess.run([str(ttscale), "serve", "--model", MODEL, *args], capture_output=True, text=True,
+                          timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert all(word in lines[0] for word in words), lines[0]

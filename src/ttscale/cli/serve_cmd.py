@@ -117,6 +117,8 @@ def serve(
         raise InputError("--model: give the model to serve (or --plan with a plan's choice)")
     else:
         strategy, origin = strategy or "majority:k=1", "--model and --strategy"
+    if len(set(model)) != len(model):
+        raise InputError(f"--model: each model is served once; got {', '.join(model)}")
     upstream = Upstream(upstream_concurrency, upstream_timeout, upstream_attempts)
     _check_options(port, max_concurrency, max_queue, max_tokens, threads, max_seqs, host, upstream)
     config = ServeConfig(strategy=strategy, max_concurrency=max_concurrency, max_queue=max_queue,
