@@ -54,7 +54,9 @@ class ServedModel:
         with self._opening:
             if chat not in self._reached:
                 if chat and self.open_chat is None:
-                    raise InputError(f"messages: model {self.name!r} has no chat template; use /v1/completions")
+                    why = ("is answered through its upstream server's completions endpoint" if self.remote
+                           else "has no chat template")
+                    raise InputError(f"messages: model {self.name!r} {why}; use /v1/completions")
                 inner = self.open_chat() if chat else self.backend
                 self._reached[chat] = CheckedBackend(inner) if self.remote else BatchingBackend(inner, observe)
             return self._reached[chat]
