@@ -48,7 +48,7 @@ def main() -> None:
     if installed_path(args.model) is None:
         sys.exit(f"needs {args.model}: ttscale models pull {args.model}")
     import openai
-    from conftest import running
+    from live_server import running
 
     from ttscale.cli.serve_cmd import _served_model
     from ttscale.serve.app import ServeConfig, create_app

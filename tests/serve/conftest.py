@@ -1,33 +1,10 @@
-"""Running a served app on a real socket: uvicorn on port 0 in a thread, ready once it listens."""
-
-from __future__ import annotations
+"""The serve tests' fake upstream: the fault-injecting OpenAI-compatible server of tests/backends."""
 
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "backends"))  # the fault-injecting fake upstream
-
-
-@contextmanager
-def running(app) -> Iterator[str]:
-    """``app`` listening on 127.0.0.1; yields its root URL; stopped when the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+sys.path.insert(0, str(Path(__file__).parents[1] / "backends"))

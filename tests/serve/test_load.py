@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
-from conftest import running  # noqa: E402
+from live_server import running  # noqa: E402
 
 from ttscale.cards import installed_path  # noqa: E402
 

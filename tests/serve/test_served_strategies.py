@@ -10,7 +10,7 @@ import pytest
 openai = pytest.importorskip("openai")
 pytest.importorskip("uvicorn")
 
-from conftest import running  # noqa: E402
+from live_server import running  # noqa: E402
 
 from ttscale.cards import installed_path  # noqa: E402
 from ttscale.serve.app import ServeConfig, create_app  # noqa: E402

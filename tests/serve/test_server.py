@@ -25,7 +25,7 @@ PROMPT = "The capital of France is"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import running
+    from live_server import running
 
     from ttscale.cli.serve_cmd import _served_model
     from ttscale.serve.app import ServeConfig, create_app
