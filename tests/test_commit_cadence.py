@@ -15,7 +15,7 @@ import sys
 import textwrap
 import time
 
-from ttscale.pipeline.execute import draw_chunked, take_samples
+from ttscale.pipeline.executors import draw_chunked, take_samples
 from ttscale.pipeline.plan import Chunking
 from ttscale.sampling.draw import Work, run_sweep
 from ttscale.store import Store
@@ -101,7 +101,7 @@ KILL_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from test_commit_cadence import SlowMachine, DELAY, N
     from test_sweep import make_backend, TASK, CONFIG
-    from ttscale.pipeline.execute import draw_chunked
+    from ttscale.pipeline.executors import draw_chunked
     from ttscale.pipeline.plan import Chunking
     from ttscale.store import Store
     from ttscale.tasks import get_task

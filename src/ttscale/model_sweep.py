@@ -41,6 +41,7 @@ from ttscale.pipeline import (
 )
 from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
+from ttscale.pipeline.executors import Executor, LocalExecutor
 from ttscale.progress import steps
 from ttscale.report.json_out import check_folder_target
 from ttscale.sampling.draw import SweepStats, sum_stats
@@ -197,20 +198,26 @@ def given_cards(entries: Sequence[str], models: Sequence[str]) -> dict[str, Mode
     return cards
 
 
+def open_options(settings: SweepSettings, spec: str, cards: dict[str, ModelCard], threads: ThreadChoice) -> dict:
+    """The keywords ``backend_from_spec`` opens ``spec`` with, here or on a Ray worker."""
+    options: dict = {"threads": threads.threads}
+    if spec.startswith(OPENAI_PREFIX):
+        options.update(timeout_s=settings.timeout_s, max_concurrency=settings.concurrency, logprobs=settings.logprobs)
+    if settings.prompt is not PromptStyle.raw:  # checked: a kind that poses (sweep_checks)
+        options["prompt_style"] = settings.prompt
+    if spec in cards:
+        options["card"] = cards[spec]
+    return options
+
+
 def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[str, Backend]]:
     """Every model loaded before sampling starts, so a bad spec fails before any work; in-process
     models run on ``threads`` (servers are not ours to size)."""
-    kwargs = {"threads": threads.threads}
     cards = given_cards(settings.cards, settings.models)
     loaded: list[tuple[str, Backend]] = []
     for spec in settings.models:
-        card = cards.get(spec)
-        options = {"timeout_s": settings.timeout_s, "max_concurrency": settings.concurrency,
-                  "logprobs": settings.logprobs} if spec.startswith(OPENAI_PREFIX) else {}
-        if settings.prompt is not PromptStyle.raw:  # checked: a kind that poses (sweep_checks)
-            options["prompt_style"] = settings.prompt
         try:
-            backend = backend_from_spec(spec, **kwargs, **options, **({"card": card} if card else {}))
+            backend = backend_from_spec(spec, **open_options(settings, spec, cards, threads))
         except InputError as exc:
             raise InputError(f"--model {spec!r}: {str(exc).removeprefix(f'model spec {spec!r}: ')}") from None
         reach = getattr(backend, "check_reachable", None)  # a server: asked once, in seconds, before any work
@@ -228,6 +235,16 @@ def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[
     return loaded
 
 
+def executor_of(settings: SweepSettings) -> Executor:
+    """Where the sweep's backend calls run: here, or on Ray workers (``--executor ray``)."""
+    if settings.executor == "local":
+        return LocalExecutor()
+    from ttscale.pipeline.ray_executor import RayExecutor, RaySettings
+
+    return RayExecutor(RaySettings(address=settings.ray_address, max_inflight=settings.max_inflight,
+                                   worker_cpus=settings.threads or 1))
+
+
 def server_record(backend: Backend) -> dict | None:
     """What a server backend asked of its server — requests, failures, retries' effect on its concurrency
     limit, whether samples carry log-probabilities — or None for an in-process backend."""
@@ -241,11 +258,15 @@ def server_record(backend: Backend) -> dict | None:
 
 def sweep_plan_of(settings: SweepSettings, task: Task, problems: Sequence[Problem],
                   backends: Sequence[tuple[str, Backend]], run: str,
-                  calibration: Sequence[Problem] = ()) -> Plan:
+                  calibration: Sequence[Problem] = (), threads: ThreadChoice | None = None) -> Plan:
     """The sweep as a plan: every model on the task's test problems (and on ``calibration`` problems, a run
-    of their own that only threshold-choosing strategies read); live searches from --strategy."""
-    entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend))
-                    for _, backend in backends)
+    of their own that only threshold-choosing strategies read); live searches from --strategy. With
+    ``threads``, each model can be reopened on a Ray worker (the spec and the keywords it was opened with)."""
+    cards = given_cards(settings.cards, settings.models)
+    entries = tuple(ModelEntry(backend.name, backend.card, functools.partial(_opened, backend), reopen=(
+        None if threads is None else functools.partial(backend_from_spec, spec, **open_options(settings, spec, cards,
+                                                                                               threads))))
+        for spec, backend in backends)
     searched, replayed = split_strategies(settings)
     searches = tuple(SearchPlan(task, tuple(problems), (search,)) for search in searched)
     return Plan(
@@ -282,21 +303,25 @@ def run_model_sweep(settings: SweepSettings, out_dir: Path, console=None, show_p
     calibration = choose_calibration(settings, task)
     # Automatic: the free cores, at most llama.cpp's own cap (it collapses when oversubscribed).
     threads = choose_threads(settings.threads, cap=MAX_AUTO_THREADS)
-    backends = load_backends(settings, threads)
-    check_model_groups(settings, [backend for _, backend in backends])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run = run_name(task.name, settings.sampling, settings.seed, settings.prompt)
-    plan = sweep_plan_of(settings, task, problems, backends, run, calibration)
-    with Store(out_dir / "store.sqlite") as store:
-        start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)
-        if calibration:
-            start_calibration_run(store, calibration_run(run), {**sweep_plan(settings, task, calibration),
-                                                                "command": "ttscale sweep (calibration)"})
-        with steps(console, enabled=show_progress) as add_bar:
-            outcomes = run_plan(plan, store, add_bar, on_chunk)
-        store.finish_run(run)
-        if calibration:
-            store.finish_run(calibration_run(run))
+    executor = executor_of(settings)  # a Ray cluster that does not answer fails before any model loads
+    try:
+        backends = load_backends(settings, threads)
+        check_model_groups(settings, [backend for _, backend in backends])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run = run_name(task.name, settings.sampling, settings.seed, settings.prompt)
+        plan = sweep_plan_of(settings, task, problems, backends, run, calibration, threads)
+        with Store(out_dir / "store.sqlite") as store:
+            start_run(store, run, sweep_plan(settings, task, problems), settings.add_run)
+            if calibration:
+                start_calibration_run(store, calibration_run(run), {**sweep_plan(settings, task, calibration),
+                                                                    "command": "ttscale sweep (calibration)"})
+            with steps(console, enabled=show_progress) as add_bar:
+                outcomes = run_plan(plan, store, add_bar, on_chunk, executor)
+            store.finish_run(run)
+            if calibration:
+                store.finish_run(calibration_run(run))
+    finally:
+        executor.close()
     models = tuple(ModelRun(spec, o.entry.name, o.entry.card, o.stats, o.searched, server_record(backend))
                    for (spec, backend), o in zip(backends, outcomes))
     return SweepRun(out_dir, run, task, tuple(problems), settings, models, tuple(notes),

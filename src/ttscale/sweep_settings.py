@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from ttscale.backends.chat_posing import PromptStyle
@@ -31,6 +33,18 @@ class SweepSettings(TypedSettings):
     add_run: bool = Field(False, description="store a run with other settings next to the stored one in --out")
     max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
     chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
+    executor: Literal["local", "ray"] = Field("local", description="where backend calls run: here, or on Ray "
+                                                                   "workers (the store is written here)")
+    ray_address: str | None = Field(None, min_length=1, description="a running Ray cluster ('auto' or "
+                                                                    "HOST:PORT); None: a local one for the run")
+    max_inflight: int = Field(8, ge=1, le=100_000, description="units of work submitted to Ray and not yet stored")
+
+    @field_validator("ray_address")
+    @classmethod
+    def _address_needs_ray(cls, address: str | None, info) -> str | None:
+        if address is not None and info.data.get("executor") != "ray":
+            raise ValueError("a Ray address is used only with --executor ray")
+        return address
 
     @field_validator("models")
     @classmethod
@@ -46,4 +60,6 @@ class SweepSettings(TypedSettings):
         """The settings from the CLI's options; an error names the option (``--n``) and its value."""
         return cls.parse("ttscale sweep", raw, names={"models": "--model", "strategies": "--strategy",
                                                       "cards": "--card", "n_boot": "--n-boot",
-                                                      "timeout_s": "--timeout", "add_run": "--add-run"})
+                                                      "timeout_s": "--timeout", "add_run": "--add-run",
+                                                      "ray_address": "--ray-address",
+                                                      "max_inflight": "--max-inflight"})

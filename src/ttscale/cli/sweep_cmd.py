@@ -83,6 +83,12 @@ def sweep(
                                  "one next to it (the report then shows this run) instead of refusing."),
     card: List[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of a --model whose "
                                    "backend cannot read one (openai:...), e.g. gemma=gemma3-270m or gemma=card.yaml."),
+    executor: str = typer.Option("local", "--executor", help="Where backend calls run: local (this process) or ray "
+                                 "(Ray workers, one per model per node; the store stays here). Needs ttscale[ray]."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster to join: auto, "
+                                              "or HOST:PORT of its head (default: start a local one for the run)."),
+    max_inflight: int = typer.Option(8, "--max-inflight", help="With --executor ray: units of work (a backend "
+                                     "call's pools) submitted and not yet stored."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
     out: Path = typer.Option(Path("sweep-report"), help="Report directory (HTML, PNG, CSV, tradeoff.json, store)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
@@ -100,7 +106,8 @@ def sweep(
         models=tuple(model), task=task, n=n, limit=limit, calibration=calibration, strategies=tuple(strategy),
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
         cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
-        add_run=add_run, prompt=parse_style(prompt),
+        add_run=add_run, prompt=parse_style(prompt), executor=executor, ray_address=ray_address,
+        max_inflight=max_inflight,
     )
     if json_out:
         check_json_target(json_out)

@@ -3,7 +3,8 @@ run the live searches, close it.
 
 Resumable by construction: sampling draws only the (problem, index) keys the
 store lacks, and searches read stored results before searching. Units of work
-are one model at a time (a loaded model is freed before the next one loads).
+are one model at a time (a loaded model is freed before the next one loads);
+where each backend call of its sampling runs is the executor's choice (executors.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ttscale.backends import Backend
-from ttscale.pipeline.plan import Chunking, ModelEntry, Plan, Split
+from ttscale.pipeline.executors import Executor, LocalExecutor
+from ttscale.pipeline.plan import ModelEntry, Plan, Split
 from ttscale.progress import AddStep
-from ttscale.sampling.draw import Drawn, SweepStats, Work, draw_work, missing_work, run_sweep, stats_of, sum_stats
+from ttscale.sampling.draw import SweepStats, sum_stats
 from ttscale.store import Store
 from ttscale.techniques import PointDetail
 from ttscale.techniques.searched import search_points
@@ -35,49 +37,6 @@ class ModelOutcome:
     search_seconds: float  # live searches, value scorers included
 
 
-def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,
-                 config: SamplingConfig, seed: int, chunking: Chunking,
-                 progress: Callable[[int], None]) -> SweepStats:
-    """Every missing sample of ``problems``, in backend calls sized by ``chunking`` (see ``Chunking``).
-
-    Every sample has its own seed, so the chunking does not change what is drawn (for llama.cpp, up to
-    the rounding of its kernels, which varies with the batch).
-    """
-    if chunking.seconds is None:
-        return run_sweep(store, run, backend, task, problems, n, config, seed, chunk_problems=chunking.max_problems,
-                         progress=progress)
-    started = time.perf_counter()
-    todo = missing_work(store, run, backend, task, problems, n, config)
-    planned = n * len(problems)
-    already = planned - sum(len(w.indices) for w in todo)
-    if already:
-        progress(already)
-    calls: list[Drawn] = []
-    size = Chunking.FIRST_SAMPLES
-    while todo:
-        call, todo = take_samples(todo, size)
-        drawn = draw_work(store, run, backend, task, call, config, seed, progress)
-        calls.append(drawn)
-        size = chunking.next_samples(drawn.samples, drawn.wall_seconds / drawn.samples, n)
-    return stats_of(planned, already, calls, time.perf_counter() - started)
-
-
-def take_samples(todo: Sequence[Work], size: int) -> tuple[list[Work], list[Work]]:
-    """(about ``size`` samples from the front of ``todo``, the rest): whole problems while they fit, else
-    the first problem's first ``size`` samples (its others go back to the front)."""
-    taken: list[Work] = []
-    count = 0
-    for i, work in enumerate(todo):
-        if count + len(work.indices) > size:
-            if taken:
-                return taken, list(todo[i:])
-            head, rest = Work(work.problem, work.indices[:size]), Work(work.problem, work.indices[size:])
-            return [head], [rest, *todo[i + 1:]]
-        taken.append(work)
-        count += len(work.indices)
-    return taken, []
-
-
 def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: str) -> Callable[[int], None]:
     if hook is None:
         return advance
@@ -90,7 +49,7 @@ def _with_hook(advance: Callable[[int], None], hook: ChunkHook | None, model: st
 
 
 def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, store: Store, add_step: AddStep,
-                 hook: ChunkHook | None) -> SweepStats:
+                 hook: ChunkHook | None, executor: Executor) -> SweepStats:
     parts = []
     variant = entry.variant
     if variant is not None and split is not plan.scored:
@@ -101,14 +60,16 @@ def sample_split(plan: Plan, split: Split, entry: ModelEntry, backend: Backend, 
             continue
         label = "sample" if split is plan.scored else f"sample {split.split}"
         advance = add_step(f"{label} {entry.name} {sampling.label}", len(sampling.problems) * n)
-        parts.append(draw_chunked(store, split.run, backend, sampling.task, sampling.problems, n,
-                                  plan.sampling, plan.seed, plan.chunking, _with_hook(advance, hook, entry.name)))
+        parts.append(executor.draw(store, split.run, entry, backend, sampling.task, sampling.problems, n,
+                                   plan.sampling, plan.seed, plan.chunking, _with_hook(advance, hook, entry.name)))
     return sum_stats(parts)
 
 
-def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None = None
-             ) -> tuple[ModelOutcome, ...]:
-    """Sample and search every model of the plan (see the module docstring)."""
+def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None = None,
+             executor: Executor | None = None) -> tuple[ModelOutcome, ...]:
+    """Sample and search every model of the plan (see the module docstring); the samples' backend calls run
+    where ``executor`` puts them (default: here)."""
+    executor = executor if executor is not None else LocalExecutor()
     searched_models = len(plan.own_models)
     search_steps = [add_step(f"tree search {search.task.name}", len(search.problems) * len(search.settings)
                              * searched_models) for search in plan.searches]
@@ -117,7 +78,7 @@ def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None
         store.put_model(entry.card)
         backend = entry.open()
         try:
-            stats = sum_stats([sample_split(plan, split, entry, backend, store, add_step, hook)
+            stats = sum_stats([sample_split(plan, split, entry, backend, store, add_step, hook, executor)
                                for split in plan.splits])
             started = time.perf_counter()
             scorers = {}
@@ -131,6 +92,7 @@ def run_plan(plan: Plan, store: Store, add_step: AddStep, hook: ChunkHook | None
                                           n_boot=plan.n_boot, progress=advance)
             search_seconds = time.perf_counter() - started
         finally:
+            executor.done_with(entry)
             backend.close()
         outcomes.append(ModelOutcome(entry, stats, tuple(searched), search_seconds))
     return tuple(outcomes)

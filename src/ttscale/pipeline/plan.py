@@ -35,12 +35,15 @@ class VariantSampling:
 class ModelEntry:
     """One model: its name in the store, its card, and how to open its backend (closed after its work).
 
-    ``variant`` None: a model of the plan in full (every split, every task, every search)."""
+    ``variant`` None: a model of the plan in full (every split, every task, every search). ``reopen``: how a
+    worker in another process or on another machine opens the same model (picklable, e.g. a
+    ``functools.partial`` of ``backend_from_spec``); None: it can be opened only here."""
 
     name: str
     card: ModelCard
     open: Callable[[], Backend]
     variant: VariantSampling | None = None
+    reopen: Callable[[], Backend] | None = None
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,28 @@ def draw_work(store: Store, run: str, backend: Backend, task: Task, work: Sequen
     return Drawn(sum(len(s) for s in seeds), wall - writer.grading_seconds, writer.grading_seconds, wall)
 
 
+def drawn_samples(run: str, backend: Backend, task: Task, work: Sequence[Work], config: SamplingConfig,
+                  run_seed: int) -> tuple[list[Sample], float]:
+    """One backend call for ``work``, its samples graded and returned, stored nowhere: what a worker on
+    another machine runs (the driver stores them); with the call's wall seconds. The same seeds, prompts and
+    stop strings as ``draw_work``."""
+    started = time.perf_counter()
+    prompts = [posed(backend, w.problem) for w in work]
+    seeds = [[sample_seed(run_seed, backend.name, task.name, w.problem.problem_id, i) for i in w.indices]
+             for w in work]
+    pools = backend.generate(prompts, seeds, config, task.stop_sequences)
+    if [len(pool) for pool in pools] != [len(s) for s in seeds]:
+        raise RuntimeError(f"backend {backend.name!r} returned {[len(p) for p in pools]} generations for "
+                           f"{[len(s) for s in seeds]} seeds")
+    per_sample = (time.perf_counter() - started) / max(1, sum(len(s) for s in seeds))
+    samples = []
+    for w, prompt, pool in zip(work, prompts, pools):
+        prompt_tokens = backend.count_tokens(prompt)
+        samples += [to_sample(run, backend, task, w.problem, config, index, generation, prompt_tokens, per_sample)
+                    for index, generation in zip(w.indices, pool)]
+    return samples, time.perf_counter() - started
+
+
 def stats_of(planned: int, already: int, calls: Sequence[Drawn], wall_seconds: float) -> SweepStats:
     return SweepStats(planned=planned, already_done=already, generated=sum(c.samples for c in calls),
                       backend_calls=len(calls), backend_seconds=sum(c.backend_seconds for c in calls),
