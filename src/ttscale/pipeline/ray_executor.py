@@ -72,6 +72,12 @@ class _ModelWorker:
              run_seed: int) -> tuple[list[Sample], float]:
         return drawn_samples(run, self.backend, task, work, config, run_seed)
 
+    def node(self) -> str:
+        """The Ray node this worker runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
 
 class RayExecutor:
     name = "ray"
@@ -136,6 +142,10 @@ class RayExecutor:
                 calls.append(Drawn(len(samples), seconds, grading, seconds + grading))
                 progress(len(samples))
         return stats_of(planned, already, calls, time.perf_counter() - started)
+
+    def worker_nodes(self, entry: ModelEntry) -> list[str]:
+        """The nodes the model's workers run on (one worker per node)."""
+        return self.ray.get([worker.node.remote() for worker in self._workers_of(entry)])
 
     def done_with(self, entry: ModelEntry) -> None:
         for worker in self._workers.pop(entry.name, []):
