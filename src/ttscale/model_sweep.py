@@ -41,7 +41,7 @@ from ttscale.pipeline import (
 )
 from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
-from ttscale.pipeline.executors import Executor, LocalExecutor
+from ttscale.pipeline.executors import Executor, executor_named
 from ttscale.progress import steps
 from ttscale.report.json_out import check_folder_target
 from ttscale.sampling.draw import SweepStats, sum_stats
@@ -237,12 +237,7 @@ def load_backends(settings: SweepSettings, threads: ThreadChoice) -> list[tuple[
 
 def executor_of(settings: SweepSettings) -> Executor:
     """Where the sweep's backend calls run: here, or on Ray workers (``--executor ray``)."""
-    if settings.executor == "local":
-        return LocalExecutor()
-    from ttscale.pipeline.ray_executor import RayExecutor, RaySettings
-
-    return RayExecutor(RaySettings(address=settings.ray_address, max_inflight=settings.max_inflight,
-                                   worker_cpus=settings.threads or 1))
+    return executor_named(settings.executor, settings.ray_address, settings.max_inflight, settings.threads or 1)
 
 
 def server_record(backend: Backend) -> dict | None:

@@ -21,6 +21,12 @@ def lab(
                                         "processes, at least 1; the choice is in tradeoff.json's lab section)."),
     cache_dir: Path = typer.Option(None, help="Checkpoint cache (default $TTSCALE_CACHE or ~/.cache/ttscale)."),
     json_out: str = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),
+    executor: str = typer.Option("local", "--executor", help="Where sampling's backend calls run: local or ray (Ray "
+                                 "workers holding the trained rungs; the ladder trains here). Needs ttscale[ray]."),
+    ray_address: str = typer.Option(None, "--ray-address", help="A running Ray cluster to join: auto, or HOST:PORT "
+                                    "(default: start a local one for the run)."),
+    max_inflight: int = typer.Option(8, "--max-inflight", help="With --executor ray: units of work submitted and "
+                                     "not yet stored."),
     quiet: bool = typer.Option(False, help="No progress bars, no native library log lines."),
     verbose: bool = typer.Option(False, help="Show every log line, native libraries' (llama.cpp) included."),
 ) -> None:
@@ -49,16 +55,23 @@ def lab(
         check_folder_target(cache_dir, "--cache-dir")
     if json_out:
         check_json_target(json_out)
+    from ttscale.pipeline.executors import executor_named
+
+    chosen_executor = executor_named(executor, ray_address, max_inflight, threads or 1)
     console = Console(stderr=True)
-    outcome = run_lab(
-        chosen,
-        out_dir=out,
-        seed=seed,
-        cache_dir=cache_dir or default_cache_dir(),
-        threads=threads or None,
-        console=console,
-        show_progress=not quiet,
-    )
+    try:
+        outcome = run_lab(
+            chosen,
+            out_dir=out,
+            seed=seed,
+            cache_dir=cache_dir or default_cache_dir(),
+            threads=threads or None,
+            console=console,
+            show_progress=not quiet,
+            executor=chosen_executor,
+        )
+    finally:
+        chosen_executor.close()
     if json_out:
         write_json(outcome.result, json_out)
     console.print(summary_line(outcome))

@@ -36,6 +36,7 @@ from ttscale.lab.compression import TECHNIQUES, Making, Variant, make_variants
 from ttscale.lab.lab_techniques import compression_techniques
 from ttscale.pipeline import (Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, VariantSampling,
                               analyse_plan, run_plan, searched_details)
+from ttscale.pipeline.executors import Executor, LocalExecutor
 from ttscale.progress import steps
 from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
@@ -147,11 +148,12 @@ def _value_scorers(preset: LabPreset, seed: int, run: str, cache_dir: Path):
 
 
 def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_backend: Callable[[str], Backend],
-             cache_dir: Path, variants: Sequence[Variant] = ()) -> Plan:
+             cache_dir: Path, variants: Sequence[Variant] = (), reopenable: bool = False) -> Plan:
     """The ladder as a plan: every task form on test, the sums on calib, the scratchpad searched live; the
     compression ``variants`` sampled on the scratchpad sums only, each read by its technique's row.
 
-    ``open_backend(name)`` gives a model's backend (the trained TinyGPT, in the lab).
+    ``open_backend(name)`` gives a model's backend (the trained TinyGPT, in the lab); ``reopenable``: it can be
+    pickled to a Ray worker, which opens the same model there (``ModelEntry.reopen``).
     """
     run = run_name(preset, seed)
     splits = [Split(run, "test", tuple(TaskSampling(get_task(spec), SHORT_NAMES[spec],
@@ -168,7 +170,9 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
         scorers = ("logprob", "value") if values else ("logprob",)
         searches = (SearchPlan(get_task(SEARCH_TASK), _problems(SEARCH_TASK, preset.n_search_problems, seed, "test"),
                                default_search_settings(scorers)),)
-    entries = tuple(ModelEntry(name, card, functools.partial(open_backend, name)) for name, card in cards.items())
+    entries = tuple(ModelEntry(name, card, functools.partial(open_backend, name),
+                               reopen=functools.partial(open_backend, name) if reopenable else None)
+                    for name, card in cards.items())
     techniques = preset.techniques()
     if variants and preset.compression is not None:
         sampled = VariantSampling(get_task(SUMS_COT).name, preset.compression.n_samples)
@@ -178,6 +182,11 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
     return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, techniques,
                 LEVELS, preset.n_boot, Chunking(max_problems=64),
                 _value_scorers(preset, seed, run, cache_dir) if values and searches else None)
+
+
+def _ladder_backend(cards: dict[str, ModelCard], models: dict[str, TinyGPT], name: str) -> TinyBackend:
+    """A trained rung's backend (module-level: a Ray worker unpickles it with the rung's weights)."""
+    return TinyBackend(name=name, card=cards[name], model=models[name])
 
 
 def start_lab_run(store: Store, out_dir: Path, run: str, plan: dict) -> None:
@@ -202,22 +211,25 @@ def run_lab(
     threads: int | None = None,
     console=None,
     show_progress: bool = True,
+    executor: Executor | None = None,
 ) -> LabOutcome:
-    """The whole lab (see the module docstring); ``threads`` None: sized to the free cores (``choose_threads``)."""
+    """The whole lab (see the module docstring); ``threads`` None: sized to the free cores (``choose_threads``);
+    ``executor``: where the sampling's backend calls run (default: here; the ladder trains here either way)."""
     started = time.perf_counter()
     # Chosen before training starts its worker processes, so they are not counted as others' load.
     choice = choose_threads(threads)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(choice.threads)
     try:
-        outcome = _run_lab(preset, out_dir, seed, cache_dir, choice, console, show_progress, started)
+        outcome = _run_lab(preset, out_dir, seed, cache_dir, choice, console, show_progress, started,
+                           executor or LocalExecutor())
     finally:
         torch.set_num_threads(previous_threads)
     return outcome
 
 
 def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choice: ThreadChoice, console,
-             show_progress: bool, started: float) -> LabOutcome:
+             show_progress: bool, started: float, executor: Executor) -> LabOutcome:
     from ttscale.report.lab_report import write_lab_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -234,10 +246,9 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
                                 functools.partial(ladder_documents, seed + COMPRESSION_CALIBRATION_SEED), seed,
                                 cache_dir, preset.batch_size, preset.hyper)
                 variants, compress_s = make_variants(making, preset.compression, add_bar)
-            plan = lab_plan(preset, seed, cards,
-                            lambda name: TinyBackend(name=name, card=cards[name], model=models[name]), cache_dir,
-                            variants)
-            outcomes = run_plan(plan, store, add_bar)
+            plan = lab_plan(preset, seed, cards, functools.partial(_ladder_backend, cards, models), cache_dir,
+                            variants, reopenable=executor.name != "local")
+            outcomes = run_plan(plan, store, add_bar, executor=executor)
             analysis = analyse_plan(plan, store, searched_details(outcomes), add_bar)
         store.finish_run(run)
         if preset.n_calibration_problems > 0:

@@ -16,6 +16,8 @@
   ``max_task_retries``); an application error (an exception raised by the backend) is not retried: it
   stops the run, as it does locally, and samples a backend reports as failed are stored as errors.
 - **Resume**: only what the store lacks is submitted, as locally.
+- A model that can be opened only here (no ``reopen``: the lab's compression variants) is sampled here,
+  by the local executor's path.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 from ttscale.backends import Backend
 from ttscale.errors import InputError, require_extra
+from ttscale.pipeline.executors import draw_chunked
 from ttscale.pipeline.plan import Chunking, ModelEntry
 from ttscale.sampling.draw import Drawn, SweepStats, Work, drawn_samples, missing_work, stats_of
 from ttscale.store import Store
@@ -103,8 +106,6 @@ class RayExecutor:
 
     def _workers_of(self, entry: ModelEntry) -> list:
         if entry.name not in self._workers:
-            if entry.reopen is None:
-                raise InputError(f"--executor ray: model {entry.name!r} can be opened only in this process")
             nodes = sum(1 for node in self.ray.nodes() if node.get("Alive"))
             self._workers[entry.name] = [
                 self._actor_class.options(num_cpus=self.settings.worker_cpus, scheduling_strategy="SPREAD")
@@ -114,6 +115,8 @@ class RayExecutor:
     def draw(self, store: Store, run: str, entry: ModelEntry, backend: Backend, task: Task,
              problems: Sequence[Problem], n: int, config: SamplingConfig, seed: int, chunking: Chunking,
              progress: Callable[[int], None]) -> SweepStats:
+        if entry.reopen is None:
+            return draw_chunked(store, run, backend, task, problems, n, config, seed, chunking, progress)
         started = time.perf_counter()
         todo = missing_work(store, run, backend, task, problems, n, config)
         planned = n * len(problems)
