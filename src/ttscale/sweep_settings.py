@@ -31,7 +31,7 @@ class SweepSettings(TypedSettings):
     concurrency: int = Field(4, ge=1, le=1024, description="most openai: requests in flight per model")
     prompt: PromptStyle = Field(PromptStyle.raw, description="pose each prompt as is or as a chat turn")
     add_run: bool = Field(False, description="store a run with other settings next to the stored one in --out")
-    max_chunk_problems: int = Field(64, ge=1, description="most problems per backend call (``pipeline.Chunking``)")
+    max_chunk_problems: int = Field(64, ge=1, le=100_000, description="most problems per backend call (``pipeline.Chunking``)")
     chunk_seconds: float = Field(20.0, gt=0, description="aimed-at seconds per backend call")
     executor: Literal["local", "ray"] = Field("local", description="where backend calls run: here, or on Ray "
                                                                    "workers (the store is written here)")
@@ -62,4 +62,5 @@ class SweepSettings(TypedSettings):
                                                       "cards": "--card", "n_boot": "--n-boot",
                                                       "timeout_s": "--timeout", "add_run": "--add-run",
                                                       "ray_address": "--ray-address",
-                                                      "max_inflight": "--max-inflight"})
+                                                      "max_inflight": "--max-inflight",
+                                                      "max_chunk_problems": "--max-chunk-problems"})

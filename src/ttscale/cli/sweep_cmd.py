@@ -87,6 +87,9 @@ def sweep(
                                  "(Ray workers, one per model per node; the store stays here). Needs ttscale[ray]."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster to join: auto, "
                                               "or HOST:PORT of its head (default: start a local one for the run)."),
+    max_chunk_problems: int = typer.Option(64, "--max-chunk-problems", help="Most problems one backend call draws: "
+                                           "with --executor ray, the size of a unit of work (on many nodes, smaller "
+                                           "units keep every node busy)."),
     max_inflight: int = typer.Option(8, "--max-inflight", help="With --executor ray: units of work (a backend "
                                      "call's pools) submitted and not yet stored."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
@@ -107,7 +110,7 @@ def sweep(
         sampling=sampling_config(temperature, top_p, max_tokens), seed=seed, threads=threads or None,
         cards=tuple(card), n_boot=n_boot, timeout_s=timeout, concurrency=concurrency, logprobs=logprobs,
         add_run=add_run, prompt=parse_style(prompt), executor=executor, ray_address=ray_address,
-        max_inflight=max_inflight,
+        max_inflight=max_inflight, max_chunk_problems=max_chunk_problems,
     )
     if json_out:
         check_json_target(json_out)

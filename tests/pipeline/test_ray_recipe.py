@@ -1,0 +1,58 @@
+"""The multi-node recipe of the README, run as written (issue 15): `ray start --head`, a second node joining
+it with `ray start --address`, then `ttscale sweep --executor ray --ray-address HEAD:PORT` from the driver;
+`ray stop` ends it. Here both nodes are on this machine, as two machines would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+
+from test_ray_executor import N, PROBLEMS, TASK, checkpoint  # noqa: E402,F401
+
+from ttscale.backends.local_server import free_port  # noqa: E402
+from ttscale.store import Store  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "RAY_AUTH_MODE": "token"}  # the recipe: token auth, the token file shared by every node
+
+
+def ray_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "ray"), *args], env=ENV, capture_output=True, text=True, timeout=180)
+
+
+def test_the_recipe_head_a_joined_node_and_a_sweep_from_the_driver(checkpoint, tmp_path):
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    port = free_port()
+    head = ray_cli("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                   "--disable-usage-stats")
+    try:
+        assert head.returncode == 0, head.stderr[-2000:]
+        joined = ray_cli("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats")
+        assert joined.returncode == 0, joined.stderr[-2000:]
+        deadline = time.monotonic() + 60
+        while (status := ray_cli("status", f"--address=127.0.0.1:{port}")).stdout.count(" node_") < 2:
+            assert time.monotonic() < deadline, status.stdout  # the status needs a few seconds to show both
+            time.sleep(1)
+        out = tmp_path / "report"
+        sweep = subprocess.run(
+            [str(BIN / "ttscale"), "sweep", "--model", f"tiny:{checkpoint}", "--task", TASK, "--n", str(N),
+             "--limit", str(PROBLEMS), "--max-tokens", "6", "--threads", "1", "--n-boot", "10", "--quiet",
+             "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--out", str(out)],
+            env=ENV, capture_output=True, text=True, timeout=300)
+        assert sweep.returncode == 0, sweep.stderr[-3000:]
+        assert f"{N * PROBLEMS} samples ({N * PROBLEMS} new" in sweep.stderr
+        with Store(out / "store.sqlite") as store:
+            kept = [s for run in store.runs() for s in store.samples(run["run"])]
+        assert len(kept) == N * PROBLEMS and all(s.status == "ok" for s in kept)
+    finally:
+        ray_cli("stop")
