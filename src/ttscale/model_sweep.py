@@ -41,7 +41,8 @@ from ttscale.pipeline import (
 )
 from ttscale.pipeline.analysis import Analysis
 from ttscale.pipeline.execute import ChunkHook
-from ttscale.pipeline.executors import Executor, executor_named
+from ttscale.pipeline.executor_choice import executor_named
+from ttscale.pipeline.executors import Executor
 from ttscale.progress import steps
 from ttscale.report.json_out import check_folder_target
 from ttscale.sampling.draw import SweepStats, sum_stats

@@ -63,4 +63,4 @@ class SweepSettings(TypedSettings):
                                                       "timeout_s": "--timeout", "add_run": "--add-run",
                                                       "ray_address": "--ray-address",
                                                       "max_inflight": "--max-inflight",
-                                                      "max_chunk_problems": "--max-chunk-problems"})
+                                                      "max_chunk_problems": "--unit-size"})

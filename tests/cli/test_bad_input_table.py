@@ -116,7 +116,7 @@ CASES = [
     ("lab", "--executor", ["--executor", "spark"], ["--executor", "spark"]),
     ("lab", "--ray-address", ["--ray-address", "127.0.0.1:9"], ["--ray-address", "--executor ray"]),
     ("lab", "--max-inflight", ["--max-inflight", "0"], ["--max-inflight", "0"]),
-    ("sweep", "--max-chunk-problems", ["--max-chunk-problems", "0"], ["--max-chunk-problems", "0"]),
+    ("sweep", "--unit-size", ["--unit-size", "0"], ["--unit-size", "0"]),
     ("sweep", "--executor", ["--executor", "spark"], ["--executor", "spark"]),
     ("sweep", "--ray-address", ["--executor", "ray", "--ray-address", "127.0.0.1:9"], ["--ray-address", "127.0.0.1:9"]),
     ("sweep", "--max-inflight", ["--max-inflight", "0"], ["--max-inflight", "0"]),

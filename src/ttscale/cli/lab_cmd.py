@@ -55,7 +55,7 @@ def lab(
         check_folder_target(cache_dir, "--cache-dir")
     if json_out:
         check_json_target(json_out)
-    from ttscale.pipeline.executors import executor_named
+    from ttscale.pipeline.executor_choice import executor_named
 
     chosen_executor = executor_named(executor, ray_address, max_inflight, threads or 1)
     console = Console(stderr=True)

@@ -83,15 +83,14 @@ def sweep(
                                  "one next to it (the report then shows this run) instead of refusing."),
     card: List[str] = typer.Option([], "--card", help="MODEL=CARD, repeatable: the model card of a --model whose "
                                    "backend cannot read one (openai:...), e.g. gemma=gemma3-270m or gemma=card.yaml."),
-    executor: str = typer.Option("local", "--executor", help="Where backend calls run: local (this process) or ray "
-                                 "(Ray workers, one per model per node; the store stays here). Needs ttscale[ray]."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster to join: auto, "
-                                              "or HOST:PORT of its head (default: start a local one for the run)."),
-    max_chunk_problems: int = typer.Option(64, "--max-chunk-problems", help="Most problems one backend call draws: "
-                                           "with --executor ray, the size of a unit of work (on many nodes, smaller "
-                                           "units keep every node busy)."),
-    max_inflight: int = typer.Option(8, "--max-inflight", help="With --executor ray: units of work (a backend "
-                                     "call's pools) submitted and not yet stored."),
+    executor: str = typer.Option("local", "--executor", help="Where backend calls run: local or ray (Ray workers, "
+                                 "one per model per node; the store stays here)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A Ray cluster to join: auto, or "
+                                              "HOST:PORT of its head (default: a local one for the run)."),
+    max_chunk_problems: int = typer.Option(64, "--unit-size", help="Most problems per backend call: on Ray, "
+                                           "a unit of work (smaller units keep more nodes busy)."),
+    max_inflight: int = typer.Option(8, "--max-inflight", help="On Ray: units of work submitted and not yet "
+                                     "stored."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates for CIs and the tradeoff."),
     out: Path = typer.Option(Path("sweep-report"), help="Report directory (HTML, PNG, CSV, tradeoff.json, store)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Also write tradeoff.json here ('-' for stdout)."),

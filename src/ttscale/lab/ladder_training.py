@@ -11,6 +11,10 @@ the parent: same arguments, same thread count.
 Progress: workers report tokens trained through a queue; the parent advances
 the bars. A killed lab loses only the rungs still training (checkpoints are
 written atomically), and the re-run trains just those.
+
+On a Ray cluster (``ttscale lab --executor ray``) each missing rung is a Ray task instead, trained on one
+thread in a scratch cache of its worker's and returned whole; the parent writes it to its own cache (a
+worker on another machine cannot), and the bars move a rung at a time.
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
 
 from ttscale.flops import train_flops
-from ttscale.tiny.checkpoints import TRAIN_THREADS, checkpoint_path, load_or_train
+from ttscale.tiny.checkpoints import TRAIN_THREADS, checkpoint_path, load_or_train, save_result
 from ttscale.tiny.model import model_card
 from ttscale.tiny.trainer import DEFAULT_HYPER, TrainHyper, TrainResult
 
@@ -67,6 +71,21 @@ def _train_in_worker(rung, seed: int, documents_fn, data_key: str, cache_dir: st
     return rung.name
 
 
+def _train_in_scratch(rung, seed: int, documents_fn, data_key: str, batch_size: int,
+                      hyper: TrainHyper = DEFAULT_HYPER) -> TrainResult:
+    """Runs as a Ray task: one rung trained (one thread) in a scratch cache, returned whole."""
+    import tempfile
+
+    torch.set_num_threads(TRAIN_THREADS)
+    with tempfile.TemporaryDirectory(prefix="ttscale-rung-") as scratch:
+        return load_or_train(rung.config, rung.train_tokens, seed, documents_fn, data_key, scratch,
+                             batch_size=batch_size, hyper=hyper, name=rung.name)
+
+
+# Runs ``fn(*call)`` for each call elsewhere, yielding (call index, result) as each finishes (RayExecutor.spread).
+Spread = Callable[[Callable, Sequence[tuple]], Iterator[tuple[int, object]]]
+
+
 def train_rungs(
     rungs: Sequence,
     seed: int,
@@ -77,15 +96,26 @@ def train_rungs(
     add_bar: AddBar,
     workers: int | None = None,
     hyper: TrainHyper = DEFAULT_HYPER,
+    spread: Spread | None = None,
 ) -> dict[str, TrainResult]:
-    """Every rung's trained model (name -> TrainResult), training the uncached ones in parallel.
+    """Every rung's trained model (name -> TrainResult), training the uncached ones in parallel: in local worker
+    processes, or, with ``spread``, as tasks on a cluster.
 
     ``documents_fn`` must be picklable (a module-level function or a ``functools.partial``).
     """
     advance = {rung.name: add_bar(f"train {rung.name}", rung.train_tokens) for rung in rungs}
     missing = [r for r in rungs if not is_cached(r, seed, data_key, cache_dir, batch_size, hyper)]
     workers = min(workers or available_cores(), len(missing))
-    if workers > 1:
+    if spread is not None and missing:
+        costliest_first = sorted(missing, key=lambda r: -expected_cost(r))
+        calls = [(r, seed, documents_fn, data_key, batch_size, hyper) for r in costliest_first]
+        for index, result in spread(_train_in_scratch, calls):
+            rung = costliest_first[index]
+            save_result(result, checkpoint_path(rung.config, rung.train_tokens, seed, data_key, cache_dir,
+                                                batch_size, hyper))
+            advance[rung.name](rung.train_tokens)
+        trained_here = {r.name for r in missing}
+    elif workers > 1:
         costliest_first = sorted(missing, key=lambda r: -expected_cost(r))
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:

@@ -36,7 +36,7 @@ from ttscale.lab.compression import TECHNIQUES, Making, Variant, make_variants
 from ttscale.lab.lab_techniques import compression_techniques
 from ttscale.pipeline import (Chunking, ModelEntry, Plan, SearchPlan, Split, TaskSampling, VariantSampling,
                               analyse_plan, run_plan, searched_details)
-from ttscale.pipeline.executors import Executor, LocalExecutor
+from ttscale.pipeline.executors import Executor, LocalExecutor, SpreadingExecutor
 from ttscale.progress import steps
 from ttscale.store import Store
 from ttscale.strategies.step_scorers import ScorerChoice, ValueScorer
@@ -117,10 +117,13 @@ def ladder_documents(seed: int, mixture: tuple[str, ...] = TRAIN_MIXTURE,
     return mixture_documents([get_task(spec) for spec in mixture], seed, weights=weights)
 
 
-def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar) -> tuple[dict, dict, dict, float]:
+def train_ladder(preset: LabPreset, seed: int, cache_dir: Path, add_bar, executor: Executor | None = None
+                 ) -> tuple[dict, dict, dict, float]:
+    """The ladder's rungs, trained (uncached ones: in local processes, or as tasks of a spreading executor)."""
     started = time.perf_counter()
     trained = train_rungs(preset.rungs, seed, functools.partial(ladder_documents, seed), mixture_key(),
-                          cache_dir, preset.batch_size, add_bar, hyper=preset.hyper)
+                          cache_dir, preset.batch_size, add_bar, hyper=preset.hyper,
+                          spread=executor.spread if isinstance(executor, SpreadingExecutor) else None)
     models: dict[str, TinyGPT] = {name: r.model for name, r in trained.items()}
     cards: dict[str, ModelCard] = {name: r.card for name, r in trained.items()}
     rates: dict[str, float] = {name: r.achieved_flops_per_second for name, r in trained.items()}
@@ -239,7 +242,7 @@ def _run_lab(preset: LabPreset, out_dir: Path, seed: int, cache_dir: Path, choic
         if preset.n_calibration_problems > 0:
             store.start_run(calibration_run_name(run), calibration_plan(preset, seed))
         with steps(console, enabled=show_progress) as add_bar:
-            models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar)
+            models, cards, rates, train_s = train_ladder(preset, seed, cache_dir, add_bar, executor)
             variants, compress_s = [], 0.0
             if preset.compression is not None:
                 making = Making(models, cards, functools.partial(ladder_documents, seed),

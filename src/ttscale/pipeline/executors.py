@@ -9,11 +9,10 @@ done twice writes nothing twice): they differ only in where the backend call run
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 from ttscale.backends import Backend
-from ttscale.errors import InputError
 from ttscale.pipeline.plan import Chunking, ModelEntry
 from ttscale.sampling.draw import Drawn, SweepStats, Work, draw_work, missing_work, run_sweep, stats_of
 from ttscale.store import Store
@@ -36,23 +35,13 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-EXECUTORS = ("local", "ray")
+@runtime_checkable
+class SpreadingExecutor(Protocol):
+    """An executor that also runs other units of work elsewhere (a ladder rung to train)."""
 
-
-def executor_named(name: str, ray_address: str | None = None, max_inflight: int = 8, worker_cpus: int = 1
-                   ) -> Executor:
-    """The executor ``--executor NAME`` asks for (its options checked, a Ray cluster reached, before any work)."""
-    if name not in EXECUTORS:
-        raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
-    if ray_address is not None and name != "ray":
-        raise InputError(f"--ray-address {ray_address!r}: a Ray address is used only with --executor ray")
-    if not 1 <= max_inflight <= 100_000:
-        raise InputError(f"--max-inflight must be in 1..100000, got {max_inflight}")
-    if name == "local":
-        return LocalExecutor()
-    from ttscale.pipeline.ray_executor import RayExecutor, RaySettings
-
-    return RayExecutor(RaySettings(address=ray_address, max_inflight=max_inflight, worker_cpus=worker_cpus))
+    def spread(self, fn: Callable, calls: Sequence[tuple], cpus: int = 1) -> Iterator[tuple[int, object]]:
+        """``fn(*call)`` for every call, yielding (index of the call, its result) as each finishes."""
+        ...
 
 
 class LocalExecutor:

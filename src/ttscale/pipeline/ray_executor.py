@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ttscale.backends import Backend
@@ -145,6 +145,21 @@ class RayExecutor:
                 calls.append(Drawn(len(samples), seconds, grading, seconds + grading))
                 progress(len(samples))
         return stats_of(planned, already, calls, time.perf_counter() - started)
+
+    def spread(self, fn: Callable, calls: Sequence[tuple], cpus: int = 1) -> Iterator[tuple[int, object]]:
+        """``fn(*call)`` for every call as Ray tasks (``cpus`` each, at most ``max_inflight`` at once), yielding
+        (index of the call, its result) as each finishes: units of work that are not a model's samples (a ladder
+        rung to train). A task whose worker dies is retried by Ray; an exception it raises is raised here."""
+        remote = self.ray.remote(max_retries=WORKER_RESTARTS)(fn).options(num_cpus=cpus)
+        waiting = deque(enumerate(calls))
+        pending: dict = {}
+        while waiting or pending:
+            while waiting and len(pending) < self.settings.max_inflight:
+                index, call = waiting.popleft()
+                pending[remote.remote(*call)] = index
+            ready, _ = self.ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                yield pending.pop(ref), self.ray.get(ref)
 
     def worker_nodes(self, entry: ModelEntry) -> list[str]:
         """The nodes the model's workers run on (one worker per node)."""
