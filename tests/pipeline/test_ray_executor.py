@@ -166,3 +166,43 @@ def test_ttscale_sweep_on_ray_then_locally_shares_one_store(cluster, checkpoint,
     assert again.exit_code == 0, (again.output, again.exception)
     assert f"{N * PROBLEMS} samples (0 new" in again.output
 
+
+
+def test_a_model_behind_an_http_server_is_sampled_by_plain_tasks_with_the_local_rows(cluster, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "backends"))
+    from fake_openai_server import FakeOpenAIServer
+
+    from ttscale.types import ModelCard
+
+    card = ModelCard(name="fake-model", params_total=1000, params_non_embedding=800, n_layers=2, d_model=16,
+                     n_heads=2, d_ff=64, vocab_size=256, context_length=512, provenance="test card")
+    server = FakeOpenAIServer("ok").start()
+    try:
+        reopen = functools.partial(backend_from_spec, f"openai:{server.url}/v1#fake-model", card=card,
+                                   trust_env=False, max_concurrency=2)
+        task = get_task(TASK)
+        problems = tuple(task.problems(PROBLEMS, seed=0))
+
+        def plan() -> Plan:
+            backend = reopen()
+            entry = ModelEntry(backend.name, card, lambda: backend, reopen=reopen)
+            return Plan(models=(entry,), splits=(Split("r", "test", (TaskSampling(task, task.name, problems),)),),
+                        n=N, sampling=SamplingConfig(temperature=1.0, max_new_tokens=8), seed=3,
+                        chunking=Chunking(max_problems=2, seconds=None))
+
+        with Store(tmp_path / "local.sqlite") as store:
+            run_plan(plan(), store, no_progress)
+            here = rows(store)
+        executor = RayExecutor(RaySettings(max_inflight=3))
+        on_ray = plan()
+        entry = on_ray.models[0]
+        with Store(tmp_path / "ray.sqlite") as store:
+            stats = executor.draw(store, "r", entry, entry.open(), task, problems, N, on_ray.sampling, on_ray.seed,
+                                  on_ray.chunking, lambda count: None)
+            assert executor.worker_count() == 0  # no actor holds an HTTP model: each unit was a plain task
+            got = rows(store)
+        executor.close()
+    finally:
+        server.stop()
+    assert stats.backend_calls == PROBLEMS // 2
+    assert got == here and all(row[-1] == "ok" for row in got)

@@ -1,8 +1,10 @@
 """The plan's sampling on a Ray cluster (``--executor ray``): the same units as here, run by workers.
 
-- **Workers**: per model, one Ray actor per node (``SPREAD``), each holding the model opened once by
-  the entry's ``reopen`` (a llama.cpp engine, a tiny checkpoint, an HTTP client), with its threads set
-  explicitly. A unit (the missing samples of up to ``Chunking.max_problems`` problems of one task) is
+- **Workers**: per in-process model, one Ray actor per node (``SPREAD``), each holding the model opened
+  once by the entry's ``reopen`` (a llama.cpp engine, a tiny checkpoint), with its threads set
+  explicitly. A model behind an HTTP server holds nothing worth keeping: each of its units is a plain
+  Ray task that opens a client, draws and closes it, at most ``max_inflight`` at once (each with the
+  backend's own bounded concurrency). A unit (the missing samples of up to ``Chunking.max_problems`` problems of one task) is
   one call of an actor: one backend call, its samples graded there and returned as rows. Workers never
   open the store.
 - **Driver**: submits units round-robin, keeps at most ``max_inflight`` in flight (``ray.wait``), and
@@ -22,6 +24,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -63,6 +66,24 @@ def _check_answers(address: str) -> None:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
     except OSError as exc:
         raise InputError(f"--ray-address {address!r}: no Ray cluster answers there ({exc.strerror or exc})") from None
+
+
+def _draw_once(reopen: Callable[[], Backend], run: str, task: Task, work: Sequence[Work], config: SamplingConfig,
+               run_seed: int) -> tuple[list[Sample], float]:
+    """A plain Ray task: an HTTP model's unit, on a client opened for it."""
+    backend = reopen()
+    try:
+        return drawn_samples(run, backend, task, work, config, run_seed)
+    finally:
+        backend.close()
+
+
+def _over_http(backend: Backend) -> bool:
+    try:
+        from ttscale.backends.openai import OpenAIBackend
+    except ImportError:  # without the openai-backend extra no backend speaks HTTP
+        return False
+    return isinstance(backend, OpenAIBackend)
 
 
 class _ModelWorker:
@@ -126,15 +147,13 @@ class RayExecutor:
         units = deque(todo[start:start + chunking.max_problems] for start in range(0, len(todo), chunking.max_problems))
         if not units:
             return stats_of(planned, already, [], time.perf_counter() - started)
-        workers = self._workers_of(entry)
+        submit = self._submitter(entry, backend)
         pending: dict = {}
         calls: list[Drawn] = []
-        turn = 0
         while units or pending:
             while units and len(pending) < self.settings.max_inflight:
                 unit = units.popleft()
-                pending[workers[turn % len(workers)].draw.remote(run, task, unit, config, seed)] = unit
-                turn += 1
+                pending[submit(run, task, unit, config, seed)] = unit
             ready, _ = self.ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 del pending[ref]
@@ -145,6 +164,15 @@ class RayExecutor:
                 calls.append(Drawn(len(samples), seconds, grading, seconds + grading))
                 progress(len(samples))
         return stats_of(planned, already, calls, time.perf_counter() - started)
+
+    def _submitter(self, entry: ModelEntry, backend: Backend) -> Callable:
+        """How a unit of ``entry`` is submitted: to its workers in turn, or as a plain task (an HTTP model)."""
+        if _over_http(backend):
+            task = self.ray.remote(max_retries=WORKER_RESTARTS)(_draw_once)
+            return lambda *unit: task.remote(entry.reopen, *unit)
+        workers = self._workers_of(entry)
+        turns = itertools.count()
+        return lambda *unit: workers[next(turns) % len(workers)].draw.remote(*unit)
 
     def spread(self, fn: Callable, calls: Sequence[tuple], cpus: int = 1) -> Iterator[tuple[int, object]]:
         """``fn(*call)`` for every call as Ray tasks (``cpus`` each, at most ``max_inflight`` at once), yielding
@@ -160,6 +188,10 @@ class RayExecutor:
             ready, _ = self.ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 yield pending.pop(ref), self.ray.get(ref)
+
+    def worker_count(self) -> int:
+        """Model workers (actors) alive now."""
+        return sum(len(workers) for workers in self._workers.values())
 
     def worker_nodes(self, entry: ModelEntry) -> list[str]:
         """The nodes the model's workers run on (one worker per node)."""
