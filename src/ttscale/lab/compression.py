@@ -24,6 +24,7 @@ count (``TRAIN_THREADS``), as the rungs do, so that one machine makes the same v
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import multiprocessing
@@ -120,7 +121,8 @@ def _derived(base: ModelCard, name: str, derivation: str, card: ModelCard, deriv
 
 
 def _tiny(card: ModelCard, model: TinyGPT) -> Callable[[], Backend]:
-    return lambda: TinyBackend(name=card.name, card=card, model=model)
+    """The variant's opener: picklable, so a Ray worker can open it too (``ModelEntry.reopen``)."""
+    return functools.partial(TinyBackend, name=card.name, card=card, model=model)
 
 
 def calibration_tokens(documents: Callable, windows: int, context: int) -> torch.Tensor:

@@ -179,7 +179,8 @@ def lab_plan(preset: LabPreset, seed: int, cards: dict[str, ModelCard], open_bac
     techniques = preset.techniques()
     if variants and preset.compression is not None:
         sampled = VariantSampling(get_task(SUMS_COT).name, preset.compression.n_samples)
-        entries += tuple(ModelEntry(v.card.name, v.card, v.open, sampled) for v in variants)
+        entries += tuple(ModelEntry(v.card.name, v.card, v.open, sampled, reopen=v.open if reopenable else None)
+                         for v in variants)
         by_technique = {t: tuple(v.card.name for v in variants if v.technique == t) for t in TECHNIQUES}
         techniques += compression_techniques(tuple(cards), by_technique, preset.compression.n_samples)
     return Plan(entries, tuple(splits), preset.n_samples, preset.sampling, seed, searches, techniques,

@@ -18,8 +18,8 @@
   ``max_task_retries``); an application error (an exception raised by the backend) is not retried: it
   stops the run, as it does locally, and samples a backend reports as failed are stored as errors.
 - **Resume**: only what the store lacks is submitted, as locally.
-- A model that can be opened only here (no ``reopen``: the lab's compression variants) is sampled here,
-  by the local executor's path.
+- A model that can be opened only here (an entry without ``reopen``) is sampled here, by the local
+  executor's path.
 """
 
 from __future__ import annotations
