@@ -5,6 +5,7 @@ it with `ray start --address`, then `ttscale sweep --executor ray --ray-address 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -20,7 +21,9 @@ from ttscale.backends.local_server import free_port  # noqa: E402
 from ttscale.store import Store  # noqa: E402
 
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "RAY_AUTH_MODE": "token"}  # the recipe: token auth, the token file shared by every node
+# The recipe: token auth, one token shared by every node. Here the token travels in RAY_AUTH_TOKEN (a fresh one,
+# so the test needs no ~/.ray/auth_token and leaves none); the README generates and copies the token file.
+ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def ray_cli(*args: str) -> subprocess.CompletedProcess:
