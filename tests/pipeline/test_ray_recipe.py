@@ -9,6 +9,8 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,9 @@ def ray_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "ray"), *args], env=ENV, capture_output=True, text=True, timeout=180)
 
 
-def test_the_recipe_head_a_joined_node_and_a_sweep_from_the_driver(checkpoint, tmp_path):
+@contextmanager
+def head_node() -> Iterator[int]:
+    """`ray start --head` on a free port (this process's own cluster shut first); yields the port; `ray stop` after."""
     import ray
 
     if ray.is_initialized():
@@ -40,6 +44,13 @@ def test_the_recipe_head_a_joined_node_and_a_sweep_from_the_driver(checkpoint, t
                    "--disable-usage-stats")
     try:
         assert head.returncode == 0, head.stderr[-2000:]
+        yield port
+    finally:
+        ray_cli("stop")
+
+
+def test_the_recipe_head_a_joined_node_and_a_sweep_from_the_driver(checkpoint, tmp_path):
+    with head_node() as port:
         joined = ray_cli("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats")
         assert joined.returncode == 0, joined.stderr[-2000:]
         deadline = time.monotonic() + 60
@@ -57,28 +68,23 @@ def test_the_recipe_head_a_joined_node_and_a_sweep_from_the_driver(checkpoint, t
         with Store(out / "store.sqlite") as store:
             kept = [s for run in store.runs() for s in store.samples(run["run"])]
         assert len(kept) == N * PROBLEMS and all(s.status == "ok" for s in kept)
-    finally:
-        ray_cli("stop")
 
 
 def test_a_driver_killed_mid_sweep_resumes_submitting_only_the_missing_units(checkpoint, tmp_path):
     import signal
 
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    port = free_port()
-    head = ray_cli("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                   "--disable-usage-stats")
     out = tmp_path / "report"
-    command = [str(BIN / "ttscale"), "sweep", "--model", f"tiny:{checkpoint}", "--task", TASK, "--n", str(N),
-               "--limit", str(PROBLEMS), "--max-tokens", "6", "--threads", "1", "--n-boot", "10", "--quiet",
-               "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--unit-size", "1", "--max-inflight", "1",
-               "--out", str(out)]
-    try:
-        assert head.returncode == 0, head.stderr[-2000:]
-        driver = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    limit = 60  # 60 one-problem units, one in flight: long enough for the kill to land mid-sweep
+    total = N * limit
+
+    def command(port: int) -> list[str]:
+        return [str(BIN / "ttscale"), "sweep", "--model", f"tiny:{checkpoint}", "--task", TASK, "--n", str(N),
+                "--limit", str(limit), "--max-tokens", "6", "--threads", "1", "--n-boot", "10", "--quiet",
+                "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--unit-size", "1", "--max-inflight", "1",
+                "--out", str(out)]
+
+    with head_node() as port:
+        driver = subprocess.Popen(command(port), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
 
         def stored() -> int:
@@ -89,17 +95,15 @@ def test_a_driver_killed_mid_sweep_resumes_submitting_only_the_missing_units(che
 
         while stored() == 0:  # the first unit (one problem) is written
             assert driver.poll() is None and time.monotonic() < deadline, "the driver ended before any row"
-            time.sleep(0.05)
+            time.sleep(0.01)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
         before = stored()
-        assert 0 < before < N * PROBLEMS
-        again = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+        assert 0 < before < total
+        again = subprocess.run(command(port), env=ENV, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr[-3000:]
         # Only the missing samples were drawn; the store holds each sample once.
-        assert f"{N * PROBLEMS} samples ({N * PROBLEMS - before} new" in again.stderr
+        assert f"{total} samples ({total - before} new" in again.stderr
         with Store(out / "store.sqlite") as store:
             kept = [s for run in store.runs() for s in store.samples(run["run"])]
-        assert len(kept) == len({s.key for s in kept}) == N * PROBLEMS
-    finally:
-        ray_cli("stop")
+        assert len(kept) == len({s.key for s in kept}) == total

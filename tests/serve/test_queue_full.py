@@ -3,14 +3,13 @@ nothing stored (issue 14)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import pytest
 
 openai = pytest.importorskip("openai")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
+
+from live_server import running  # noqa: E402
 
 from ttscale.cards import installed_path  # noqa: E402
 
@@ -27,23 +26,16 @@ def test_no_room_in_the_queue_is_a_429_with_retry_after_and_stores_nothing(tmp_p
     served = _served_model(MODEL, threads=1, max_seqs=4)
     store = Store(tmp_path / "store.sqlite")
     app = create_app(served, ServeConfig(max_queue=0, max_tokens=4), store)  # no request may wait
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
-        with pytest.raises(openai.RateLimitError) as refused:
-            client.completions.create(model=served.name, prompt="Hello", max_tokens=4)
-        assert refused.value.response.headers["retry-after"] == "1"
-        assert refused.value.body["type"] == "rate_limit_error"
-        assert store.samples("serve") == []
-        metrics = httpx.get(f"{base}/metrics").text
-        assert 'ttscale_requests_total{endpoint="/v1/completions",status="429"} 1.0' in metrics
+        with running(app) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.RateLimitError) as refused:
+                client.completions.create(model=served.name, prompt="Hello", max_tokens=4)
+            assert refused.value.response.headers["retry-after"] == "1"
+            assert refused.value.body["type"] == "rate_limit_error"
+            assert store.samples("serve") == []
+            metrics = httpx.get(f"{base}/metrics").text
+            assert 'ttscale_requests_total{endpoint="/v1/completions",status="429"} 1.0' in metrics
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         served.close()
         store.close()

@@ -21,7 +21,6 @@ from ttscale.sampling.draw import SweepStats, sum_stats
 from ttscale.store import Store
 from ttscale.techniques import PointDetail
 from ttscale.techniques.searched import search_points
-from ttscale.types import Problem, SamplingConfig, Task
 
 # (model name, samples just stored): for callers that watch progress (tests that kill a run mid-way).
 ChunkHook = Callable[[str, int], None]

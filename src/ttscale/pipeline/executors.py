@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from ttscale.backends import Backend
 from ttscale.pipeline.plan import Chunking, ModelEntry
-from ttscale.sampling.draw import Drawn, SweepStats, Work, draw_work, missing_work, run_sweep, stats_of
+from ttscale.sampling.draw import Drawn, SweepStats, Work, draw_work, outstanding, run_sweep, stats_of
 from ttscale.store import Store
 from ttscale.types import Problem, SamplingConfig, Task
 
@@ -71,11 +71,7 @@ def draw_chunked(store: Store, run: str, backend: Backend, task: Task, problems:
         return run_sweep(store, run, backend, task, problems, n, config, seed, chunk_problems=chunking.max_problems,
                          progress=progress)
     started = time.perf_counter()
-    todo = missing_work(store, run, backend, task, problems, n, config)
-    planned = n * len(problems)
-    already = planned - sum(len(w.indices) for w in todo)
-    if already:
-        progress(already)
+    todo, planned, already = outstanding(store, run, backend, task, problems, n, config, progress)
     calls: list[Drawn] = []
     size = Chunking.FIRST_SAMPLES
     while todo:

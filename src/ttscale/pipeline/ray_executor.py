@@ -36,7 +36,7 @@ from ttscale.backends import Backend
 from ttscale.errors import InputError, require_extra
 from ttscale.pipeline.executors import draw_chunked
 from ttscale.pipeline.plan import Chunking, ModelEntry
-from ttscale.sampling.draw import Drawn, SweepStats, Work, drawn_samples, missing_work, stats_of
+from ttscale.sampling.draw import Drawn, SweepStats, Work, drawn_samples, outstanding, stats_of
 from ttscale.store import Store
 from ttscale.types import Problem, Sample, SamplingConfig, Task
 
@@ -139,11 +139,7 @@ class RayExecutor:
         if entry.reopen is None:
             return draw_chunked(store, run, backend, task, problems, n, config, seed, chunking, progress)
         started = time.perf_counter()
-        todo = missing_work(store, run, backend, task, problems, n, config)
-        planned = n * len(problems)
-        already = planned - sum(len(w.indices) for w in todo)
-        if already:
-            progress(already)
+        todo, planned, already = outstanding(store, run, backend, task, problems, n, config, progress)
         units = deque(todo[start:start + chunking.max_problems] for start in range(0, len(todo), chunking.max_problems))
         if not units:
             return stats_of(planned, already, [], time.perf_counter() - started)

@@ -181,6 +181,17 @@ def draw_work(store: Store, run: str, backend: Backend, task: Task, work: Sequen
     return Drawn(sum(len(s) for s in seeds), wall - writer.grading_seconds, writer.grading_seconds, wall)
 
 
+def outstanding(store: Store, run: str, backend: Backend, task: Task, problems: Sequence[Problem], n: int,
+                config: SamplingConfig, progress: ProgressFn | None) -> tuple[list[Work], int, int]:
+    """(the work the store lacks, samples planned, samples already stored); the stored ones count as progress."""
+    todo = missing_work(store, run, backend, task, problems, n, config)
+    planned = n * len(problems)
+    already = planned - sum(len(w.indices) for w in todo)
+    if progress and already:
+        progress(already)
+    return todo, planned, already
+
+
 def drawn_samples(run: str, backend: Backend, task: Task, work: Sequence[Work], config: SamplingConfig,
                   run_seed: int) -> tuple[list[Sample], float]:
     """One backend call for ``work``, its samples graded and returned, stored nowhere: what a worker on
@@ -223,11 +234,7 @@ def run_sweep(
 ) -> SweepStats:
     """Every missing sample of ``problems``, ``chunk_problems`` problems per backend call."""
     started = time.perf_counter()
-    todo = missing_work(store, run, backend, task, problems, n, config)
-    planned = n * len(problems)
-    already = planned - sum(len(w.indices) for w in todo)
-    if progress and already:
-        progress(already)
+    todo, planned, already = outstanding(store, run, backend, task, problems, n, config, progress)
     calls = [draw_work(store, run, backend, task, todo[start:start + chunk_problems], config, run_seed, progress)
              for start in range(0, len(todo), chunk_problems)]
     return stats_of(planned, already, calls, time.perf_counter() - started)
